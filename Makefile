@@ -1,0 +1,52 @@
+# Every target that runs Python depends on `install`, which builds .venv once and again only when
+# requirements.txt or pyproject.toml change (the stamp file records that).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+KERNEL := sentiment-pipeline
+SHARED ?= ../shared/data
+RAW := data/raw/sentiment_analysis.csv
+PRESET ?= quick
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export WANDB_MODE ?= offline
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install test lint format demo clean help
+
+help:
+	@echo "make install  create .venv and install everything (idempotent)"
+	@echo "make test     run the whole test suite (what CI runs)"
+	@echo "make demo     import SST-2 if needed, run preprocess -> train ($(PRESET)) -> evaluate"
+	@echo "make lint     ruff check + format check"
+	@echo "make clean    remove generated outputs (keeps .venv and data/raw)"
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (sentiment-pipeline)"
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+demo: install
+	@test -f $(RAW) || $(BIN)/python runner.py import-data sst2 --source $(SHARED)/sst2 --output $(RAW)
+	$(BIN)/python runner.py pipeline --preset $(PRESET)
+
+clean:
+	rm -rf reports/*/ reports/index.html data/processed models wandb mlartifacts mlflow.db outbox logs

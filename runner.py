@@ -1,0 +1,133 @@
+"""Command line of the sentiment pipeline: import data, run the notebooks, rebuild the reports.
+
+Run ``python runner.py --help`` for the list of commands and ``python runner.py COMMAND --help`` for one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from sentiment_lib import importers, pipeline, reports, tracking
+from sentiment_lib.config import PRESETS
+from sentiment_lib.errors import SentimentError, StepFailedError
+
+log = logging.getLogger("runner")
+DEFAULT_RAW = "data/raw/sentiment_analysis.csv"
+
+
+def _add_step_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="settings preset (default: quick)")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a notebook parameter; repeatable (see `runner.py params STEP`)",
+    )
+    parser.add_argument("--cycle", help="cycle id, the folder under reports/ (default: a UTC timestamp)")
+    parser.add_argument("--workspace", default=".", help="folder holding data/, reports/, mlflow.db (default: .)")
+
+
+def _add_import_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("import-data", help="convert SST-2, airline tweets or any CSV/TSV to the training CSV")
+    parser.add_argument("format", choices=["sst2", "airline", "table"])
+    parser.add_argument("--source", required=True, help="SST-2 folder, Tweets.csv, or a CSV/TSV file")
+    parser.add_argument("--output", default=DEFAULT_RAW, help=f"canonical CSV to write (default: {DEFAULT_RAW})")
+    parser.add_argument("--splits", default="train,dev", help="sst2: which TSV files to read (default: train,dev)")
+    parser.add_argument("--text-column", help="table: the column holding the text")
+    parser.add_argument("--label-column", help="table: the column holding the label")
+    parser.add_argument("--label-map", help="table: e.g. '1=positive,0=negative' (default: labels as they are)")
+    parser.add_argument("--timestamp-column", help="table: a column to keep as the timestamp")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--append", action="store_const", dest="mode", const="append", help="add to an existing file")
+    mode.add_argument("--overwrite", action="store_const", dest="mode", const="overwrite", help="replace it")
+    parser.set_defaults(mode="fail", handler=cmd_import)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="runner.py", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_import_parser(commands)
+    for step, notebook in pipeline.STEPS.items():
+        sub = commands.add_parser(step, help=f"run notebooks/{notebook} with papermill")
+        _add_step_options(sub)
+        sub.set_defaults(handler=cmd_steps, steps=[step])
+    sub = commands.add_parser("pipeline", help="preprocess -> train -> evaluate in one cycle")
+    _add_step_options(sub)
+    sub.set_defaults(handler=cmd_steps, steps=list(pipeline.STEPS))
+    sub = commands.add_parser("params", help="list the parameters a step's notebook declares")
+    sub.add_argument("step", choices=list(pipeline.STEPS))
+    sub.set_defaults(handler=cmd_params)
+    sub = commands.add_parser("report", help="rebuild reports/index.html from the cycle folders")
+    sub.add_argument("--workspace", default=".")
+    sub.set_defaults(handler=cmd_report)
+    return parser
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    if args.format == "sst2":
+        result = importers.import_sst2(args.source, tuple(s.strip() for s in args.splits.split(",")))
+    elif args.format == "airline":
+        result = importers.import_airline(args.source)
+    else:
+        if not args.text_column or not args.label_column:
+            raise SentimentError("import-data table needs --text-column and --label-column")
+        label_map = importers.parse_label_map(args.label_map) if args.label_map else None
+        result = importers.import_table(
+            args.source, args.text_column, args.label_column, label_map, args.timestamp_column
+        )
+    for note in importers.write_canonical(result, args.output, args.mode):
+        print(note)
+    return 0
+
+
+def cmd_steps(args: argparse.Namespace) -> int:
+    overrides = dict(args.parameter)
+    outputs = pipeline.run_steps(args.steps, args.preset, overrides, args.workspace, args.cycle)
+    workspace = Path(args.workspace).resolve()
+    print(f"\nExecuted notebooks: {', '.join(str(p) for p in outputs)}")
+    print(f"Reports: {workspace / 'reports' / reports.INDEX_FILE}")
+    print(f"MLflow store: {tracking.describe_store(workspace)}")
+    print(f"  open it with: {tracking.ui_command(workspace)}")
+    wandb_run = tracking.latest_wandb_run(workspace)
+    if wandb_run:
+        print(f"wandb offline run: {wandb_run}  (upload later with `wandb sync {wandb_run}`)")
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    for name, info in pipeline.declared_parameters(args.step).items():
+        print(f"{name:28} {info['inferred_type_name']:6} {info['default']:34} {info['help']}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    print(reports.write_index(Path(args.workspace) / "reports"))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args)
+    except StepFailedError as err:
+        log.error("%s", err)
+        log.error("The executed notebook is kept for inspection: %s", err.executed_notebook)
+        return 1
+    except SentimentError as err:
+        log.error("%s", err)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""One typed settings object for the whole pipeline, with presets, env-var and flag overrides.
+
+Resolution order, later wins: the preset's values, then ``SENTIMENT_<FIELD>`` environment variables,
+then explicit overrides (``runner.py -p name value`` or notebook parameters).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sentiment_lib.errors import ConfigError
+
+ENV_PREFIX = "SENTIMENT_"
+PACKAGED_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the pipeline. The defaults are the ``quick`` preset."""
+
+    preset: str = "quick"
+    # data
+    raw_path: str = "data/raw/sentiment_analysis.csv"
+    processed_dir: str = "data/processed"
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_seed: int = 42
+    max_train_samples: int = 20000  # 0 = every training row
+    augment: bool = False
+    augment_copies: int = 1
+    # model and training
+    model_name_or_path: str = PACKAGED_MODEL
+    max_length: int = 64
+    learning_rate: float = 1e-4
+    num_epochs: float = 1.0
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    eval_steps: int = 125
+    max_eval_samples: int = 2000  # 0 = the whole validation split
+    early_stopping_patience: int = 3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    logging_steps: int = 25
+    seed: int = 42
+    checkpoint_dir: str = "models/checkpoints"
+    # evaluation
+    sst2_test_path: str = "../shared/data/sst2/test.tsv"
+    # tracking and registry
+    experiment_name: str = "sentiment-analysis"
+    registered_model_name: str = "sentiment-classifier"
+    report_to: str = "mlflow,wandb"
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with ``changes`` applied (validated, names checked)."""
+        return dataclasses.replace(self, **coerce_values(changes))
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(
+        max_train_samples=320,
+        max_length=32,
+        learning_rate=1e-4,
+        num_epochs=4.0,
+        batch_size=16,
+        eval_batch_size=64,
+        eval_steps=20,
+        max_eval_samples=200,
+        early_stopping_patience=10,
+        logging_steps=5,
+    ),
+    "quick": {},
+    "full": dict(
+        max_train_samples=0,
+        max_length=128,
+        learning_rate=5e-5,
+        num_epochs=2.0,
+        eval_steps=1000,
+        max_eval_samples=0,
+    ),
+}
+
+
+def _validate(s: Settings) -> None:
+    problems = []
+    if s.preset not in PRESETS:
+        problems.append(f"preset must be one of {sorted(PRESETS)}, got {s.preset!r}")
+    if not 0 < s.val_fraction < 0.5 or not 0 < s.test_fraction < 0.5:
+        problems.append("val_fraction and test_fraction must each be between 0 and 0.5")
+    positives = [
+        "max_length",
+        "batch_size",
+        "eval_batch_size",
+        "eval_steps",
+        "logging_steps",
+        "augment_copies",
+    ]
+    problems += [f"{name} must be > 0, got {getattr(s, name)}" for name in positives if getattr(s, name) <= 0]
+    non_negatives = ["max_train_samples", "max_eval_samples", "early_stopping_patience", "weight_decay"]
+    problems += [f"{name} must be >= 0" for name in non_negatives if getattr(s, name) < 0]
+    if not 0 < s.learning_rate < 1:
+        problems.append(f"learning_rate must be between 0 and 1, got {s.learning_rate}")
+    if s.num_epochs <= 0:
+        problems.append(f"num_epochs must be > 0, got {s.num_epochs}")
+    if not 0 <= s.warmup_ratio < 1:
+        problems.append(f"warmup_ratio must be in [0, 1), got {s.warmup_ratio}")
+    unknown = set(report_targets(s)) - {"mlflow", "wandb"}
+    if unknown:
+        problems.append(f"report_to may name mlflow and wandb only, got {sorted(unknown)}")
+    if problems:
+        raise ConfigError("Invalid settings: " + "; ".join(problems))
+
+
+def report_targets(s: Settings) -> list[str]:
+    """The tracking back-ends named in ``report_to`` (``""`` or ``none`` means no tracking)."""
+    names = [n.strip() for n in s.report_to.split(",") if n.strip()]
+    return [] if names == ["none"] else names
+
+
+def field_types() -> dict[str, type]:
+    """Each setting's name and its Python type."""
+    hints = {"str": str, "int": int, "float": float, "bool": bool}
+    return {f.name: hints[f.type] if isinstance(f.type, str) else f.type for f in fields(Settings)}
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Convert ``value`` (often a string from a flag or env var) to the type of setting ``name``.
+
+    Raises:
+        ConfigError: the name is not a setting or the value does not convert.
+    """
+    types = field_types()
+    if name not in types:
+        raise ConfigError(f"Unknown setting {name!r}. Known settings: {', '.join(sorted(types))}")
+    wanted = types[name]
+    if isinstance(value, wanted) and not (wanted is int and isinstance(value, bool)):
+        return value
+    if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        return _parse_string(name, value, wanted)
+    raise ConfigError(f"Setting {name!r} must be {wanted.__name__}, got {value!r}")
+
+
+def _parse_string(name: str, text: str, wanted: type) -> Any:
+    if wanted is bool:
+        lowered = text.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"Setting {name!r} must be true or false, got {text!r}")
+    try:
+        return wanted(text)
+    except ValueError:
+        raise ConfigError(f"Setting {name!r} must be {wanted.__name__}, got {text!r}") from None
+
+
+def coerce_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: coerce(name, value) for name, value in values.items()}
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Settings named by ``SENTIMENT_<FIELD>`` environment variables, converted to their types."""
+    environ = os.environ if environ is None else environ
+    names = field_types()
+    found = {}
+    for key, value in environ.items():
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names:
+            found[key[len(ENV_PREFIX) :].lower()] = value
+    return coerce_values(found)
+
+
+def resolve_settings(
+    preset: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build validated settings: preset, then env vars, then ``overrides``.
+
+    Raises:
+        ConfigError: unknown preset, unknown setting name, or an invalid value.
+    """
+    from_env = env_overrides(environ)
+    name = preset or from_env.pop("preset", None) or "quick"
+    from_env.pop("preset", None)
+    if name not in PRESETS:
+        raise ConfigError(f"Unknown preset {name!r}. Choose one of: {', '.join(PRESETS)}")
+    values = {"preset": name, **PRESETS[name], **from_env, **coerce_values(overrides or {})}
+    return Settings(**values)

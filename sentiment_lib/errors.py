@@ -1,0 +1,29 @@
+"""The project's exception hierarchy: one base class, one subclass per kind of failure."""
+
+
+class SentimentError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class ConfigError(SentimentError):
+    """A setting, preset or notebook parameter is invalid."""
+
+
+class DataValidationError(SentimentError):
+    """Input data breaks the contract (missing file or columns, bad labels, empty reviews, ...)."""
+
+
+class DataLeakageError(SentimentError):
+    """The same text appears in more than one split."""
+
+
+class ModelError(SentimentError):
+    """A model cannot be found, loaded or registered."""
+
+
+class StepFailedError(SentimentError):
+    """A pipeline notebook failed; the executed notebook is kept for inspection."""
+
+    def __init__(self, message: str, executed_notebook: str | None = None):
+        super().__init__(message)
+        self.executed_notebook = executed_notebook

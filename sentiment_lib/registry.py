@@ -1,0 +1,130 @@
+"""The trained model as an MLflow pyfunc model, its registration, and the ``champion`` alias."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from sentiment_lib.data import TEXT_COLUMN
+from sentiment_lib.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+MODEL_ARTIFACT = "model"
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+_RUNTIME_PACKAGES = ("torch", "transformers", "pandas", "numpy", "mlflow")
+
+
+def _pip_requirements() -> list[str]:
+    # Listed explicitly: MLflow's inference would load and run the model in a subprocess to guess them.
+    return [f"{name}=={version(name)}" for name in _RUNTIME_PACKAGES] + ["sentiment-lib"]
+
+
+def log_and_register(model_dir: str | Path, registered_name: str, keep_local: bool = False) -> Any:
+    """Log ``model_dir`` as a pyfunc model in the active run and register it as a new version.
+
+    The new version gets the ``challenger`` alias until evaluation decides about it. The local folder
+    is removed afterwards unless ``keep_local``: the MLflow artifact is the copy that counts.
+
+    Raises:
+        ModelError: no active MLflow run.
+    """
+    if mlflow.active_run() is None:
+        raise ModelError("log_and_register needs an active MLflow run")
+    info = mlflow.pyfunc.log_model(
+        name=MODEL_ARTIFACT,
+        python_model=str(PYFUNC_CODE),
+        artifacts={"model_dir": str(model_dir)},
+        input_example=pd.DataFrame({TEXT_COLUMN: ["a wonderful film", "a dull mess"]}),
+        pip_requirements=_pip_requirements(),
+        registered_model_name=registered_name,
+    )
+    client = MlflowClient()
+    client.set_registered_model_alias(registered_name, CHALLENGER, info.registered_model_version)
+    if not keep_local:
+        shutil.rmtree(model_dir, ignore_errors=True)
+    return client.get_model_version(registered_name, str(info.registered_model_version))
+
+
+def model_uri(registered_name: str, alias: str) -> str:
+    return f"models:/{registered_name}@{alias}"
+
+
+def version_for_alias(registered_name: str, alias: str) -> Any | None:
+    """The model version behind ``alias``, or None if the alias (or the model) does not exist."""
+    try:
+        return MlflowClient().get_model_version_by_alias(registered_name, alias)
+    except MlflowException:
+        return None
+
+
+def promote(registered_name: str, version: str, reason: str) -> None:
+    """Move the ``champion`` alias to ``version`` and record why on the version."""
+    client = MlflowClient()
+    client.set_registered_model_alias(registered_name, CHAMPION, version)
+    client.set_model_version_tag(registered_name, version, "promotion.reason", reason)
+    log.info("Version %s of %s is now @%s (%s)", version, registered_name, CHAMPION, reason)
+
+
+def tag_version(registered_name: str, version: str, tags: dict[str, Any]) -> None:
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(registered_name, version, key, str(value))
+
+
+def require_version(registered_name: str, alias: str) -> Any:
+    """The model version behind ``alias``.
+
+    Raises:
+        ModelError: no such alias; the message says how to create it.
+    """
+    found = version_for_alias(registered_name, alias)
+    if found is None:
+        raise ModelError(f"No version of {registered_name!r} has alias @{alias}: run `python runner.py train` first")
+    return found
+
+
+def load_predictor(registered_name: str, alias: str) -> Any:
+    """Load ``models:/<name>@<alias>`` through MLflow's pyfunc loader and return its predictor.
+
+    Raises:
+        ModelError: the alias does not exist or the model does not load.
+    """
+    require_version(registered_name, alias)
+    try:
+        loaded = mlflow.pyfunc.load_model(model_uri(registered_name, alias))
+    except MlflowException as err:
+        raise ModelError(f"Cannot load {model_uri(registered_name, alias)}: {err}") from None
+    return loaded.unwrap_python_model().predictor
+
+
+PROMOTION_POLICIES = ("if_no_champion", "always", "never")
+
+
+def decide_first_promotion(registered_name: str, version: str, policy: str) -> str:
+    """Apply a simple promotion policy and return a sentence saying what happened.
+
+    ``if_no_champion`` promotes only the first version ever evaluated; ``always`` and ``never`` do what
+    they say. (Comparing a challenger with a champion is the promotion gate's job.)
+
+    Raises:
+        ModelError: unknown policy.
+    """
+    if policy not in PROMOTION_POLICIES:
+        raise ModelError(f"promote must be one of {PROMOTION_POLICIES}, got {policy!r}")
+    champion = version_for_alias(registered_name, CHAMPION)
+    if policy == "always" or (policy == "if_no_champion" and champion is None):
+        promote(registered_name, version, f"policy {policy}")
+        return f"Version {version} is now @{CHAMPION} (policy {policy})."
+    current = f"version {champion.version}" if champion else "no version"
+    return f"Version {version} not promoted (policy {policy}); @{CHAMPION} stays {current}."

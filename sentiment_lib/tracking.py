@@ -1,0 +1,119 @@
+"""Experiment tracking set-up: MLflow (embedded SQLite store by default) and wandb (offline by default)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+from sentiment_lib.config import Settings, report_targets
+
+log = logging.getLogger(__name__)
+
+STORE_FILE = "mlflow.db"
+ARTIFACT_DIR = "mlartifacts"
+WANDB_PROJECT = "sentiment-analysis"
+
+
+@dataclass(frozen=True)
+class TrackingInfo:
+    tracking_uri: str
+    artifact_root: Path
+    wandb_dir: Path
+
+
+def configure(workspace: str | Path, experiment_name: str) -> TrackingInfo:
+    """Point MLflow at ``MLFLOW_TRACKING_URI`` or the workspace's SQLite store, and choose the experiment.
+
+    wandb runs offline unless ``WANDB_MODE`` says otherwise; its files go under ``<workspace>/wandb``.
+    """
+    workspace = Path(workspace).resolve()
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{workspace / STORE_FILE}"
+    artifact_root = workspace / ARTIFACT_DIR
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(experiment_name) is None:
+        # An explicit artifact folder: the default would be relative to whatever the current folder is.
+        mlflow.create_experiment(experiment_name, artifact_location=artifact_root.as_uri())
+    mlflow.set_experiment(experiment_name)
+    os.environ.setdefault("WANDB_MODE", "offline")
+    os.environ.setdefault("WANDB_DIR", str(workspace))
+    os.environ.setdefault("WANDB_SILENT", "true")
+    return TrackingInfo(uri, artifact_root, workspace / "wandb")
+
+
+def _flat_params(settings: Settings) -> dict[str, Any]:
+    # prefixed so they never collide with the Trainer's own parameter names (MLflow forbids changing one)
+    return {f"settings.{k}": v for k, v in settings.to_dict().items()}
+
+
+@contextmanager
+def tracked_run(settings: Settings, run_name: str, job_type: str, run_id: str | None = None) -> Iterator[Any]:
+    """An MLflow run (new, or ``run_id`` reopened) and, if enabled, a wandb run, for one pipeline step.
+
+    Settings are logged once, to both. Yields the MLflow run; ``wandb.run`` is the wandb run or None.
+    """
+    targets = report_targets(settings)
+    with mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name) as run:
+        if run_id is None:
+            mlflow.log_params(_flat_params(settings))
+        mlflow.set_tag("pipeline.step", job_type)
+        wandb_run = _start_wandb(settings, run.info.run_id, run_name, job_type) if "wandb" in targets else None
+        try:
+            yield run
+        finally:
+            if wandb_run is not None:
+                wandb_run.finish()
+
+
+def _start_wandb(settings: Settings, mlflow_run_id: str, run_name: str, job_type: str) -> Any:
+    import wandb
+
+    run = wandb.init(
+        project=os.environ.get("WANDB_PROJECT", WANDB_PROJECT),
+        name=f"{run_name}-{job_type}",
+        group=mlflow_run_id,
+        job_type=job_type,
+        config={**settings.to_dict(), "mlflow_run_id": mlflow_run_id},
+        dir=os.environ.get("WANDB_DIR"),
+        reinit="finish_previous",
+    )
+    mlflow.set_tag("wandb.run_dir", str(Path(run.dir).parent))
+    return run
+
+
+def log_metrics_everywhere(metrics: dict[str, float], step: int | None = None) -> None:
+    """Log numeric metrics to the active MLflow run and, if one is open, the wandb run."""
+    mlflow.log_metrics(metrics, step=step)
+    try:
+        import wandb
+    except ImportError:  # wandb is optional for a user who tracks with MLflow only
+        return
+    if wandb.run is not None:
+        wandb.run.summary.update(metrics)
+        wandb.log(metrics)
+
+
+def describe_store(workspace: str | Path) -> str:
+    """Where runs are tracked: the server named by ``MLFLOW_TRACKING_URI`` or the local SQLite store."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    workspace = Path(workspace).resolve()
+    return f"{workspace / STORE_FILE} (artifacts in {workspace / ARTIFACT_DIR})"
+
+
+def ui_command(workspace: str | Path) -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(workspace).resolve() / STORE_FILE}"
+    return f".venv/bin/mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5001"
+
+
+def latest_wandb_run(workspace: str | Path) -> Path | None:
+    """The newest offline wandb run folder in the workspace, if any."""
+    runs = sorted((Path(workspace) / "wandb").glob("offline-run-*"), key=lambda p: p.stat().st_mtime)
+    return runs[-1].resolve() if runs else None

@@ -1,0 +1,54 @@
+"""Shared fixtures: paths to the real data sets and small workspaces made from them."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+SST2 = SHARED_DATA / "sst2"
+AIRLINE = SHARED_DATA / "airline" / "Tweets.csv"
+
+
+def write_sst2_sample(workspace: Path, rows: int = 800, test_rows: int = 200, seed: int = 1) -> Path:
+    """A small workspace from real SST-2: ``data/raw`` training CSV and a cut of the labelled test set."""
+    train = pd.read_csv(SST2 / "train.tsv", sep="\t", quoting=csv.QUOTE_NONE)
+    sample = train.sample(rows, random_state=seed)
+    raw = workspace / "data" / "raw" / "sentiment_analysis.csv"
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(
+        {"Review": sample["sentence"], "Sentiment": sample["label"].map({0: "negative", 1: "positive"})}
+    ).to_csv(raw, index=False)
+    test = pd.read_csv(SST2 / "test.tsv", sep="\t", quoting=csv.QUOTE_NONE)
+    cut = workspace / "sst2" / "test.tsv"
+    cut.parent.mkdir(parents=True, exist_ok=True)
+    test.sample(test_rows, random_state=seed).to_csv(cut, sep="\t", index=False, quoting=csv.QUOTE_NONE)
+    return cut
+
+
+def run_runner(*args: str, workspace: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run ``runner.py`` as a user would, in its own process, against ``workspace``."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run(
+        [sys.executable, str(REPO / "runner.py"), *args, "--workspace", str(workspace)],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("TQDM_DISABLE", "1")

@@ -1,0 +1,142 @@
+"""The pipeline end to end, as a user runs it: runner.py -> papermill -> notebooks -> MLflow, wandb, reports."""
+
+from __future__ import annotations
+
+import re
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from sentiment_lib import registry
+from tests.conftest import run_runner, write_sst2_sample
+
+pytestmark = pytest.mark.slow
+MODEL = "sentiment-classifier"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    ws = tmp_path_factory.mktemp("workspace")
+    cut = write_sst2_sample(ws)
+    done = run_runner("pipeline", "--preset", "smoke", "--cycle", "c1", "-p", "sst2_test_path", str(cut), workspace=ws)
+    assert done.returncode == 0, done.stderr[-3000:]
+    mlflow.set_tracking_uri(f"sqlite:///{ws / 'mlflow.db'}")
+    yield ws
+    mlflow.set_tracking_uri(None)
+
+
+def training_run(ws):
+    version = MlflowClient().get_model_version_by_alias(MODEL, "champion")
+    return version, MlflowClient().get_run(version.run_id)
+
+
+def test_split_written(workspace):
+    sizes = {
+        name: len(pd.read_csv(workspace / "data" / "processed" / f"{name}.csv"))
+        for name in ("train", "validation", "test")
+    }
+    assert sizes == {"train": 640, "validation": 80, "test": 80}
+
+
+def test_first_version_is_registered_as_champion(workspace):
+    versions = MlflowClient().search_model_versions(f"name='{MODEL}'")
+    assert [v.version for v in versions] == ["1"]
+    version, _ = training_run(workspace)
+    assert version.version == "1"
+    assert version.tags["promotion.reason"] == "policy if_no_champion"
+    assert float(version.tags["sst2_test_accuracy"]) > 0
+
+
+def test_run_has_settings_metrics_and_plots(workspace):
+    _, run = training_run(workspace)
+    assert run.data.params["settings.preset"] == "smoke"
+    assert run.data.params["settings.max_train_samples"] == "320"
+    for key in (
+        "test_accuracy",
+        "test_f1",
+        "test_roc_auc",
+        "test_ece",
+        "sst2_test_accuracy",
+        "best_val_accuracy",
+    ):
+        assert key in run.data.metrics, key
+    # 320 real SST-2 phrases and a few seconds of training already beat chance clearly
+    assert run.data.metrics["sst2_test_accuracy"] > 0.6
+    plots = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "plots")}
+    assert {
+        "plots/training_curves.png",
+        "plots/roc.png",
+        "plots/reliability.png",
+        "plots/confusion_sst2_test.png",
+    } <= plots
+
+
+def test_training_loss_falls(workspace):
+    _, run = training_run(workspace)
+    losses = [m.value for m in sorted(MlflowClient().get_metric_history(run.info.run_id, "loss"), key=lambda m: m.step)]
+    assert len(losses) >= 8
+    assert sum(losses[-3:]) / 3 < 0.8 * sum(losses[:3]) / 3
+
+
+def test_champion_loads_as_pyfunc_and_predicts_a_frame(workspace):
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    out = model.predict(pd.DataFrame({"Review": ["a masterpiece , moving and funny", "a dreary , witless mess"]}))
+    assert list(out.columns) == ["sentiment", "confidence"]
+    assert set(out["sentiment"]) <= {"positive", "negative"}
+    assert ((out["confidence"] >= 0.5) & (out["confidence"] <= 1)).all()
+
+
+def test_wandb_offline_runs_written(workspace):
+    runs = sorted((workspace / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2  # train and evaluate
+    assert all(list(run.glob("*.wandb")) for run in runs)
+
+
+def test_html_reports_embed_plots_without_code(workspace):
+    cycle = workspace / "reports" / "c1"
+    for name, plots in [("01_preprocess", 3), ("02_train", 1), ("03_evaluate", 4)]:
+        html = (cycle / f"{name}.html").read_text()
+        assert len(re.findall(r'src="data:image/png;base64,', html)) >= plots, name
+        assert "resolve_settings(" not in html  # input cells are left out
+    index = (workspace / "reports" / "index.html").read_text()
+    for name in ("01_preprocess", "02_train", "03_evaluate"):
+        assert f'href="c1/{name}.html"' in index
+
+
+def registered_state():
+    return sorted(
+        (v.version, tuple(sorted(v.aliases))) for v in MlflowClient().search_model_versions(f"name='{MODEL}'")
+    )
+
+
+def test_failing_step_exits_nonzero_names_the_cell_and_changes_nothing(workspace):
+    before = registered_state()
+    done = run_runner(
+        "train",
+        "--preset",
+        "smoke",
+        "--cycle",
+        "broken",
+        "-p",
+        "processed_dir",
+        "nowhere",
+        workspace=workspace,
+    )
+    assert done.returncode == 1
+    assert re.search(
+        r"Step 'train' failed in .*02_train\.ipynb: cell \d+ \(execution count \d+\) raised DataValidationError",
+        done.stderr,
+    )
+    assert (workspace / "reports" / "broken" / "02_train.ipynb").is_file()
+    assert "failed" in (workspace / "reports" / "index.html").read_text()
+    assert registered_state() == before
+    assert registry.version_for_alias(MODEL, "champion").version == "1"
+
+
+def test_unknown_parameter_stops_before_running(workspace):
+    done = run_runner("train", "--preset", "smoke", "--cycle", "typo", "-p", "learnin_rate", "0.1", workspace=workspace)
+    assert done.returncode == 2
+    assert "Unknown parameter(s) ['learnin_rate'] for train" in done.stderr
+    assert not (workspace / "reports" / "typo").exists()
