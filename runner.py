@@ -10,6 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
+from dotenv import load_dotenv
+
 from sentiment_lib import importers, pipeline, reports, tracking
 from sentiment_lib.config import PRESETS
 from sentiment_lib.errors import SentimentError, StepFailedError
@@ -114,6 +116,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Secrets (wandb key, SMTP password) may live in a git-ignored .env; real env vars win over it.
+    load_dotenv(Path(getattr(args, "workspace", ".")) / ".env", override=False)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
 
 from sentiment_lib.config import Settings, report_targets
 
@@ -117,3 +118,26 @@ def latest_wandb_run(workspace: str | Path) -> Path | None:
     """The newest offline wandb run folder in the workspace, if any."""
     runs = sorted((Path(workspace) / "wandb").glob("offline-run-*"), key=lambda p: p.stat().st_mtime)
     return runs[-1].resolve() if runs else None
+
+
+def compare_by_setting(
+    experiment_name: str, setting: str, metrics: list[str], preset: str | None = None
+) -> pd.DataFrame:
+    """Mean and count of ``metrics`` over the experiment's runs, grouped by one setting's value.
+
+    Only runs that have every metric (evaluated runs) count; ``preset`` restricts them to one preset.
+    """
+    experiment = mlflow.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return pd.DataFrame()
+    runs = mlflow.search_runs([experiment.experiment_id], output_format="pandas")
+    param = f"params.settings.{setting}"
+    columns = [f"metrics.{m}" for m in metrics]
+    if runs.empty or param not in runs or not set(columns) <= set(runs.columns):
+        return pd.DataFrame()
+    if preset is not None:
+        runs = runs[runs["params.settings.preset"] == preset]
+    runs = runs.dropna(subset=columns)
+    table = runs.groupby(param)[columns].agg(["mean", "count"])
+    table.index.name = setting
+    return table

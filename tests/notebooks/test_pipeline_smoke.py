@@ -42,9 +42,9 @@ def test_split_written(workspace):
 
 def test_first_version_is_registered_as_champion(workspace):
     versions = MlflowClient().search_model_versions(f"name='{MODEL}'")
-    assert [v.version for v in versions] == ["1"]
+    assert [str(v.version) for v in versions] == ["1"]
     version, _ = training_run(workspace)
-    assert version.version == "1"
+    assert str(version.version) == "1"
     assert version.tags["promotion.reason"] == "policy if_no_champion"
     assert float(version.tags["sst2_test_accuracy"]) > 0
 
@@ -132,7 +132,7 @@ def test_failing_step_exits_nonzero_names_the_cell_and_changes_nothing(workspace
     assert (workspace / "reports" / "broken" / "02_train.ipynb").is_file()
     assert "failed" in (workspace / "reports" / "index.html").read_text()
     assert registered_state() == before
-    assert registry.version_for_alias(MODEL, "champion").version == "1"
+    assert str(registry.version_for_alias(MODEL, "champion").version) == "1"
 
 
 def test_unknown_parameter_stops_before_running(workspace):
