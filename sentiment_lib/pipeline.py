@@ -37,6 +37,8 @@ RUN_ENVIRONMENT = {
     "TQDM_DISABLE": "1",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    # tqdm.auto warns in every kernel that ipywidgets is missing; the bars are disabled anyway
+    "PYTHONWARNINGS": "ignore:IProgress not found:Warning",
 }
 _PAPERMILL_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
@@ -118,6 +120,7 @@ def run_step(
     for key, value in RUN_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     log.info("Running %s -> %s", step, output)
+    started_at = datetime.now(UTC).isoformat()
     started = time.perf_counter()
     error = ""
     try:
@@ -136,7 +139,7 @@ def run_step(
         seconds = time.perf_counter() - started
         html = reports.render_html(output) if output.exists() else None
         record = reports.StepRecord(
-            step, "failed" if error else "ok", seconds, output.name, html.name if html else "", error
+            step, "failed" if error else "ok", seconds, output.name, html.name if html else "", started_at, error
         )
         reports.record_step(cycle_dir, record)
         reports.write_index(cycle_dir.parent)

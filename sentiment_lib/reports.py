@@ -23,6 +23,7 @@ class StepRecord:
     seconds: float
     notebook: str
     html: str
+    started: str = ""  # ISO 8601, UTC
     error: str = ""
 
 
@@ -57,7 +58,7 @@ text-align: left; }} .ok {{ color: #1e8449; }} .failed {{ color: #c0392b; font-w
 </style></head><body>
 <h1>Sentiment pipeline reports</h1>
 <p>One row per pipeline step, newest cycle first. Each link opens the executed notebook's report.</p>
-<table><tr><th>cycle</th><th>step</th><th>status</th><th>time</th><th>report</th></tr>
+<table><tr><th>cycle</th><th>started (UTC)</th><th>step</th><th>status</th><th>time</th><th>report</th></tr>
 {rows}
 </table></body></html>
 """
@@ -67,7 +68,7 @@ def _row(cycle: str, record: StepRecord) -> str:
     error = f"<br><small>{html.escape(record.error)}</small>" if record.error else ""
     link = f'<a href="{html.escape(cycle)}/{html.escape(record.html)}">{html.escape(record.html)}</a>'
     return (
-        f"<tr><td>{html.escape(cycle)}</td><td>{html.escape(record.step)}</td>"
+        f"<tr><td>{html.escape(cycle)}</td><td>{html.escape(record.started[:19])}</td><td>{html.escape(record.step)}</td>"
         f'<td class="{record.status}">{record.status}{error}</td><td>{record.seconds:.0f} s</td><td>{link}</td></tr>'
     )
 
@@ -75,8 +76,10 @@ def _row(cycle: str, record: StepRecord) -> str:
 def write_index(reports_dir: str | Path) -> Path:
     """(Re)write ``reports/index.html`` from every cycle folder's ``status.json``."""
     reports_dir = Path(reports_dir)
-    cycles = sorted((d for d in reports_dir.iterdir() if (d / STATUS_FILE).is_file()), reverse=True)
-    rows = [_row(d.name, r) for d in cycles for r in read_records(d)]
+    cycles = [(d.name, read_records(d)) for d in reports_dir.iterdir() if (d / STATUS_FILE).is_file()]
+    # newest cycle first, its steps in the order they ran
+    cycles.sort(key=lambda cycle: min(r.started for r in cycle[1]), reverse=True)
+    rows = [_row(name, r) for name, records in cycles for r in sorted(records, key=lambda r: r.started)]
     path = reports_dir / INDEX_FILE
-    path.write_text(_PAGE.format(rows="\n".join(rows) or "<tr><td colspan=5>No cycle has run yet.</td></tr>"))
+    path.write_text(_PAGE.format(rows="\n".join(rows) or "<tr><td colspan=6>No cycle has run yet.</td></tr>"))
     return path
