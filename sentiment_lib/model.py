@@ -24,6 +24,7 @@ from transformers import (
     AutoTokenizer,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
+    PrinterCallback,
     Trainer,
     TrainerCallback,
     TrainingArguments,
@@ -179,6 +180,8 @@ def train_classifier(
             *(callbacks or []),
         ],
     )
+    # the report shows a table of evaluations instead of a printed dict per logging step
+    trainer.remove_callback(PrinterCallback)
     resume = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
     if resume:
         log.info("Resuming training from %s", resume)
@@ -198,3 +201,10 @@ def train_classifier(
     # Finished: the checkpoints only served a resume, and each holds a full model and optimizer state.
     shutil.rmtree(checkpoints, ignore_errors=True)
     return result
+
+
+def evaluation_history(log_history: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per evaluation during training: step, epoch, validation loss, accuracy and F1."""
+    rows = [entry for entry in log_history if "eval_loss" in entry]
+    columns = ["step", "epoch", "eval_loss", "eval_accuracy", "eval_f1"]
+    return pd.DataFrame(rows, columns=columns).set_index("step")
