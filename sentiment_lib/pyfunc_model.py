@@ -20,7 +20,8 @@ class SentimentPyfunc(mlflow.pyfunc.PythonModel):
     """Predicts from a DataFrame with a ``Review`` column; returns ``sentiment`` and ``confidence``."""
 
     def load_context(self, context: Any) -> None:
-        self.predictor = SentimentPredictor.from_directory(context.artifacts["model_dir"])
+        self.model_dir = context.artifacts["model_dir"]
+        self.predictor = SentimentPredictor.from_directory(self.model_dir)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         if TEXT_COLUMN not in model_input.columns:

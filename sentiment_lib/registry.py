@@ -13,6 +13,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from sentiment_lib import onnx_export
 from sentiment_lib.data import TEXT_COLUMN
 from sentiment_lib.errors import ModelError
 
@@ -22,7 +23,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 MODEL_ARTIFACT = "model"
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
-_RUNTIME_PACKAGES = ("torch", "transformers", "pandas", "numpy", "mlflow")
+_RUNTIME_PACKAGES = ("torch", "transformers", "pandas", "numpy", "mlflow", "onnxruntime")
 
 
 def _pip_requirements() -> list[str]:
@@ -41,6 +42,8 @@ def log_and_register(model_dir: str | Path, registered_name: str, keep_local: bo
     """
     if mlflow.active_run() is None:
         raise ModelError("log_and_register needs an active MLflow run")
+    # exported once here so that every loader of this version (API, batch, evaluation) gets the fast path
+    onnx_export.export_int8(model_dir)
     info = mlflow.pyfunc.log_model(
         name=MODEL_ARTIFACT,
         python_model=str(PYFUNC_CODE),
@@ -94,18 +97,24 @@ def require_version(registered_name: str, alias: str) -> Any:
     return found
 
 
-def load_predictor(registered_name: str, alias: str) -> Any:
-    """Load ``models:/<name>@<alias>`` through MLflow's pyfunc loader and return its predictor.
+def load_served_model(registered_name: str, alias: str | None = None, version: str | None = None) -> Any:
+    """Load ``models:/<name>@<alias>`` (or ``models:/<name>/<version>``) through MLflow's pyfunc loader.
+
+    Returns our model object: ``predictor`` (the default back-end) and ``model_dir`` (the HF files).
 
     Raises:
-        ModelError: the alias does not exist or the model does not load.
+        ModelError: the alias or version does not exist, or the model does not load.
     """
-    require_version(registered_name, alias)
+    if version is None:
+        require_version(registered_name, alias or CHAMPION)
+        uri = model_uri(registered_name, alias or CHAMPION)
+    else:
+        uri = f"models:/{registered_name}/{version}"
     try:
-        loaded = mlflow.pyfunc.load_model(model_uri(registered_name, alias))
+        loaded = mlflow.pyfunc.load_model(uri)
     except MlflowException as err:
-        raise ModelError(f"Cannot load {model_uri(registered_name, alias)}: {err}") from None
-    return loaded.unwrap_python_model().predictor
+        raise ModelError(f"Cannot load {uri}: {err}") from None
+    return loaded.unwrap_python_model()
 
 
 PROMOTION_POLICIES = ("if_no_champion", "always", "never")

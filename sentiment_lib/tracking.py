@@ -35,9 +35,8 @@ def configure(workspace: str | Path, experiment_name: str) -> TrackingInfo:
     wandb runs offline unless ``WANDB_MODE`` says otherwise; its files go under ``<workspace>/wandb``.
     """
     workspace = Path(workspace).resolve()
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{workspace / STORE_FILE}"
+    uri = configure_client(workspace)
     artifact_root = workspace / ARTIFACT_DIR
-    mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name(experiment_name) is None:
         # An explicit artifact folder: the default would be relative to whatever the current folder is.
         mlflow.create_experiment(experiment_name, artifact_location=artifact_root.as_uri())
@@ -46,6 +45,18 @@ def configure(workspace: str | Path, experiment_name: str) -> TrackingInfo:
     os.environ.setdefault("WANDB_DIR", str(workspace))
     os.environ.setdefault("WANDB_SILENT", "true")
     return TrackingInfo(uri, artifact_root, workspace / "wandb")
+
+
+def tracking_uri(workspace: str | Path) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the workspace's SQLite store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(workspace).resolve() / STORE_FILE}"
+
+
+def configure_client(workspace: str | Path) -> str:
+    """Point MLflow at the tracking store (for readers such as the API); return the URI."""
+    uri = tracking_uri(workspace)
+    mlflow.set_tracking_uri(uri)
+    return uri
 
 
 def _flat_params(settings: Settings) -> dict[str, Any]:
@@ -110,7 +121,7 @@ def describe_store(workspace: str | Path) -> str:
 
 
 def ui_command(workspace: str | Path) -> str:
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(workspace).resolve() / STORE_FILE}"
+    uri = tracking_uri(workspace)
     return f".venv/bin/mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5001"
 
 
