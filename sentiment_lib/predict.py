@@ -66,15 +66,17 @@ class TorchBackend:
 
 
 class OnnxBackend:
-    """ONNX Runtime on the int8 model exported beside the weights (exported now if it is missing)."""
+    """ONNX Runtime on the int8 model exported beside the weights at registration."""
 
     def __init__(self, model_dir: Path, threads: int):
         import onnxruntime as ort
 
         path = onnx_export.int8_path(model_dir)
         if not path.is_file():
-            log.info("No int8 ONNX model in %s: exporting it now", model_dir)
-            onnx_export.export_int8(model_dir)
+            raise ModelError(
+                f"{model_dir} has no int8 ONNX model ({onnx_export.ONNX_DIR}/{onnx_export.INT8_FILE}): "
+                "register it again, or serve it with SENTIMENT_BACKEND=torch"
+            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

@@ -31,11 +31,14 @@ def _pip_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in _RUNTIME_PACKAGES] + ["sentiment-lib"]
 
 
-def log_and_register(model_dir: str | Path, registered_name: str, keep_local: bool = False) -> Any:
+def log_and_register(
+    model_dir: str | Path, registered_name: str, calibration_texts: list[str], keep_local: bool = False
+) -> Any:
     """Log ``model_dir`` as a pyfunc model in the active run and register it as a new version.
 
     The new version gets the ``challenger`` alias until evaluation decides about it. The local folder
     is removed afterwards unless ``keep_local``: the MLflow artifact is the copy that counts.
+    ``calibration_texts`` calibrate the int8 model logged beside the weights.
 
     Raises:
         ModelError: no active MLflow run.
@@ -43,7 +46,7 @@ def log_and_register(model_dir: str | Path, registered_name: str, keep_local: bo
     if mlflow.active_run() is None:
         raise ModelError("log_and_register needs an active MLflow run")
     # exported once here so that every loader of this version (API, batch, evaluation) gets the fast path
-    onnx_export.export_int8(model_dir)
+    onnx_export.export_int8(model_dir, calibration_texts)
     info = mlflow.pyfunc.log_model(
         name=MODEL_ARTIFACT,
         python_model=str(PYFUNC_CODE),

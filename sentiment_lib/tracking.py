@@ -47,15 +47,28 @@ def configure(workspace: str | Path, experiment_name: str) -> TrackingInfo:
     return TrackingInfo(uri, artifact_root, workspace / "wandb")
 
 
+# mlflow.set_tracking_uri/set_registry_uri also write the MLFLOW_*_URI env vars; values we set
+# ourselves must not be mistaken for the user's choice when another workspace is configured later.
+_URIS_WE_SET: set[str] = set()
+
+
+def _user_env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value and value not in _URIS_WE_SET else None
+
+
 def tracking_uri(workspace: str | Path) -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else the workspace's SQLite store."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(workspace).resolve() / STORE_FILE}"
+    """``MLFLOW_TRACKING_URI`` if the user set it, else the workspace's SQLite store."""
+    return _user_env("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(workspace).resolve() / STORE_FILE}"
 
 
 def configure_client(workspace: str | Path) -> str:
-    """Point MLflow at the tracking store (for readers such as the API); return the URI."""
+    """Point MLflow's tracking and registry at the store (for readers such as the API); return the URI."""
     uri = tracking_uri(workspace)
+    registry_uri = _user_env("MLFLOW_REGISTRY_URI") or uri
+    _URIS_WE_SET.update({uri, registry_uri})
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(registry_uri)
     return uri
 
 
@@ -113,7 +126,7 @@ def log_metrics_everywhere(metrics: dict[str, float], step: int | None = None) -
 
 def describe_store(workspace: str | Path) -> str:
     """Where runs are tracked: the server named by ``MLFLOW_TRACKING_URI`` or the local SQLite store."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    uri = _user_env("MLFLOW_TRACKING_URI")
     if uri:
         return uri
     workspace = Path(workspace).resolve()
