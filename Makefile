@@ -8,18 +8,20 @@ KERNEL := sentiment-pipeline
 SHARED ?= ../shared/data
 RAW := data/raw/sentiment_analysis.csv
 PRESET ?= quick
+PORT ?= 5000
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test lint format demo clean help
+.PHONY: install test lint format demo stop clean help
 
 help:
 	@echo "make install  create .venv and install everything (idempotent)"
 	@echo "make test     run the whole test suite (what CI runs)"
-	@echo "make demo     import SST-2 if needed, run preprocess -> train ($(PRESET)) -> evaluate"
+	@echo "make demo     import SST-2 if needed, run preprocess -> train ($(PRESET)) -> evaluate, start the API"
+	@echo "make stop     stop the API that make demo started"
 	@echo "make lint     ruff check + format check"
 	@echo "make clean    remove generated outputs (keeps .venv and data/raw)"
 
@@ -47,6 +49,11 @@ format: install
 demo: install
 	@test -f $(RAW) || $(BIN)/python runner.py import-data sst2 --source $(SHARED)/sst2 --output $(RAW)
 	$(BIN)/python runner.py pipeline --preset $(PRESET)
+	@$(MAKE) --no-print-directory stop
+	$(BIN)/python runner.py serve --port $(PORT)
+
+stop:
+	@if [ -f logs/app.pid ]; then kill $$(cat logs/app.pid) 2>/dev/null && echo "stopped app.py (pid $$(cat logs/app.pid))"; rm -f logs/app.pid; fi
 
 clean:
 	rm -rf reports/*/ reports/index.html data/processed models wandb mlartifacts mlflow.db outbox logs

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from sentiment_lib import importers, pipeline, reports, tracking
+from sentiment_lib import batch, importers, pipeline, registry, reports, serve_demo, tracking
 from sentiment_lib.config import PRESETS
 from sentiment_lib.errors import SentimentError, StepFailedError
 
@@ -63,6 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("pipeline", help="preprocess -> train -> evaluate in one cycle")
     _add_step_options(sub)
     sub.set_defaults(handler=cmd_steps, steps=list(pipeline.STEPS))
+    sub = commands.add_parser("batch", help="predict a CSV file with the champion model (streaming, resumable)")
+    sub.add_argument("--input_path", "--input-path", required=True, help="CSV with a review column")
+    sub.add_argument(
+        "--output_path", "--output-path", required=True, help="CSV to write: input + sentiment, confidence"
+    )
+    sub.add_argument("--text-column", default="Review", help="column holding the text (default: Review)")
+    sub.add_argument("--batch-size", type=int, default=32, help="texts per model call (default: 32)")
+    sub.add_argument("--chunk-rows", type=int, default=5000, help="rows read and written at a time (default: 5000)")
+    sub.add_argument("--resume", action="store_true", help="continue an interrupted run of the same input")
+    sub.add_argument("--model", default="sentiment-classifier@champion", help="registered NAME@ALIAS or NAME/VERSION")
+    sub.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sub.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
+    sub.set_defaults(handler=cmd_batch)
+    sub = commands.add_parser("serve", help="start app.py in the background and show a working curl call")
+    sub.add_argument("--port", type=int, default=5000)
+    sub.add_argument("--workspace", default=".")
+    sub.set_defaults(handler=cmd_serve)
     sub = commands.add_parser("params", help="list the parameters a step's notebook declares")
     sub.add_argument("step", choices=list(pipeline.STEPS))
     sub.set_defaults(handler=cmd_params)
@@ -100,6 +117,39 @@ def cmd_steps(args: argparse.Namespace) -> int:
     wandb_run = tracking.latest_wandb_run(workspace)
     if wandb_run:
         print(f"wandb offline run: {wandb_run}  (upload later with `wandb sync {wandb_run}`)")
+    return 0
+
+
+def _load_predictor(spec: str, workspace: str, batch_size: int):
+    name, sep, alias = spec.partition("@")
+    version = None
+    if not sep:
+        name, _, version = spec.partition("/")
+        if not version:
+            raise SentimentError(f"--model must be NAME@ALIAS or NAME/VERSION, got {spec!r}")
+    tracking.configure_client(workspace)
+    predictor = registry.load_served_model(name, alias=alias or None, version=version).predictor
+    predictor.batch_size = batch_size
+    return predictor
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    predictor = _load_predictor(args.model, args.workspace, args.batch_size)
+    summary = batch.run_batch(
+        predictor,
+        args.input_path,
+        args.output_path,
+        text_column=args.text_column,
+        chunk_rows=args.chunk_rows,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    print(summary.describe())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    print(serve_demo.start_in_background(Path(args.workspace), args.port))
     return 0
 
 
