@@ -13,7 +13,7 @@ from pathlib import Path
 from sentiment_lib.errors import SentimentError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = {"review": "The staff were friendly and the room was spotless."}
+EXAMPLE = {"review": "A warm, funny and beautifully acted film."}
 
 
 def _get(url: str) -> int:

@@ -1,0 +1,124 @@
+"""The HTTP API under load, on this machine: starts `python app.py` itself and measures it, one run.
+
+    .venv/bin/python benchmarks/bench_api.py [--workspace .] [--requests 3000]
+
+For the server with micro-batching (the default) and without it (the baseline: each request calls
+the model on its own): sequential /predict latency p50/p99, requests/s and p99 with 16 concurrent
+clients (keep-alive connections, bounded request count), errors, and the server's resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from common import REPO, print_table, sst2_test
+
+CLIENTS = 16
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(workspace: Path, port: int, batching: bool) -> subprocess.Popen:
+    command = [sys.executable, str(REPO / "app.py"), "--port", str(port), "--workspace", str(workspace)]
+    if not batching:
+        command.append("--no-micro-batching")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SENTIMENT_SERVE_REFRESH_SECONDS": "0"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("app.py did not start")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_client(port: int, texts: list[str], latencies: list[float], errors: list[int]) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for text in texts:
+        started = time.perf_counter()
+        conn.request("POST", "/predict", json.dumps({"review": text}), {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        latencies.append((time.perf_counter() - started) * 1000)
+        if response.status != 200:
+            errors.append(response.status)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def measure(port: int, texts: list[str], total: int) -> dict[str, float]:
+    warm, errors = [], []
+    run_client(port, texts[:50], warm, errors)
+    sequential: list[float] = []
+    run_client(port, texts[:500], sequential, errors)
+    latencies: list[float] = []
+    share = [[texts[(c * 997 + i) % len(texts)] for i in range(total // CLIENTS)] for c in range(CLIENTS)]
+    threads = [threading.Thread(target=run_client, args=(port, s, latencies, errors)) for s in share]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return {
+        "p50": percentile(sequential, 50),
+        "p99": percentile(sequential, 99),
+        "rps": len(latencies) / elapsed,
+        "c_p99": percentile(latencies, 99),
+        "errors": len(errors),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", default=".")
+    parser.add_argument("--requests", type=int, default=3000, help="requests in the concurrent phase")
+    args = parser.parse_args()
+    texts, _ = sst2_test()
+    rows = []
+    for name, batching in [("one model call per request (baseline)", False), ("micro-batching (default)", True)]:
+        port = free_port()
+        server = start_server(Path(args.workspace).resolve(), port, batching)
+        try:
+            m = measure(port, texts, args.requests)
+            rows.append([name, m["p50"], m["p99"], m["rps"], m["c_p99"], m["errors"], rss_mb(server.pid)])
+        finally:
+            server.terminate()
+            server.wait()
+    print_table(
+        f"/predict on SST-2 test sentences, server and clients on the same {os.cpu_count()}-core machine",
+        ["server", "seq p50 ms", "seq p99 ms", f"req/s @{CLIENTS}", f"p99 ms @{CLIENTS}", "errors", "RSS MB"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Helpers shared by the benchmark scripts: the SST-2 test set, the champion's files, a table printer."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+SST2_TEST = REPO.parent / "shared" / "data" / "sst2" / "test.tsv"
+
+
+def sst2_test() -> tuple[list[str], list[int]]:
+    frame = pd.read_csv(SST2_TEST, sep="\t", quoting=csv.QUOTE_NONE)
+    return frame["content"].tolist(), frame["label"].tolist()
+
+
+def champion_dir(workspace: Path) -> Path:
+    """The Hugging Face folder of ``sentiment-classifier@champion`` in the workspace's registry."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentiment_lib import registry, tracking
+
+    tracking.configure_client(workspace)
+    return Path(registry.load_served_model("sentiment-classifier", alias="champion").model_dir)
+
+
+def print_table(title: str, header: list[str], rows: list[list]) -> None:
+    cells = [header] + [[f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    print(f"\n{title}\n")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells[1:]:
+        print("| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) + " |")
