@@ -15,12 +15,13 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-from common import REPO, print_table, sst2_test
+from common import print_table, sst2_test
+
+from sentiment_lib import serve_demo
 
 CLIENTS = 16
 
@@ -32,22 +33,11 @@ def free_port() -> int:
 
 
 def start_server(workspace: Path, port: int, batching: bool) -> subprocess.Popen:
-    command = [sys.executable, str(REPO / "app.py"), "--port", str(port), "--workspace", str(workspace)]
-    if not batching:
-        command.append("--no-micro-batching")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "SENTIMENT_SERVE_REFRESH_SECONDS": "0"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                return process
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("app.py did not start")
+    extra = () if batching else ("--no-micro-batching",)
+    process = serve_demo.launch_app(workspace, port, extra, env=env)
+    serve_demo.wait_until_healthy(process, f"http://127.0.0.1:{port}")
+    return process
 
 
 def rss_mb(pid: int) -> float:

@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 ONNX_DIR = "onnx"
 INT8_FILE = "model.int8.onnx"
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+# Calibration inputs share one padded width: the histogram calibrators need equal shapes.
+CALIBRATION_WIDTH = 64
+# Clip activation ranges at this percentile: plain min/max let rare outliers waste the int8 range
+# (measured: min/max lost 0.4-0.8 points depending on the sample; the 99.99th percentile lost none).
+CALIBRATION_PERCENTILE = 99.99
 
 
 def int8_path(model_dir: str | Path) -> Path:
@@ -53,22 +58,25 @@ class _CalibrationTexts:
     """Feeds calibration texts to ONNX Runtime's calibrator one at a time (its data-reader protocol)."""
 
     def __init__(self, model_dir: Path, texts: list[str]):
-        from sentiment_lib.predict import DEFAULT_MAX_LENGTH, load_tokenizer
+        from sentiment_lib.predict import load_tokenizer
 
-        tokenizer = load_tokenizer(model_dir, DEFAULT_MAX_LENGTH)
+        tokenizer = load_tokenizer(model_dir, CALIBRATION_WIDTH)
         self._rows = iter([e.ids for e in tokenizer.encode_batch(texts)])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         ids = next(self._rows, None)
         if ids is None:
             return None
-        row = np.array([ids], dtype=np.int64)
-        return {"input_ids": row, "attention_mask": np.ones_like(row), "token_type_ids": np.zeros_like(row)}
+        row = np.zeros((1, CALIBRATION_WIDTH), dtype=np.int64)
+        mask = np.zeros_like(row)
+        row[0, : len(ids)] = ids
+        mask[0, : len(ids)] = 1
+        return {"input_ids": row, "attention_mask": mask, "token_type_ids": np.zeros_like(row)}
 
 
 def _quantize(fp32: Path, out: Path, model_dir: Path, texts: list[str]) -> None:
     import onnx
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     quantize_static(
         str(fp32),
@@ -79,14 +87,15 @@ def _quantize(fp32: Path, out: Path, model_dir: Path, texts: list[str]) -> None:
         per_channel=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        calibrate_method=CalibrationMethod.Percentile,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "CalibPercentile": CALIBRATION_PERCENTILE},
     )
 
 
 def export_int8(model_dir: str | Path, calibration_texts: list[str]) -> Path:
     """Write ``<model_dir>/onnx/model.int8.onnx`` and return its path.
 
-    ``calibration_texts`` (a few hundred real reviews, for example the validation split) set the
+    ``calibration_texts`` (about 500 real reviews, for example from the validation split) set the
     activation scales.
 
     Raises:

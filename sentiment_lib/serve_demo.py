@@ -1,4 +1,4 @@
-"""Start ``app.py`` in the background for the demo, wait until it is healthy, and show a working call."""
+"""Start ``app.py`` as its own process and wait until it is healthy (the demo, the tests, the benchmarks)."""
 
 from __future__ import annotations
 
@@ -32,18 +32,37 @@ def _post(url: str, payload: dict) -> str:
         return response.read().decode()
 
 
-def _wait_healthy(process: subprocess.Popen, base: str, log_path: Path, timeout: float = 120) -> None:
+def launch_app(
+    workspace: Path, port: int, extra_args: tuple[str, ...] = (), env: dict | None = None, output=None, detach=False
+) -> subprocess.Popen:
+    """``python app.py`` on 127.0.0.1:``port`` in a new process (``detach``: its own session)."""
+    command = [sys.executable, str(REPO_ROOT / "app.py"), "--port", str(port), "--workspace", str(workspace)]
+    return subprocess.Popen(
+        [*command, *extra_args],
+        env=env,
+        stdout=output if output is not None else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if output is not None else subprocess.DEVNULL,
+        start_new_session=detach,
+    )
+
+
+def wait_until_healthy(process: subprocess.Popen, base: str, where: str = "its log", timeout: float = 120) -> None:
+    """Poll ``/health`` until 200.
+
+    Raises:
+        SentimentError: the process exits, or is not healthy within ``timeout`` seconds.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SentimentError(f"app.py exited with status {process.returncode}; see {log_path}")
+            raise SentimentError(f"app.py exited with status {process.returncode}; see {where}")
         try:
             if _get(f"{base}/health") == 200:
                 return
         except OSError:
             pass  # not listening yet
         time.sleep(0.5)
-    raise SentimentError(f"app.py did not become healthy within {timeout:.0f} s; see {log_path}")
+    raise SentimentError(f"app.py did not become healthy within {timeout:.0f} s; see {where}")
 
 
 def start_in_background(workspace: Path, port: int) -> str:
@@ -62,14 +81,10 @@ def start_in_background(workspace: Path, port: int) -> str:
     logs.mkdir(exist_ok=True)
     log_path = logs / "app.log"
     with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "app.py"), "--port", str(port), "--workspace", str(workspace)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # keeps serving after the demo's shell returns
-        )
+        # its own session: it keeps serving after the demo's shell returns
+        process = launch_app(workspace, port, output=log, detach=True)
     (logs / "app.pid").write_text(str(process.pid))
-    _wait_healthy(process, base, log_path)
+    wait_until_healthy(process, base, str(log_path))
     curl = f"curl -s -X POST {base}/predict -H 'Content-Type: application/json' -d '{json.dumps(EXAMPLE)}'"
     return (
         f"\nThe API is running on {base} (pid {process.pid}, log {log_path}; stop it with `make stop`).\n"

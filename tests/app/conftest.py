@@ -6,9 +6,6 @@ import csv
 import json
 import os
 import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,9 +16,9 @@ import pytest
 import torch
 
 from sentiment_lib import model as model_lib
-from sentiment_lib import registry, tracking
+from sentiment_lib import registry, serve_demo, tracking
 from sentiment_lib.config import PACKAGED_MODEL
-from tests.conftest import REPO, SST2
+from tests.conftest import SST2
 
 NAME = "sentiment-classifier"
 
@@ -79,27 +76,8 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
         full_env.pop("MLFLOW_TRACKING_URI", None)
-        self.process = subprocess.Popen(
-            [sys.executable, str(REPO / "app.py"), "--port", str(self.port), "--workspace", str(workspace)],
-            env=full_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"app.py exited: {self.process.stderr.read()[-2000:]}")
-            try:
-                if self.request("GET", "/health")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError("app.py did not become healthy")
+        self.process = serve_demo.launch_app(workspace, self.port, env=full_env)
+        serve_demo.wait_until_healthy(self.process, self.url, timeout=90)
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
         req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
