@@ -88,6 +88,9 @@ class OnnxBackend:
 
 
 def default_threads() -> int:
+    """``SENTIMENT_THREADS`` if set, else every core this process may run on."""
+    if os.environ.get("SENTIMENT_THREADS"):
+        return int(os.environ["SENTIMENT_THREADS"])
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -141,7 +144,9 @@ class SentimentPredictor:
         batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = None,
     ) -> SentimentPredictor:
-        """Load a model saved by ``Trainer.save_model``; ``backend`` defaults to ``SENTIMENT_BACKEND`` or onnx-int8.
+        """Load a model saved by ``Trainer.save_model``.
+
+        ``backend`` defaults to ``SENTIMENT_BACKEND`` or onnx-int8, ``threads`` to :func:`default_threads`.
 
         Raises:
             ModelError: the folder does not hold a loadable model, or the back-end is unknown.

@@ -42,19 +42,24 @@ def configure(workspace: str | Path, experiment_name: str) -> TrackingInfo:
         mlflow.create_experiment(experiment_name, artifact_location=artifact_root.as_uri())
     mlflow.set_experiment(experiment_name)
     os.environ.setdefault("WANDB_MODE", "offline")
-    os.environ.setdefault("WANDB_DIR", str(workspace))
     os.environ.setdefault("WANDB_SILENT", "true")
+    _set_env("WANDB_DIR", _user_env("WANDB_DIR") or str(workspace))
     return TrackingInfo(uri, artifact_root, workspace / "wandb")
 
 
-# mlflow.set_tracking_uri/set_registry_uri also write the MLFLOW_*_URI env vars; values we set
-# ourselves must not be mistaken for the user's choice when another workspace is configured later.
-_URIS_WE_SET: set[str] = set()
+# Env vars written by us (or by mlflow.set_tracking_uri/set_registry_uri, which export theirs) must not
+# be mistaken for the user's choice when another workspace is configured later in the same process.
+_SET_BY_US: dict[str, str] = {}
 
 
 def _user_env(name: str) -> str | None:
     value = os.environ.get(name)
-    return value if value and value not in _URIS_WE_SET else None
+    return value if value and value != _SET_BY_US.get(name) else None
+
+
+def _set_env(name: str, value: str) -> None:
+    os.environ[name] = value
+    _SET_BY_US[name] = value
 
 
 def tracking_uri(workspace: str | Path) -> str:
@@ -66,9 +71,9 @@ def configure_client(workspace: str | Path) -> str:
     """Point MLflow's tracking and registry at the store (for readers such as the API); return the URI."""
     uri = tracking_uri(workspace)
     registry_uri = _user_env("MLFLOW_REGISTRY_URI") or uri
-    _URIS_WE_SET.update({uri, registry_uri})
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(registry_uri)
+    _SET_BY_US.update(MLFLOW_TRACKING_URI=uri, MLFLOW_REGISTRY_URI=registry_uri)
     return uri
 
 

@@ -33,14 +33,23 @@ def write_sst2_sample(workspace: Path, rows: int = 800, test_rows: int = 200, se
     return cut
 
 
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process of a test: offline, and pointed at nothing but its workspace.
+
+    A user's own tracking settings, or ones the test process picked up, must not redirect its runs.
+    """
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", **extra}
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "WANDB_DIR"):
+        env.pop(name, None)
+    return env
+
+
 def run_runner(*args: str, workspace: Path, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run ``runner.py`` as a user would, in its own process, against ``workspace``."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
-    env.pop("MLFLOW_TRACKING_URI", None)
     return subprocess.run(
         [sys.executable, str(REPO / "runner.py"), *args, "--workspace", str(workspace)],
         cwd=workspace,
-        env=env,
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import socket
 import urllib.error
 import urllib.request
@@ -18,7 +17,7 @@ import torch
 from sentiment_lib import model as model_lib
 from sentiment_lib import registry, serve_demo, tracking
 from sentiment_lib.config import PACKAGED_MODEL
-from tests.conftest import SST2
+from tests.conftest import SST2, child_env
 
 NAME = "sentiment-classifier"
 
@@ -74,9 +73,7 @@ class LiveServer:
     def __init__(self, workspace: Path, env: dict[str, str]):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
-        full_env.pop("MLFLOW_TRACKING_URI", None)
-        self.process = serve_demo.launch_app(workspace, self.port, env=full_env)
+        self.process = serve_demo.launch_app(workspace, self.port, env=child_env(**env))
         serve_demo.wait_until_healthy(self.process, self.url, timeout=90)
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):

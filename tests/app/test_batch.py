@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, SST2, run_runner
+from tests.conftest import REPO, SST2, child_env, run_runner
 
 pytestmark = pytest.mark.slow
 
@@ -62,8 +61,7 @@ def test_interrupted_run_resumes_to_the_same_file(tmp_path, served_workspace):
     assert reference.returncode == 0, reference.stderr[-2000:]
 
     out, state = tmp_path / "out.csv", tmp_path / "out.csv.partial.json"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = child_env()
     process = subprocess.Popen(
         [
             sys.executable,

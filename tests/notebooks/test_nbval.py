@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import papermill
 import pytest
 
 from sentiment_lib import pipeline
-from tests.conftest import write_sst2_sample
+from tests.conftest import child_env, write_sst2_sample
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +25,7 @@ def test_notebooks_pass_nbval(tmp_path):
         # prepare_only injects the parameters without executing: nbval then runs every cell itself
         papermill.execute_notebook(str(pipeline.notebook_path(step)), str(tmp_path / name), params, prepare_only=True)
         cells += sum(c.cell_type == "code" for c in nbformat.read(tmp_path / name, as_version=4).cells)
-    env = {**os.environ, **pipeline.RUN_ENVIRONMENT}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = child_env(**pipeline.RUN_ENVIRONMENT)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", *pipeline.STEPS.values()],
         cwd=tmp_path,

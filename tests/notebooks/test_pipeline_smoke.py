@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sentiment_lib import registry
+from sentiment_lib import registry, tracking
 from tests.conftest import run_runner, write_sst2_sample
 
 pytestmark = pytest.mark.slow
@@ -22,9 +22,8 @@ def workspace(tmp_path_factory):
     cut = write_sst2_sample(ws)
     done = run_runner("pipeline", "--preset", "smoke", "--cycle", "c1", "-p", "sst2_test_path", str(cut), workspace=ws)
     assert done.returncode == 0, done.stderr[-3000:]
-    mlflow.set_tracking_uri(f"sqlite:///{ws / 'mlflow.db'}")
-    yield ws
-    mlflow.set_tracking_uri(None)
+    tracking.configure_client(ws)
+    return ws
 
 
 def training_run(ws):
