@@ -91,7 +91,9 @@ def read_csv_strict(path: str | Path) -> pd.DataFrame:
         raise DataValidationError(f"{path} is not a well-formed CSV: {err}") from None
 
 
-def validate_reviews(frame: pd.DataFrame, source: str = "<frame>") -> tuple[pd.DataFrame, ValidationReport]:
+def validate_reviews(
+    frame: pd.DataFrame, source: str = "<frame>", require_both_classes: bool = True
+) -> tuple[pd.DataFrame, ValidationReport]:
     """Check a frame against the data contract; return the clean frame and what was done.
 
     Labels are matched ignoring case and surrounding spaces; reviews are normalised; exact duplicate
@@ -99,7 +101,8 @@ def validate_reviews(frame: pd.DataFrame, source: str = "<frame>") -> tuple[pd.D
     Extra columns (for example ``timestamp``) are kept.
 
     Raises:
-        DataValidationError: missing columns, no rows, empty reviews, unknown labels, or one class only.
+        DataValidationError: missing columns, no rows, empty reviews, unknown labels, or one class only
+            (unless ``require_both_classes`` is False, as for a batch of feedback).
     """
     missing = [c for c in (TEXT_COLUMN, LABEL_COLUMN) if c not in frame.columns]
     if missing:
@@ -122,17 +125,19 @@ def validate_reviews(frame: pd.DataFrame, source: str = "<frame>") -> tuple[pd.D
             f"{source} has {len(unknown)} row(s) with unknown labels {values} at line(s) "
             f"{_line_numbers(unknown)}; Sentiment must be one of {list(LABELS)}"
         )
-    return _drop_duplicates(frame, source)
+    return _drop_duplicates(frame, source, require_both_classes)
 
 
-def _drop_duplicates(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, ValidationReport]:
+def _drop_duplicates(
+    frame: pd.DataFrame, source: str, require_both_classes: bool
+) -> tuple[pd.DataFrame, ValidationReport]:
     duplicated = frame.duplicated(TEXT_COLUMN, keep="first")
     first_label = frame.drop_duplicates(TEXT_COLUMN).set_index(TEXT_COLUMN)[LABEL_COLUMN]
     dupes = frame[duplicated]
     conflicting = int((dupes[LABEL_COLUMN].values != first_label.loc[dupes[TEXT_COLUMN]].values).sum())
     clean = frame[~duplicated].reset_index(drop=True)
     counts = clean[LABEL_COLUMN].value_counts()
-    if len(counts) < len(LABELS):
+    if require_both_classes and len(counts) < len(LABELS):
         raise DataValidationError(
             f"{source} has a single class ({counts.index[0]!r}, {counts.iloc[0]} rows): "
             f"training needs both {list(LABELS)}"
