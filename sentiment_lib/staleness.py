@@ -1,0 +1,125 @@
+"""Is the champion still fit? Performance on labelled feedback, age, input drift, and label-free estimates.
+
+Every check returns a :class:`Check` with its number, its threshold and whether it fired, so the verdict
+can say exactly why. Each test is built so that a small or noisy window does not raise a false alarm:
+performance uses a confidence interval, drift a permutation test.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+HEALTHY, STALE, DEGRADED = "healthy", "stale", "degraded"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    value: float
+    threshold: float
+    fired: bool
+    detail: str
+
+
+@dataclass
+class Verdict:
+    status: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [c.detail for c in self.checks if c.fired]
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (well-behaved for small n and extreme proportions)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def performance_check(correct: np.ndarray, baseline: float, tolerance: float, min_rows: int) -> Check:
+    """Fires when even the upper end of the 95% interval of window accuracy is below baseline - tolerance.
+
+    With fewer than ``min_rows`` labelled rows it never fires: too little evidence either way.
+    """
+    n, hits = len(correct), int(np.sum(correct))
+    accuracy = hits / n if n else float("nan")
+    floor = baseline - tolerance
+    low, high = wilson_interval(hits, n)
+    fired = n >= min_rows and high < floor
+    detail = (
+        f"accuracy {accuracy:.3f} on {n} recent labelled reviews (95% CI {low:.3f}-{high:.3f}) "
+        f"against the floor {floor:.3f} (baseline {baseline:.3f} - tolerance {tolerance:.3f})"
+    )
+    if n < min_rows:
+        detail += f"; not judged below {min_rows} rows"
+    return Check("performance", accuracy, floor, fired, detail)
+
+
+def age_check(trained_at: datetime, now: datetime, max_age: timedelta) -> Check:
+    age = now - trained_at
+    days = age.total_seconds() / 86400
+    limit = max_age.total_seconds() / 86400
+    return Check("age", days, limit, age > max_age, f"champion is {days:.1f} days old (maximum {limit:.1f})")
+
+
+def _domain_auc(texts: list[str], is_recent: np.ndarray, seed: int) -> float:
+    features = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, sublinear_tf=True).fit_transform(texts)
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    scores = cross_val_predict(
+        LogisticRegression(max_iter=1000, C=1.0), features, is_recent, cv=folds, method="predict_proba"
+    )[:, 1]
+    return float(roc_auc_score(is_recent, scores))
+
+
+def drift_check(
+    reference: list[str], recent: list[str], permutations: int = 20, alpha: float = 0.05, seed: int = 0
+) -> Check:
+    """Domain-classifier test: can a classifier tell recent inputs from training inputs?
+
+    Its cross-validated AUC is compared with the AUCs of the same classifier on randomly relabelled
+    data (a permutation test); drift fires when the observed AUC beats all but ``alpha`` of them.
+    """
+    rng = np.random.default_rng(seed)
+    texts = list(reference) + list(recent)
+    labels = np.r_[np.zeros(len(reference), dtype=int), np.ones(len(recent), dtype=int)]
+    observed = _domain_auc(texts, labels, seed)
+    null = [_domain_auc(texts, rng.permutation(labels), seed) for _ in range(permutations)]
+    p_value = (1 + sum(a >= observed for a in null)) / (1 + permutations)
+    threshold = float(np.quantile(null, 1 - alpha))
+    fired = p_value <= alpha
+    detail = (
+        f"domain classifier AUC {observed:.3f} (permutation 95th percentile {threshold:.3f}, "
+        f"p = {p_value:.3f}, {len(recent)} recent vs {len(reference)} training texts)"
+    )
+    return Check("drift", observed, threshold, fired, detail)
+
+
+def estimated_accuracy_check(confidences: np.ndarray, baseline: float, tolerance: float) -> Check:
+    """Confidence-based performance estimation: with calibrated confidences, mean confidence estimates
+    accuracy on traffic that has no labels yet."""
+    estimate = float(np.mean(confidences)) if len(confidences) else float("nan")
+    floor = baseline - tolerance
+    fired = len(confidences) > 0 and estimate < floor
+    detail = f"estimated accuracy {estimate:.3f} from {len(confidences)} unlabelled predictions (floor {floor:.3f})"
+    return Check("estimated_performance", estimate, floor, fired, detail)
+
+
+def decide(checks: list[Check]) -> Verdict:
+    """degraded if the labelled performance check fired; stale if any other check did; else healthy."""
+    fired = {c.name for c in checks if c.fired}
+    if "performance" in fired:
+        return Verdict(DEGRADED, checks)
+    return Verdict(STALE if fired else HEALTHY, checks)
