@@ -13,7 +13,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -24,12 +23,6 @@ from common import print_table, sst2_test
 from sentiment_lib import serve_demo
 
 CLIENTS = 16
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(workspace: Path, port: int, batching: bool) -> subprocess.Popen:
@@ -95,7 +88,7 @@ def main() -> None:
     texts, _ = sst2_test()
     rows = []
     for name, batching in [("one model call per request (baseline)", False), ("micro-batching (default)", True)]:
-        port = free_port()
+        port = serve_demo.free_port()
         server = start_server(Path(args.workspace).resolve(), port, batching)
         try:
             m = measure(port, texts, args.requests)

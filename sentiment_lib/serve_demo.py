@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,13 @@ from sentiment_lib.errors import SentimentError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = {"review": "A warm, funny and beautifully acted film."}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _get(url: str) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -61,17 +60,11 @@ def served_workspace(tmp_path_factory, small_model) -> Path:
     return new_registry(tmp_path_factory.mktemp("served"), small_model)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class LiveServer:
     """``python app.py`` in its own process on a free loopback port."""
 
     def __init__(self, workspace: Path, env: dict[str, str]):
-        self.port = free_port()
+        self.port = serve_demo.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = serve_demo.launch_app(workspace, self.port, env=child_env(**env))
         serve_demo.wait_until_healthy(self.process, self.url, timeout=90)

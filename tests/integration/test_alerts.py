@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import email
 import logging
-import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from sentiment_lib.alerts import Alert, AlertSender, SmtpConfig
+from sentiment_lib.serve_demo import free_port
 
 
 class Inbox:
@@ -22,12 +22,6 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
