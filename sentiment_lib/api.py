@@ -5,7 +5,9 @@ from __future__ import annotations
 import hmac
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -14,7 +16,10 @@ from werkzeug.exceptions import HTTPException
 
 from sentiment_lib import tracking
 from sentiment_lib.data import TEXT_COLUMN
+from sentiment_lib.served_log import ServedLog
 from sentiment_lib.serving import MicroBatcher, ModelHolder
+
+SERVED_LOG_DIR = "logs/served"
 
 
 class BadRequest(Exception):
@@ -37,6 +42,7 @@ class ServeConfig:
     max_body_bytes: int = 5 * 1024 * 1024
     refresh_seconds: float = 10.0
     micro_batching: bool = True
+    log_inputs: bool = True  # served texts go to <workspace>/logs/served/ for the drift checks
     admin_token: str = ""  # from ADMIN_TOKEN only; empty disables /admin/reload
 
     @classmethod
@@ -77,6 +83,7 @@ def create_app(config: ServeConfig | dict | None = None, holder: ModelHolder | N
         "config": config,
         "holder": holder,
         "batcher": MicroBatcher(holder) if config.micro_batching else None,
+        "served_log": ServedLog(Path(config.workspace) / SERVED_LOG_DIR) if config.log_inputs else None,
     }
     _register_routes(app)
     return app
@@ -105,6 +112,12 @@ def _http_error(err: HTTPException) -> tuple[Response, int]:
         limit = _state()["config"].max_body_bytes
         return _error(f"Request body is larger than the limit of {limit} bytes", 413)
     return _error(err.description or err.name, err.code or 500)
+
+
+def _log_served(texts: Sequence[str], labels: Sequence[str], confidences: Sequence[float], version: str) -> None:
+    served_log = _state()["served_log"]
+    if served_log is not None:
+        served_log.record(texts, labels, confidences, version)
 
 
 def _serving_model():
@@ -148,6 +161,7 @@ def predict() -> Response:
     else:
         out = model.predictor.predict([text])
         label, confidence, version = out.labels[0], float(out.confidences[0]), model.version
+    _log_served([text], [label], [confidence], version)
     return jsonify({"sentiment": label, "confidence": round(confidence, 6), "model_version": version})
 
 
@@ -177,6 +191,7 @@ def _batch_json() -> Response:
     texts = [_check_text(r, f'"reviews"[{i}]') for i, r in enumerate(reviews)]
     model = _serving_model()
     out = model.predictor.predict(texts)
+    _log_served(texts, out.labels, out.confidences, model.version)
     predictions = [
         {"sentiment": label, "confidence": round(float(conf), 6)}
         for label, conf in zip(out.labels, out.confidences, strict=True)
@@ -207,6 +222,7 @@ def _batch_csv() -> Response:
         _check_text(text, f"row {i + 2} of the CSV")
     model = _serving_model()
     out = model.predictor.predict(frame[TEXT_COLUMN].tolist())
+    _log_served(frame[TEXT_COLUMN].tolist(), out.labels, out.confidences, model.version)
     frame["sentiment"] = out.labels
     frame["confidence"] = out.confidences.round(6)
     response = Response(frame.to_csv(index=False), mimetype="text/csv")

@@ -178,3 +178,21 @@ def test_health_is_503_without_a_champion(tmp_path):
 def test_admin_reload_absent_without_admin_token(served_workspace):
     app = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0, admin_token=""))
     assert app.test_client().post("/admin/reload", headers={"Authorization": "Bearer x"}).status_code == 404
+
+
+def test_served_texts_are_logged_for_the_drift_checks(served_workspace):
+    from datetime import UTC, datetime
+
+    from sentiment_lib.served_log import read_served
+
+    started = datetime.now(UTC)
+    client = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0)).test_client()
+    single = client.post("/predict", json={"review": "logged once 🙂"}).get_json()
+    batch = client.post("/batch_predict", json={"reviews": ["logged twice", "logged thrice"]}).get_json()
+    records = [
+        r for r in read_served(served_workspace / "logs" / "served", since=started) if r["text"].startswith("logged")
+    ]
+    assert [r["text"] for r in records] == ["logged once 🙂", "logged twice", "logged thrice"]
+    assert records[0]["sentiment"] == single["sentiment"] and records[0]["confidence"] == single["confidence"]
+    assert [r["sentiment"] for r in records[1:]] == [p["sentiment"] for p in batch["predictions"]]
+    assert {r["model_version"] for r in records} == {"1"}
