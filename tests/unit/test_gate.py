@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sentiment_lib import gate
+
+
+def answers(n_both: int, champion_only: int, challenger_only: int, n_neither: int):
+    champion = [True] * n_both + [True] * champion_only + [False] * challenger_only + [False] * n_neither
+    challenger = [True] * n_both + [False] * champion_only + [True] * challenger_only + [False] * n_neither
+    return np.array(champion), np.array(challenger)
+
+
+def test_clearly_better_challenger_is_promoted():
+    decision = gate.decide_promotion(*answers(800, 10, 40, 150))
+    assert decision.promote and decision.p_value < 0.001
+    assert decision.challenger_accuracy - decision.champion_accuracy == pytest.approx(0.03)
+    assert decision.tags()["gate.promote"] == "true"
+
+
+def test_a_lucky_small_gain_is_not_enough():
+    # +0.6 points, but from 11 against 5 disagreements: could be chance
+    decision = gate.decide_promotion(*answers(850, 5, 11, 134))
+    assert not decision.promote and decision.p_value > 0.05
+    assert "not better" in decision.reason
+
+
+def test_worse_challenger_is_rejected():
+    decision = gate.decide_promotion(*answers(700, 100, 20, 180))
+    assert not decision.promote and decision.challenger_accuracy < decision.champion_accuracy
+
+
+def test_floor_rescue():
+    decision = gate.decide_promotion(*answers(780, 0, 30, 190), margin=0.05, floor=0.80)
+    assert decision.promote and "below the floor" in decision.reason
+
+
+def test_mcnemar_exact_value_and_bad_input():
+    champion, challenger = answers(0, 0, 6, 0)  # 6 of 6 disagreements favour the challenger
+    assert gate.mcnemar_p_value(champion, challenger) == pytest.approx(1 / 64)
+    with pytest.raises(ValueError, match="same, non-empty gate set"):
+        gate.decide_promotion(np.array([True]), np.array([True, False]))
