@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from sentiment_lib import batch, importers, pipeline, registry, reports, serve_demo, tracking
+from sentiment_lib import batch, feedback, importers, pipeline, registry, reports, serve_demo, tracking
 from sentiment_lib.config import PRESETS
 from sentiment_lib.errors import SentimentError, StepFailedError
 
@@ -62,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=cmd_steps, steps=[step])
     sub = commands.add_parser("pipeline", help="preprocess -> train -> evaluate in one cycle")
     _add_step_options(sub)
-    sub.set_defaults(handler=cmd_steps, steps=list(pipeline.STEPS))
+    sub.set_defaults(handler=cmd_steps, steps=list(pipeline.TRAINING_STEPS))
+    sub = commands.add_parser("ingest", help="move data/incoming/*.csv into the feedback store (bad files quarantined)")
+    sub.add_argument("--workspace", default=".")
+    sub.set_defaults(handler=cmd_ingest)
     sub = commands.add_parser("batch", help="predict a CSV file with the champion model (streaming, resumable)")
     sub.add_argument("--input_path", "--input-path", required=True, help="CSV with a review column")
     sub.add_argument(
@@ -145,6 +148,21 @@ def cmd_batch(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(summary.describe())
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    ws = Path(args.workspace)
+    report = feedback.ingest_incoming(
+        ws / "data" / "incoming",
+        ws / "data" / "feedback" / "feedback.csv",
+        ws / "data" / "archive",
+        ws / "data" / "quarantine",
+    )
+    added, skipped = report.rows_added, report.duplicates_skipped
+    print(f"ingested {len(report.files)} file(s): {added} new rows, {skipped} duplicates skipped")
+    for name, reason in report.quarantined.items():
+        print(f"quarantined {name}: {reason}")
     return 0
 
 

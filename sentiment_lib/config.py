@@ -49,6 +49,16 @@ class Settings:
     checkpoint_dir: str = "models/checkpoints"
     # evaluation
     sst2_test_path: str = "../shared/data/sst2/test.tsv"
+    # staleness
+    feedback_path: str = "data/feedback/feedback.csv"
+    served_log_dir: str = "logs/served"
+    staleness_window: int = 500  # most recent labelled feedback rows judged
+    min_feedback_rows: int = 100  # fewer labelled rows than this: performance is not judged
+    accuracy_tolerance: float = 0.03  # accuracy may fall this far below the baseline
+    max_age_days: float = 30.0
+    drift_sample: int = 300  # texts per side in the drift test
+    drift_permutations: int = 19
+    drift_alpha: float = 0.05
     # tracking and registry
     experiment_name: str = "sentiment-analysis"
     registered_model_name: str = "sentiment-classifier"
@@ -77,6 +87,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         max_eval_samples=200,
         early_stopping_patience=10,
         logging_steps=5,
+        min_feedback_rows=20,
+        drift_sample=100,
+        drift_permutations=9,
+        drift_alpha=0.1,
     ),
     "quick": {},
     "full": dict(
@@ -105,12 +119,22 @@ def _validate(s: Settings) -> None:
         "augment_copies",
     ]
     problems += [f"{name} must be > 0, got {getattr(s, name)}" for name in positives if getattr(s, name) <= 0]
-    non_negatives = ["max_train_samples", "max_eval_samples", "early_stopping_patience", "weight_decay"]
+    non_negatives = [
+        "max_train_samples",
+        "max_eval_samples",
+        "early_stopping_patience",
+        "weight_decay",
+        "min_feedback_rows",
+        "accuracy_tolerance",
+        "max_age_days",
+    ]
     problems += [f"{name} must be >= 0" for name in non_negatives if getattr(s, name) < 0]
     if not 0 < s.learning_rate < 1:
         problems.append(f"learning_rate must be between 0 and 1, got {s.learning_rate}")
     if s.num_epochs <= 0:
         problems.append(f"num_epochs must be > 0, got {s.num_epochs}")
+    if not 0 < s.drift_alpha < 1:
+        problems.append(f"drift_alpha must be between 0 and 1, got {s.drift_alpha}")
     if not 0 <= s.warmup_ratio < 1:
         problems.append(f"warmup_ratio must be in [0, 1), got {s.warmup_ratio}")
     unknown = set(report_targets(s)) - {"mlflow", "wandb"}

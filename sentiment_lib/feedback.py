@@ -55,7 +55,9 @@ def quarantine(path: Path, quarantine_dir: Path, reason: str) -> Path:
     return target
 
 
-def read_store(store_path: Path) -> pd.DataFrame:
+def read_store(store_path: str | Path) -> pd.DataFrame:
+    """The feedback store, oldest rows first (empty, with the store's columns, before any ingestion)."""
+    store_path = Path(store_path)
     if not store_path.is_file():
         return pd.DataFrame(columns=STORE_COLUMNS)
     return pd.read_csv(store_path, dtype=str, keep_default_na=False)

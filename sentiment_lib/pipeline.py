@@ -25,7 +25,9 @@ STEPS = {
     "preprocess": "01_preprocess.ipynb",
     "train": "02_train.ipynb",
     "evaluate": "03_evaluate.ipynb",
+    "staleness": "04_staleness.ipynb",
 }
+TRAINING_STEPS = ("preprocess", "train", "evaluate")
 KERNEL_NAME = "sentiment-pipeline"
 # Offline by default: no machine here reaches a model hub, and wandb syncs only when the user asks.
 RUN_ENVIRONMENT = {

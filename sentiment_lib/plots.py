@@ -98,3 +98,26 @@ def reliability(evaluations: Sequence[Evaluation]) -> Figure:
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def staleness_history(history: pd.DataFrame) -> Figure:
+    """Accuracy on feedback with its floor, drift AUC with its threshold, estimated accuracy, model age."""
+    times = pd.to_datetime(history["time"])
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6), sharex=True)
+    panels = [
+        ("performance", "accuracy on recent feedback"),
+        ("drift", "drift: domain classifier AUC"),
+        ("estimated_performance", "estimated accuracy (no labels)"),
+        ("age", "champion age (days)"),
+    ]
+    for ax, (column, title) in zip(axes.flat, panels, strict=True):
+        if column in history:
+            ax.plot(times, history[column], marker="o")
+        if f"{column}_threshold" in history:
+            ax.plot(times, history[f"{column}_threshold"], linestyle="--", color="#c0392b", label="threshold")
+            ax.legend(loc="best")
+        ax.set_title(title)
+    for ax in axes[1]:
+        ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig

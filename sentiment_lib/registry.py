@@ -140,3 +140,15 @@ def decide_first_promotion(registered_name: str, version: str, policy: str) -> s
         return f"Version {version} is now @{CHAMPION} (policy {policy})."
     current = f"version {champion.version}" if champion else "no version"
     return f"Version {version} not promoted (policy {policy}); @{CHAMPION} stays {current}."
+
+
+def baseline_accuracy(version: Any) -> float:
+    """The accuracy a version reached on its held-out test split at evaluation (its ``test_accuracy`` tag).
+
+    Raises:
+        ModelError: the version was never evaluated.
+    """
+    value = version.tags.get("test_accuracy")
+    if value is None:
+        raise ModelError(f"Version {version.version} has no test_accuracy tag: run `python runner.py evaluate` first")
+    return float(value)

@@ -7,15 +7,20 @@ performance uses a confidence interval, drift a permutation test.
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from sentiment_lib.data import LABEL_COLUMN, TEXT_COLUMN
 
 HEALTHY, STALE, DEGRADED = "healthy", "stale", "degraded"
 
@@ -123,3 +128,72 @@ def decide(checks: list[Check]) -> Verdict:
     if "performance" in fired:
         return Verdict(DEGRADED, checks)
     return Verdict(STALE if fired else HEALTHY, checks)
+
+
+@dataclass
+class Assessment:
+    """Everything the staleness report shows: the verdict and the data behind each check."""
+
+    verdict: Verdict
+    model_version: str
+    baseline: float
+    window: int
+    served: int
+    history_row: dict
+
+
+def assess(
+    predictor,
+    model_version: str,
+    baseline: float,
+    trained_at: datetime,
+    now: datetime,
+    feedback: pd.DataFrame,
+    served_texts: list[str],
+    served_confidences: np.ndarray,
+    reference_texts: list[str],
+    settings,
+) -> Assessment:
+    """Run every check that has data; a check without data is left out of the verdict and said so."""
+    checks = [age_check(trained_at, now, timedelta(days=settings.max_age_days))]
+    window = feedback.tail(settings.staleness_window)
+    if len(window):
+        predicted = predictor.predict(window[TEXT_COLUMN].tolist()).labels
+        correct = np.array(predicted) == window[LABEL_COLUMN].to_numpy()
+        checks.append(performance_check(correct, baseline, settings.accuracy_tolerance, settings.min_feedback_rows))
+    recent = (window[TEXT_COLUMN].tolist() + served_texts)[-settings.drift_sample :]
+    if len(recent) >= 20 and len(reference_texts) >= 20:
+        rng = np.random.default_rng(settings.seed)
+        sample = list(rng.choice(reference_texts, size=min(settings.drift_sample, len(reference_texts)), replace=False))
+        checks.append(drift_check(sample, recent, settings.drift_permutations, settings.drift_alpha, settings.seed))
+    if len(served_confidences):
+        checks.append(estimated_accuracy_check(served_confidences, baseline, settings.accuracy_tolerance))
+    verdict = decide(checks)
+    row = {"time": now.isoformat(timespec="seconds"), "model_version": model_version, "status": verdict.status}
+    row.update({c.name: round(c.value, 4) for c in checks})
+    row.update({f"{c.name}_threshold": round(c.threshold, 4) for c in checks})
+    return Assessment(verdict, model_version, baseline, len(window), len(served_texts), row)
+
+
+def write_verdict(assessment: Assessment, path: str | Path) -> Path:
+    """The verdict as JSON, for the runner: status, every check with its numbers, and the reasons."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "status": assessment.verdict.status,
+        "model_version": assessment.model_version,
+        "reasons": assessment.verdict.reasons,
+        "checks": [asdict(c) for c in assessment.verdict.checks],
+    }
+    path.write_text(json.dumps(payload, indent=2))
+    return path
+
+
+def append_history(row: dict, path: str | Path) -> pd.DataFrame:
+    """Add one assessment to the history CSV and return the whole history."""
+    path = Path(path)
+    history = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    history = pd.concat([history, pd.DataFrame([row])], ignore_index=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    history.to_csv(path, index=False)
+    return history

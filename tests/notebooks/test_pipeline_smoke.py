@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import mlflow
@@ -10,7 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sentiment_lib import registry, tracking
-from tests.conftest import run_runner, write_sst2_sample
+from tests.conftest import AIRLINE, run_runner, write_sst2_sample
 
 pytestmark = pytest.mark.slow
 MODEL = "sentiment-classifier"
@@ -139,3 +140,33 @@ def test_unknown_parameter_stops_before_running(workspace):
     assert done.returncode == 2
     assert "Unknown parameter(s) ['learnin_rate'] for train" in done.stderr
     assert not (workspace / "reports" / "typo").exists()
+
+
+def test_staleness_step_detects_airline_tweets_as_drift(workspace):
+    tweets = pd.read_csv(AIRLINE)
+    tweets = tweets[tweets["airline_sentiment"] != "neutral"].head(150)
+    incoming = workspace / "data" / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"Review": tweets["text"], "Sentiment": tweets["airline_sentiment"]}).to_csv(
+        incoming / "tweets.csv", index=False
+    )
+    (incoming / "broken.csv").write_text("Review,Sentiment\nfine,neutral\n")
+    ingested = run_runner("ingest", workspace=workspace)
+    assert ingested.returncode == 0, ingested.stderr[-2000:]
+    assert "quarantined broken.csv" in ingested.stdout
+    assert (workspace / "data" / "quarantine" / "broken.csv.reason.txt").is_file()
+
+    done = run_runner("staleness", "--preset", "smoke", "--cycle", "s1", workspace=workspace)
+    assert done.returncode == 0, done.stderr[-3000:]
+    verdict = json.loads((workspace / "reports" / "s1" / "verdict.json").read_text())
+    checks = {c["name"]: c for c in verdict["checks"]}
+    assert verdict["status"] in {"stale", "degraded"}
+    assert checks["drift"]["fired"] and checks["drift"]["value"] > 0.9
+    assert (
+        checks["performance"]["detail"].startswith("accuracy")
+        and "on 150 recent labelled reviews" in checks["performance"]["detail"]
+    )
+    assert not checks["age"]["fired"]
+    html = (workspace / "reports" / "s1" / "04_staleness.html").read_text()
+    assert 'src="data:image/png;base64,' in html
+    assert len(pd.read_csv(workspace / "reports" / "staleness_history.csv")) == 1
