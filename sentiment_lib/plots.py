@@ -114,7 +114,16 @@ def staleness_history(history: pd.DataFrame) -> Figure:
         if column in history:
             ax.plot(times, history[column], marker="o")
         if f"{column}_threshold" in history:
-            ax.plot(times, history[f"{column}_threshold"], linestyle="--", color="#c0392b", label="threshold")
+            # a wide "_" marker keeps the threshold visible while the history has a single point
+            ax.plot(
+                times,
+                history[f"{column}_threshold"],
+                linestyle="--",
+                marker="_",
+                markersize=24,
+                color="#c0392b",
+                label="threshold",
+            )
             ax.legend(loc="best")
         ax.set_title(title)
     for ax in axes[1]:
