@@ -59,6 +59,10 @@ class Settings:
     drift_sample: int = 300  # texts per side in the drift test
     drift_permutations: int = 19
     drift_alpha: float = 0.05
+    # promotion gate
+    gate_margin: float = 0.005  # the challenger must be this much more accurate ...
+    gate_alpha: float = 0.05  # ... with a McNemar p-value below this
+    gate_floor: float = 0.80  # or the champion below this absolute accuracy and the challenger above
     # tracking and registry
     experiment_name: str = "sentiment-analysis"
     registered_model_name: str = "sentiment-classifier"

@@ -8,9 +8,17 @@ carry evidence), or the champion to be below an absolute ``floor`` that the chal
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.stats import binomtest
+
+from sentiment_lib import registry
+from sentiment_lib.data import LABEL_COLUMN, TEXT_COLUMN
+from sentiment_lib.errors import ModelError
+
+POLICIES = ("gate", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -68,3 +76,51 @@ def decide_promotion(
         )
     reason = f"challenger {new:.4f} vs champion {old:.4f}: not better by {margin} with p < {alpha} (p = {p:.3g})"
     return GateDecision(False, reason, **numbers)
+
+
+def _correct(predictor: Any, gate_set: pd.DataFrame) -> np.ndarray:
+    labels = predictor.predict(gate_set[TEXT_COLUMN].tolist()).labels
+    return np.array(labels) == gate_set[LABEL_COLUMN].to_numpy()
+
+
+def apply_policy(
+    registered_name: str,
+    challenger: Any,
+    challenger_predictor: Any,
+    gate_set: pd.DataFrame,
+    policy: str = "gate",
+    margin: float = 0.005,
+    alpha: float = 0.05,
+    floor: float = 0.80,
+) -> str:
+    """Decide whether ``challenger`` (a model version) becomes ``@champion``; return what happened.
+
+    ``gate``: the first version ever is promoted; later ones only through :func:`decide_promotion` on
+    ``gate_set``, whose numbers are tagged on both versions. ``always`` / ``never`` do what they say.
+
+    Raises:
+        ModelError: unknown policy.
+    """
+    if policy not in POLICIES:
+        raise ModelError(f"promote must be one of {POLICIES}, got {policy!r}")
+    version = str(challenger.version)
+    champion = registry.version_for_alias(registered_name, registry.CHAMPION)
+    if policy == "never":
+        return f"Version {version} not promoted (policy never)."
+    if champion is None or policy == "always":
+        why = "first version" if champion is None else "policy always"
+        registry.promote(registered_name, version, why)
+        return f"Version {version} is now @{registry.CHAMPION} ({why})."
+    if str(champion.version) == version:
+        return f"Version {version} is already @{registry.CHAMPION}."
+    champion_predictor = registry.load_served_model(registered_name, version=str(champion.version)).predictor
+    decision = decide_promotion(
+        _correct(champion_predictor, gate_set), _correct(challenger_predictor, gate_set), margin, alpha, floor
+    )
+    tags = {**decision.tags(), "gate.champion_version": champion.version, "gate.challenger_version": version}
+    registry.tag_version(registered_name, version, tags)
+    registry.tag_version(registered_name, str(champion.version), {f"challenged_by.{version}": decision.reason})
+    if decision.promote:
+        registry.promote(registered_name, version, f"gate: {decision.reason}")
+        return f"Version {version} is now @{registry.CHAMPION}: {decision.reason}."
+    return f"Version {version} rejected; @{registry.CHAMPION} stays version {champion.version}: {decision.reason}."

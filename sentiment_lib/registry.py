@@ -120,28 +120,6 @@ def load_served_model(registered_name: str, alias: str | None = None, version: s
     return loaded.unwrap_python_model()
 
 
-PROMOTION_POLICIES = ("if_no_champion", "always", "never")
-
-
-def decide_first_promotion(registered_name: str, version: str, policy: str) -> str:
-    """Apply a simple promotion policy and return a sentence saying what happened.
-
-    ``if_no_champion`` promotes only the first version ever evaluated; ``always`` and ``never`` do what
-    they say. (Comparing a challenger with a champion is the promotion gate's job.)
-
-    Raises:
-        ModelError: unknown policy.
-    """
-    if policy not in PROMOTION_POLICIES:
-        raise ModelError(f"promote must be one of {PROMOTION_POLICIES}, got {policy!r}")
-    champion = version_for_alias(registered_name, CHAMPION)
-    if policy == "always" or (policy == "if_no_champion" and champion is None):
-        promote(registered_name, version, f"policy {policy}")
-        return f"Version {version} is now @{CHAMPION} (policy {policy})."
-    current = f"version {champion.version}" if champion else "no version"
-    return f"Version {version} not promoted (policy {policy}); @{CHAMPION} stays {current}."
-
-
 def baseline_accuracy(version: Any) -> float:
     """The accuracy a version reached on its held-out test split at evaluation (its ``test_accuracy`` tag).
 

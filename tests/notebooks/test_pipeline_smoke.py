@@ -45,7 +45,7 @@ def test_first_version_is_registered_as_champion(workspace):
     assert [str(v.version) for v in versions] == ["1"]
     version, _ = training_run(workspace)
     assert str(version.version) == "1"
-    assert version.tags["promotion.reason"] == "policy if_no_champion"
+    assert version.tags["promotion.reason"] == "first version"
     assert float(version.tags["sst2_test_accuracy"]) > 0
 
 
@@ -170,3 +170,26 @@ def test_staleness_step_detects_airline_tweets_as_drift(workspace):
     html = (workspace / "reports" / "s1" / "04_staleness.html").read_text()
     assert 'src="data:image/png;base64,' in html
     assert len(pd.read_csv(workspace / "reports" / "staleness_history.csv")) == 1
+
+
+def test_a_second_version_goes_through_the_gate(workspace):
+    trained = run_runner(
+        "train", "--preset", "smoke", "--cycle", "g1", "-p", "learning_rate", "0.0002", workspace=workspace
+    )
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    evaluated = run_runner(
+        "evaluate", "--preset", "smoke", "--cycle", "g1", "-p", "sst2_test_path", "none", workspace=workspace
+    )
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    client = MlflowClient()
+    challenger = client.get_model_version_by_alias(MODEL, "challenger")
+    assert str(challenger.version) == "2"
+    tags = challenger.tags
+    assert tags["gate.champion_version"] == "1" and tags["gate.n"] == "80"
+    promoted = tags["gate.promote"] == "true"
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    assert str(champion.version) == ("2" if promoted else "1")
+    assert (float(tags["gate.challenger_accuracy"]) > float(tags["gate.champion_accuracy"])) or not promoted
+    assert "challenged_by.2" in client.get_model_version(MODEL, "1").tags
+    report = (workspace / "reports" / "g1" / "03_evaluate.html").read_text()
+    assert ("is now @champion" if promoted else "rejected; @champion stays version 1") in report
