@@ -20,6 +20,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+from sentiment_lib.config import parse_value
+
 log = logging.getLogger(__name__)
 
 GMAIL_HOST = "smtp.gmail.com"
@@ -41,7 +43,11 @@ class SmtpConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpConfig | None:
-        """The SMTP settings from ``ALERT_*`` variables, or None when no recipient is configured."""
+        """The SMTP settings from ``ALERT_*`` variables, or None when no recipient is configured.
+
+        Raises:
+            ConfigError: ``ALERT_SMTP_STARTTLS`` is not true or false.
+        """
         env = os.environ if environ is None else environ
         recipients = tuple(a.strip() for a in env.get("ALERT_EMAIL_TO", "").split(",") if a.strip())
         if not recipients:
@@ -54,7 +60,7 @@ class SmtpConfig:
             password=env.get("ALERT_SMTP_PASSWORD", ""),
             sender=env.get("ALERT_EMAIL_FROM", user or "sentiment-pipeline@localhost"),
             recipients=recipients,
-            starttls=env.get("ALERT_SMTP_STARTTLS", "true").strip().lower() not in {"0", "false", "no", "off"},
+            starttls=parse_value("ALERT_SMTP_STARTTLS", env.get("ALERT_SMTP_STARTTLS", "true"), bool),
         )
 
 

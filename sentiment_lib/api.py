@@ -15,6 +15,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from sentiment_lib import tracking
+from sentiment_lib.config import parse_value
 from sentiment_lib.data import TEXT_COLUMN
 from sentiment_lib.served_log import ServedLog
 from sentiment_lib.serving import MicroBatcher, ModelHolder
@@ -49,17 +50,11 @@ class ServeConfig:
     def from_env(cls, **overrides: Any) -> ServeConfig:
         values: dict[str, Any] = {}
         for f in fields(cls):
-            raw = os.environ.get(f"SENTIMENT_SERVE_{f.name.upper()}")
-            if raw is not None and f.name != "admin_token":
-                values[f.name] = _parse(raw, type(getattr(cls, f.name)))
+            name = f"SENTIMENT_SERVE_{f.name.upper()}"
+            if name in os.environ and f.name != "admin_token":
+                values[f.name] = parse_value(name, os.environ[name], type(getattr(cls, f.name)))
         values["admin_token"] = os.environ.get("ADMIN_TOKEN", "")
         return replace(cls(**values), **{k: v for k, v in overrides.items() if v is not None})
-
-
-def _parse(raw: str, kind: type) -> Any:
-    if kind is bool:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    return kind(raw)
 
 
 def create_app(config: ServeConfig | dict | None = None, holder: ModelHolder | None = None) -> Flask:

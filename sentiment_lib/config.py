@@ -175,11 +175,16 @@ def coerce(name: str, value: Any) -> Any:
     if wanted is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
-        return _parse_string(name, value, wanted)
+        return parse_value(name, value, wanted)
     raise ConfigError(f"Setting {name!r} must be {wanted.__name__}, got {value!r}")
 
 
-def _parse_string(name: str, text: str, wanted: type) -> Any:
+def parse_value(name: str, text: str, wanted: type) -> Any:
+    """Convert text from a flag or env var ``name`` to ``wanted`` (bool, int, float or str).
+
+    Raises:
+        ConfigError: the text does not convert; the message names ``name``.
+    """
     if wanted is bool:
         lowered = text.strip().lower()
         if lowered in {"1", "true", "yes", "on"}:

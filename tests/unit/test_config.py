@@ -53,3 +53,18 @@ def test_notebook_defaults_are_the_quick_preset(step):
     for name, info in declared.items():
         if name in config.field_types():
             assert eval(info["default"]) == getattr(quick, name), name  # literal defaults only
+
+
+def test_serving_and_alert_settings_share_the_strict_parser(monkeypatch):
+    from sentiment_lib.alerts import SmtpConfig
+    from sentiment_lib.api import ServeConfig
+
+    monkeypatch.setenv("SENTIMENT_SERVE_MICRO_BATCHING", "off")
+    monkeypatch.setenv("SENTIMENT_SERVE_MAX_BATCH_ITEMS", "20")
+    config = ServeConfig.from_env()
+    assert config.micro_batching is False and config.max_batch_items == 20
+    monkeypatch.setenv("SENTIMENT_SERVE_MICRO_BATCHING", "maybe")
+    with pytest.raises(ConfigError, match="'SENTIMENT_SERVE_MICRO_BATCHING' must be true or false"):
+        ServeConfig.from_env()
+    with pytest.raises(ConfigError, match="'ALERT_SMTP_STARTTLS' must be true or false"):
+        SmtpConfig.from_env({"ALERT_EMAIL_TO": "a@b.test", "ALERT_SMTP_STARTTLS": "sometimes"})
