@@ -130,30 +130,30 @@ class AlertSender:
         if self.in_cooldown(alert.key, now):
             log.info("Alert %r suppressed: same key within the %s cooldown", alert.key, self.cooldown)
             return "suppressed"
+        sender = self.smtp.sender if self.smtp else "sentiment-pipeline@localhost"
+        recipients = self.smtp.recipients if self.smtp else ("operator@localhost",)
+        # built once: the copy kept in the outbox after a failed send is the message that was tried
+        message = build_message(alert, sender, recipients, now)
         if self.smtp is None:
-            path = self._to_outbox(alert, now)
+            path = self._to_outbox(message, alert.kind, now)
             log.warning("ALERT %s (no SMTP configured, written to %s)", alert.subject, path)
             status = "outbox"
         else:
-            status = "sent" if self._send_smtp(alert, now) else "failed"
+            status = "sent" if self._send_smtp(message, alert.subject) else "failed"
             if status == "failed":
-                path = self._to_outbox(alert, now)
+                path = self._to_outbox(message, alert.kind, now)
                 log.error("ALERT %s could not be sent by SMTP; kept in %s", alert.subject, path)
         self._remember(alert.key, now)
         return status
 
-    def _to_outbox(self, alert: Alert, now: datetime) -> Path:
+    def _to_outbox(self, message: EmailMessage, kind: str, now: datetime) -> Path:
         self.outbox.mkdir(parents=True, exist_ok=True)
-        recipients = self.smtp.recipients if self.smtp else ("operator@localhost",)
-        sender = self.smtp.sender if self.smtp else "sentiment-pipeline@localhost"
-        message = build_message(alert, sender, recipients, now)
-        path = self.outbox / f"{now.strftime('%Y%m%dT%H%M%S%f')}-{alert.kind}.eml"
+        path = self.outbox / f"{now.strftime('%Y%m%dT%H%M%S%f')}-{kind}.eml"
         path.write_bytes(bytes(message))
         return path
 
-    def _send_smtp(self, alert: Alert, now: datetime) -> bool:
+    def _send_smtp(self, message: EmailMessage, subject: str) -> bool:
         smtp = self.smtp
-        message = build_message(alert, smtp.sender, smtp.recipients, now)
         for attempt in range(1, self.retries + 1):
             try:
                 with smtplib.SMTP(smtp.host, smtp.port, timeout=self.timeout_seconds) as client:
@@ -162,7 +162,7 @@ class AlertSender:
                     if smtp.user:
                         client.login(smtp.user, smtp.password)
                     client.send_message(message)
-                log.info("Alert sent to %s: %s", ", ".join(smtp.recipients), alert.subject)
+                log.info("Alert sent to %s: %s", ", ".join(smtp.recipients), subject)
                 return True
             except (OSError, smtplib.SMTPException) as err:
                 # the error text never contains the password; smtplib does not echo credentials
