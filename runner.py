@@ -14,7 +14,10 @@ from dotenv import load_dotenv
 
 from sentiment_lib import batch, feedback, importers, pipeline, registry, reports, serve_demo, tracking
 from sentiment_lib.config import PRESETS
+from sentiment_lib.cycle import Cycle, CycleBusyError, Workspace
 from sentiment_lib.errors import SentimentError, StepFailedError
+from sentiment_lib.loop import StopSignal, run_loop
+from sentiment_lib.replay import Replay
 
 log = logging.getLogger("runner")
 DEFAULT_RAW = "data/raw/sentiment_analysis.csv"
@@ -33,6 +36,38 @@ def _add_step_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cycle", help="cycle id, the folder under reports/ (default: a UTC timestamp)")
     parser.add_argument("--workspace", default=".", help="folder holding data/, reports/, mlflow.db (default: .)")
+
+
+def _add_cycle_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="settings preset (default: quick)")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a setting or notebook parameter for every step; repeatable",
+    )
+    parser.add_argument("--workspace", default=".", help="folder holding data/, reports/, mlflow.db (default: .)")
+
+
+def _add_loop_parsers(commands: argparse._SubParsersAction) -> None:
+    sub = commands.add_parser("once", help="one cycle: ingest -> staleness -> retrain behind the gate if needed")
+    _add_cycle_options(sub)
+    sub.set_defaults(handler=cmd_once)
+    sub = commands.add_parser("loop", help="run cycles on a schedule until SIGINT/SIGTERM")
+    _add_cycle_options(sub)
+    sub.add_argument("--every", type=float, help="minutes between cycles (default: the cycle_minutes setting)")
+    sub.add_argument("--max-cycles", type=int, help="stop after this many cycles (default: never)")
+    sub.set_defaults(handler=cmd_loop)
+    sub = commands.add_parser("replay", help="replay a labelled stream into data/incoming/, one batch per cycle")
+    _add_cycle_options(sub)
+    sub.add_argument("--source", required=True, help="the airline Tweets.csv, or a CSV with Review,Sentiment")
+    sub.add_argument("--per-cycle", type=int, required=True, help="rows dropped into data/incoming/ per cycle")
+    sub.add_argument("--cycles", type=int, help="stop after this many cycles (default: until the stream ends)")
+    sub.add_argument("--every", type=float, default=0.0, help="minutes between cycles (default: 0, back to back)")
+    sub.set_defaults(handler=cmd_replay)
 
 
 def _add_import_parser(commands: argparse._SubParsersAction) -> None:
@@ -63,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("pipeline", help="preprocess -> train -> evaluate in one cycle")
     _add_step_options(sub)
     sub.set_defaults(handler=cmd_steps, steps=list(pipeline.TRAINING_STEPS))
+    _add_loop_parsers(commands)
     sub = commands.add_parser("ingest", help="move data/incoming/*.csv into the feedback store (bad files quarantined)")
     sub.add_argument("--workspace", default=".")
     sub.set_defaults(handler=cmd_ingest)
@@ -166,6 +202,64 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_cycle(summary) -> None:
+    print(f"cycle {summary.cycle}: champion v{summary.champion or '-'}, verdict {summary.status or '-'}")
+    for line in [*summary.reasons, *summary.actions]:
+        print(f"  - {line}")
+    for line in summary.alerts:
+        print(f"  alert {line}")
+
+
+def _cycle(args: argparse.Namespace, stop: StopSignal | None = None) -> Cycle:
+    return Cycle(args.workspace, args.preset, dict(args.parameter), stop or (lambda: False))
+
+
+def cmd_once(args: argparse.Namespace) -> int:
+    summary = _cycle(args).run()
+    _print_cycle(summary)
+    print(f"Reports: {Path(args.workspace).resolve() / 'reports' / reports.INDEX_FILE}")
+    return 1 if summary.failed_step else 0
+
+
+def _loop_job(cycle: Cycle, before: object = None):
+    def job() -> None:
+        if before is not None:
+            before()
+        try:
+            _print_cycle(cycle.run())
+        except CycleBusyError as err:
+            log.warning("%s", err)
+
+    return job
+
+
+def cmd_loop(args: argparse.Namespace) -> int:
+    stop = StopSignal().install()
+    cycle = _cycle(args, stop)
+    minutes = args.every if args.every is not None else cycle.settings.cycle_minutes
+    log.info("Loop: a cycle every %s minutes; logs in %s; stop with Ctrl-C or SIGTERM", minutes, _log_file(args))
+    run_loop(_loop_job(cycle), minutes * 60, stop, args.max_cycles)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    stop = StopSignal().install()
+    cycle = _cycle(args, stop)
+    ws = Workspace(args.workspace)
+    replay = Replay(args.source, ws.incoming, ws.state_dir / "replay.json", args.per_cycle)
+    cycles = args.cycles or -(-replay.remaining // args.per_cycle)
+    log.info(
+        "Replay of %s: %d rows left, %d per cycle, %d cycle(s)", args.source, replay.remaining, args.per_cycle, cycles
+    )
+
+    def drop() -> None:
+        dropped = replay.drop_next()
+        log.info("Replay: %s", f"dropped {dropped.name}" if dropped else "the stream is used up")
+
+    run_loop(_loop_job(cycle, drop), args.every * 60, stop, max(cycles, 1))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     print(serve_demo.start_in_background(Path(args.workspace), args.port))
     return 0
@@ -182,13 +276,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_file(args: argparse.Namespace) -> Path:
+    return Path(args.workspace) / "logs" / "runner.log"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Secrets (wandb key, SMTP password) may live in a git-ignored .env; real env vars win over it.
     load_dotenv(Path(getattr(args, "workspace", ".")) / ".env", override=False)
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if args.handler in (cmd_once, cmd_loop, cmd_replay):
+        # the unattended commands also keep their log on disk
+        _log_file(args).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(_log_file(args), encoding="utf-8"))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
     )
     try:
         return args.handler(args)

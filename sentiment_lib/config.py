@@ -59,10 +59,19 @@ class Settings:
     drift_sample: int = 300  # texts per side in the drift test
     drift_permutations: int = 19
     drift_alpha: float = 0.05
+    feedback_holdout_fraction: float = 0.2  # share of feedback (by a hash of the text) never trained on
     # promotion gate
     gate_margin: float = 0.005  # the challenger must be this much more accurate ...
     gate_alpha: float = 0.05  # ... with a McNemar p-value below this
     gate_floor: float = 0.80  # or the champion below this absolute accuracy and the challenger above
+    gate_max_regression: float = 0.02  # and never lose more than this on the base test split
+    # the runner's loop
+    cycle_minutes: float = 60.0  # runner.py loop: minutes between cycles
+    min_new_rows: int = 200  # labelled feedback rows new since the last retrain before retraining
+    max_retrains_per_day: int = 2
+    step_timeout_seconds: int = 7200  # per notebook cell
+    step_retries: int = 1  # a failed notebook is run once more before the cycle gives up
+    alert_cooldown_hours: float = 6.0  # the same alert (reason, model version) is not sent again sooner
     # tracking and registry
     experiment_name: str = "sentiment-analysis"
     registered_model_name: str = "sentiment-classifier"
@@ -95,6 +104,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         drift_sample=100,
         drift_permutations=9,
         drift_alpha=0.1,
+        min_new_rows=50,
+        step_timeout_seconds=600,
     ),
     "quick": {},
     "full": dict(
@@ -114,6 +125,10 @@ def _validate(s: Settings) -> None:
         problems.append(f"preset must be one of {sorted(PRESETS)}, got {s.preset!r}")
     if not 0 < s.val_fraction < 0.5 or not 0 < s.test_fraction < 0.5:
         problems.append("val_fraction and test_fraction must each be between 0 and 0.5")
+    if not 0 < s.feedback_holdout_fraction < 0.5:
+        problems.append(f"feedback_holdout_fraction must be between 0 and 0.5, got {s.feedback_holdout_fraction}")
+    if s.cycle_minutes <= 0 or s.step_timeout_seconds <= 0:
+        problems.append("cycle_minutes and step_timeout_seconds must be > 0")
     positives = [
         "max_length",
         "batch_size",
@@ -131,6 +146,11 @@ def _validate(s: Settings) -> None:
         "min_feedback_rows",
         "accuracy_tolerance",
         "max_age_days",
+        "gate_max_regression",
+        "min_new_rows",
+        "max_retrains_per_day",
+        "step_retries",
+        "alert_cooldown_hours",
     ]
     problems += [f"{name} must be >= 0" for name in non_negatives if getattr(s, name) < 0]
     if not 0 < s.learning_rate < 1:

@@ -7,6 +7,7 @@ moved to ``archive/``. A bad file is moved to ``quarantine/`` with a ``.reason.t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -15,12 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentiment_lib.data import LABEL_COLUMN, TEXT_COLUMN, read_csv_strict, validate_reviews
+from sentiment_lib.data import LABEL_COLUMN, TEXT_COLUMN, read_csv_strict, sample_rows, validate_reviews
 from sentiment_lib.errors import DataValidationError
 
 log = logging.getLogger(__name__)
 
 STORE_COLUMNS = [TEXT_COLUMN, LABEL_COLUMN, "timestamp", "arrived_at", "source_file"]
+# Parts of the feedback written beside the base split: <processed_dir>/feedback_<part>.csv
+FEEDBACK_PARTS = ("train", "validation", "holdout")
 
 
 @dataclass
@@ -99,3 +102,73 @@ def ingest_incoming(
 def _append(store_path: Path, rows: pd.DataFrame) -> None:
     store_path.parent.mkdir(parents=True, exist_ok=True)
     rows.to_csv(store_path, mode="a", header=not store_path.is_file(), index=False)
+
+
+def stable_bucket(text: str) -> float:
+    """A number in [0, 1) fixed by the text alone, so a review stays in the same part across retrains."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@dataclass
+class FeedbackSplit:
+    parts: dict[str, pd.DataFrame]
+    already_in_base: int  # store rows whose text is in the base data: the base copy is used
+
+    def summary(self) -> str:
+        sizes = ", ".join(f"{name}: {len(part)}" for name, part in self.parts.items())
+        return f"feedback split {sizes}; {self.already_in_base} feedback rows already in the base data"
+
+
+def split_feedback(
+    store: pd.DataFrame, base_texts: set[str], val_fraction: float, holdout_fraction: float
+) -> FeedbackSplit:
+    """Split the labelled feedback store into train / validation / holdout by a hash of each text.
+
+    The split depends on the text only: a row held out for the promotion gate is never trained on by
+    any model, present or future (as long as the fractions stay the same).
+    """
+    fresh = store[~store[TEXT_COLUMN].isin(base_texts)][[TEXT_COLUMN, LABEL_COLUMN, "arrived_at"]]
+    buckets = fresh[TEXT_COLUMN].map(stable_bucket)
+    holdout = buckets < holdout_fraction
+    validation = (buckets >= holdout_fraction) & (buckets < holdout_fraction + val_fraction)
+    parts = {
+        "train": fresh[~holdout & ~validation],
+        "validation": fresh[validation],
+        "holdout": fresh[holdout],
+    }
+    parts = {name: part.reset_index(drop=True) for name, part in parts.items()}
+    return FeedbackSplit(parts, len(store) - len(fresh))
+
+
+def write_feedback_split(split: FeedbackSplit, processed_dir: str | Path) -> None:
+    """Write every part, even an empty one, so that no part of an older run is left behind."""
+    processed_dir = Path(processed_dir)
+    processed_dir.mkdir(parents=True, exist_ok=True)
+    for name, part in split.parts.items():
+        part.to_csv(processed_dir / f"feedback_{name}.csv", index=False)
+
+
+def read_feedback_part(processed_dir: str | Path, name: str) -> pd.DataFrame:
+    """One part written by :func:`write_feedback_split`; empty when preprocessing saw no feedback."""
+    path = Path(processed_dir) / f"feedback_{name}.csv"
+    if not path.is_file():
+        return pd.DataFrame(columns=[TEXT_COLUMN, LABEL_COLUMN, "arrived_at"])
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def with_feedback(base: pd.DataFrame, extra: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
+    """Every feedback row plus a seeded sample of base rows, ``limit`` rows in all (``0`` = no limit).
+
+    Feedback is scarce and recent, so none of it is sampled away; the base data keeps at least half of
+    ``limit`` so that a large batch of feedback cannot make the model forget what it knew.
+    """
+    room = 0 if limit <= 0 else max(limit - len(extra), limit // 2)
+    columns = [TEXT_COLUMN, LABEL_COLUMN]
+    return pd.concat([sample_rows(base, room, seed)[columns], extra[columns]], ignore_index=True)
+
+
+def arrived_after(store: pd.DataFrame, moment: datetime) -> pd.DataFrame:
+    """The store's rows that arrived after ``moment``: feedback a model cannot have been trained on."""
+    arrived = pd.to_datetime(store["arrived_at"], utc=True, errors="coerce")
+    return store[arrived > pd.Timestamp(moment)]

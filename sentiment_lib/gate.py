@@ -2,7 +2,9 @@
 
 Both models answer the same gate set. Promotion needs the challenger's accuracy to beat the champion's
 by ``margin`` with a one-sided exact McNemar test below ``alpha`` (only the texts where the two disagree
-carry evidence), or the champion to be below an absolute ``floor`` that the challenger clears.
+carry evidence), or the champion to be below an absolute ``floor`` that the challenger clears. Either
+way, a challenger that lost more than ``max_regression`` on the base test split is rejected: winning on
+recent feedback by forgetting the base domain (or by learning poisoned labels) is not an improvement.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class GateDecision:
     challenger_accuracy: float
     p_value: float
     n: int
+    base_regression: float = 0.0  # champion minus challenger accuracy on the base test rows
 
     def tags(self) -> dict[str, str]:
         """The decision as model-version tags."""
@@ -39,6 +42,7 @@ class GateDecision:
             "gate.challenger_accuracy": f"{self.challenger_accuracy:.4f}",
             "gate.p_value": f"{self.p_value:.4g}",
             "gate.n": str(self.n),
+            "gate.base_regression": f"{self.base_regression:.4f}",
         }
 
 
@@ -58,15 +62,31 @@ def decide_promotion(
     margin: float = 0.005,
     alpha: float = 0.05,
     floor: float = 0.80,
+    base_rows: np.ndarray | None = None,
+    max_regression: float = 0.02,
 ) -> GateDecision:
-    """Compare two models' per-text correctness on the same gate set (boolean arrays, same order)."""
+    """Compare two models' per-text correctness on the same gate set (boolean arrays, same order).
+
+    ``base_rows`` marks the gate rows from the base test split (default: every row).
+    """
     champion_correct = np.asarray(champion_correct, dtype=bool)
     challenger_correct = np.asarray(challenger_correct, dtype=bool)
     if champion_correct.shape != challenger_correct.shape or champion_correct.size == 0:
         raise ValueError("the gate needs both models' answers on the same, non-empty gate set")
+    base = np.ones_like(champion_correct) if base_rows is None else np.asarray(base_rows, dtype=bool)
     old, new = float(champion_correct.mean()), float(challenger_correct.mean())
+    regression = float(champion_correct[base].mean() - challenger_correct[base].mean()) if base.any() else 0.0
     p = mcnemar_p_value(champion_correct, challenger_correct)
-    numbers = dict(champion_accuracy=old, challenger_accuracy=new, p_value=p, n=int(champion_correct.size))
+    numbers = dict(
+        champion_accuracy=old,
+        challenger_accuracy=new,
+        p_value=p,
+        n=int(champion_correct.size),
+        base_regression=regression,
+    )
+    if regression > max_regression:
+        reason = f"challenger {regression:.4f} less accurate on the base test split (allowed {max_regression})"
+        return GateDecision(False, reason, **numbers)
     if new - old >= margin and p < alpha:
         reason = f"challenger better by {new - old:+.4f} (margin {margin}), McNemar p = {p:.3g} < {alpha}"
         return GateDecision(True, reason, **numbers)
@@ -92,11 +112,13 @@ def apply_policy(
     margin: float = 0.005,
     alpha: float = 0.05,
     floor: float = 0.80,
+    max_regression: float = 0.02,
 ) -> str:
     """Decide whether ``challenger`` (a model version) becomes ``@champion``; return what happened.
 
     ``gate``: the first version ever is promoted; later ones only through :func:`decide_promotion` on
     ``gate_set``, whose numbers are tagged on both versions. ``always`` / ``never`` do what they say.
+    ``gate_set`` may have a boolean ``base`` column marking rows of the base test split (default: all).
 
     Raises:
         ModelError: unknown policy.
@@ -114,8 +136,15 @@ def apply_policy(
     if str(champion.version) == version:
         return f"Version {version} is already @{registry.CHAMPION}."
     champion_predictor = registry.load_served_model(registered_name, version=str(champion.version)).predictor
+    base_rows = gate_set["base"].to_numpy(dtype=bool) if "base" in gate_set else None
     decision = decide_promotion(
-        _correct(champion_predictor, gate_set), _correct(challenger_predictor, gate_set), margin, alpha, floor
+        _correct(champion_predictor, gate_set),
+        _correct(challenger_predictor, gate_set),
+        margin,
+        alpha,
+        floor,
+        base_rows,
+        max_regression,
     )
     tags = {**decision.tags(), "gate.champion_version": champion.version, "gate.challenger_version": version}
     registry.tag_version(registered_name, version, tags)

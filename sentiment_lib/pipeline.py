@@ -12,6 +12,7 @@ from typing import Any
 
 import papermill
 from jupyter_client.kernelspec import KernelSpecManager
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from sentiment_lib import reports
 from sentiment_lib.config import coerce, field_types, resolve_settings
@@ -137,6 +138,10 @@ def run_step(
         )
     except papermill.PapermillExecutionError as err:
         error = f"cell {err.cell_index} (execution count {err.exec_count}) raised {err.ename}: {err.evalue}"
+    except CellTimeoutError:
+        error = f"a cell ran longer than the {timeout} s timeout"
+    except DeadKernelError as err:
+        error = f"the kernel died: {err}"
     finally:
         seconds = time.perf_counter() - started
         html = reports.render_html(output) if output.exists() else None
@@ -150,6 +155,30 @@ def run_step(
     return output
 
 
+def run_step_with_retry(
+    step: str,
+    parameters: Mapping[str, Any],
+    cycle_dir: str | Path,
+    workspace: str | Path,
+    timeout: int | None = None,
+    retries: int = 0,
+) -> Path:
+    """:func:`run_step`, tried again up to ``retries`` times: a dead kernel or a slow moment is often passing.
+
+    Raises:
+        StepFailedError: the last attempt failed too.
+    """
+    failures = 0
+    while True:
+        try:
+            return run_step(step, parameters, cycle_dir, workspace, timeout)
+        except StepFailedError as err:
+            failures += 1
+            if failures > retries:
+                raise
+            log.warning("%s; trying again (retry %d of %d)", err, failures, retries)
+
+
 def run_steps(
     steps: Sequence[str],
     preset: str | None,
@@ -157,8 +186,12 @@ def run_steps(
     workspace: str | Path = ".",
     cycle: str | None = None,
     reports_dir: str | Path = "reports",
+    timeout: int | None = None,
+    retries: int = 0,
 ) -> list[Path]:
     """Run ``steps`` in order in one cycle; stop at the first failure (StepFailedError).
+
+    ``timeout`` limits each cell (seconds); a failed step is run again up to ``retries`` times.
 
     Raises:
         ConfigError: an override no step declares, or an invalid value (checked before anything runs).
@@ -172,4 +205,4 @@ def run_steps(
         own = {k: v for k, v in overrides.items() if k in declared_parameters(step)}
         plans.append((step, build_parameters(step, preset, own, cycle, workspace)))
     cycle_dir = Path(workspace) / reports_dir / cycle
-    return [run_step(step, params, cycle_dir, workspace) for step, params in plans]
+    return [run_step_with_retry(step, params, cycle_dir, workspace, timeout, retries) for step, params in plans]

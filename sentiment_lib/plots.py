@@ -71,7 +71,8 @@ def confusion(evaluation: Evaluation) -> Figure:
 
 def roc(evaluations: Sequence[Evaluation]) -> Figure:
     fig, ax = plt.subplots(figsize=(4.5, 4))
-    for ev in evaluations:
+    # a set with one class only (a day of complaints) has no ROC curve
+    for ev in [ev for ev in evaluations if len(set(ev.y_true)) == 2]:
         fpr, tpr, _ = roc_curve(ev.y_true, ev.predictions.positive_probabilities)
         ax.plot(fpr, tpr, label=f"{ev.name} (AUC {ev.metrics['roc_auc']:.3f})")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
@@ -100,9 +101,13 @@ def reliability(evaluations: Sequence[Evaluation]) -> Figure:
     return fig
 
 
-def staleness_history(history: pd.DataFrame) -> Figure:
-    """Accuracy on feedback with its floor, drift AUC with its threshold, estimated accuracy, model age."""
-    times = pd.to_datetime(history["time"])
+_EVENT_COLOURS = {"retrain": "#7f8c8d", "promoted": "#1e8449", "rejected": "#c0392b"}
+
+
+def staleness_history(history: pd.DataFrame, events: Sequence[dict] = ()) -> Figure:
+    """Accuracy on feedback with its floor, drift AUC with its threshold, estimated accuracy, model age,
+    and a vertical line per retrain, promotion and rejection (``events``: dicts with time, event)."""
+    times = pd.to_datetime(history["time"], utc=True)
     fig, axes = plt.subplots(2, 2, figsize=(10, 6), sharex=True)
     panels = [
         ("performance", "accuracy on recent feedback"),
@@ -111,8 +116,10 @@ def staleness_history(history: pd.DataFrame) -> Figure:
         ("age", "champion age (days)"),
     ]
     for ax, (column, title) in zip(axes.flat, panels, strict=True):
-        if column in history:
+        if column in history and history[column].notna().any():
             ax.plot(times, history[column], marker="o")
+        else:
+            ax.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=ax.transAxes, color="grey")
         if f"{column}_threshold" in history:
             # a wide "_" marker keeps the threshold visible while the history has a single point
             ax.plot(
@@ -125,8 +132,14 @@ def staleness_history(history: pd.DataFrame) -> Figure:
                 label="threshold",
             )
             ax.legend(loc="best")
+        for event in events:
+            colour = _EVENT_COLOURS.get(event["event"], "grey")
+            ax.axvline(pd.Timestamp(event["time"]), color=colour, linestyle=":", linewidth=1.5)
         ax.set_title(title)
+    if events:
+        handles = [plt.Line2D([], [], color=c, linestyle=":", label=name) for name, c in _EVENT_COLOURS.items()]
+        fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
     for ax in axes[1]:
         ax.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05 if events else 0, 1, 1))
     return fig

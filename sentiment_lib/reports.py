@@ -12,6 +12,9 @@ from nbconvert import HTMLExporter
 
 STATUS_FILE = "status.json"
 INDEX_FILE = "index.html"
+CYCLE_FILE = "cycle.json"  # written by sentiment_lib.cycle: what a runner cycle saw and did
+EVENTS_FILE = "events.csv"
+HISTORY_PLOT = "staleness_history.png"
 
 
 @dataclass
@@ -49,19 +52,73 @@ def read_records(cycle_dir: str | Path) -> list[StepRecord]:
     return [StepRecord(**r) for r in json.loads(path.read_text())] if path.is_file() else []
 
 
+def append_event(reports_dir: str | Path, time: str, event: str, version: str) -> None:
+    """Record a retrain, promotion or rejection for the staleness plot (``reports/events.csv``)."""
+    path = Path(reports_dir) / EVENTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.is_file()
+    with path.open("a", encoding="utf-8") as handle:
+        if new:
+            handle.write("time,event,model_version\n")
+        handle.write(f"{time},{event},{version}\n")
+
+
+def read_events(reports_dir: str | Path) -> list[dict[str, str]]:
+    """The events :func:`append_event` recorded, oldest first (empty before the first retrain)."""
+    path = Path(reports_dir) / EVENTS_FILE
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    return [dict(zip(header, line.split(","), strict=True)) for line in lines[1:] if line]
+
+
+def read_cycle(cycle_dir: str | Path) -> dict | None:
+    path = Path(cycle_dir) / CYCLE_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sentiment pipeline reports</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ padding: .4rem .6rem; border-bottom: 1px solid #ddd;
-text-align: left; }} .ok {{ color: #1e8449; }} .failed {{ color: #c0392b; font-weight: bold; }}
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; margin-bottom: 2rem; }}
+td, th {{ padding: .4rem .6rem; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }}
+.ok, .healthy {{ color: #1e8449; }} .failed, .degraded {{ color: #c0392b; font-weight: bold; }}
+.stale {{ color: #b9770e; font-weight: bold; }} ul {{ margin: 0; padding-left: 1.1rem; }} small {{ color: #555; }}
 </style></head><body>
 <h1>Sentiment pipeline reports</h1>
+{history}
+<h2>Cycles of the loop</h2>
+<p>One row per <code>runner.py once</code>/<code>loop</code>/<code>replay</code> cycle, newest first: the champion
+it judged, the verdict with its reasons, what the cycle did and which alerts went out.</p>
+<table><tr><th>cycle</th><th>champion</th><th>verdict</th><th>what happened</th><th>alerts</th></tr>
+{cycles}
+</table>
+<h2>Notebook steps</h2>
 <p>One row per pipeline step, newest cycle first. Each link opens the executed notebook's report.</p>
 <table><tr><th>cycle</th><th>started (UTC)</th><th>step</th><th>status</th><th>time</th><th>report</th></tr>
 {rows}
 </table></body></html>
 """
+
+
+def _items(lines: list[str]) -> str:
+    return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>" if lines else ""
+
+
+def _cycle_row(cycle: dict, reports_dir: Path) -> str:
+    status = cycle.get("status") or ("failed" if cycle.get("failed_step") else "-")
+    verdict = f'<span class="{html.escape(status)}">{html.escape(status)}</span>{_items(cycle.get("reasons", []))}'
+    name = html.escape(cycle["cycle"])
+    staleness_report = reports_dir / cycle["cycle"] / "04_staleness.html"
+    if staleness_report.is_file():
+        name = f'<a href="{name}/04_staleness.html">{name}</a>'
+    return (
+        f"<tr><td>{name}<br><small>{html.escape(cycle['started'][:19])}</small></td>"
+        f"<td>{html.escape(cycle.get('champion') or '-')}</td><td>{verdict}</td>"
+        f"<td>{_items(cycle.get('actions', []))}</td><td>{_items(cycle.get('alerts', []))}</td></tr>"
+    )
 
 
 def _row(cycle: str, record: StepRecord) -> str:
@@ -73,13 +130,31 @@ def _row(cycle: str, record: StepRecord) -> str:
     )
 
 
+def _history(reports_dir: Path) -> str:
+    if not (reports_dir / HISTORY_PLOT).is_file():
+        return ""
+    return (
+        "<h2>Staleness history</h2><p>Accuracy on recent feedback, drift, estimated accuracy and model age at "
+        "each staleness check, with their thresholds; vertical lines mark retrains and gate decisions.</p>"
+        f'<img src="{HISTORY_PLOT}" alt="staleness history" style="max-width: 100%">'
+    )
+
+
 def write_index(reports_dir: str | Path) -> Path:
-    """(Re)write ``reports/index.html`` from every cycle folder's ``status.json``."""
+    """(Re)write ``reports/index.html``: the staleness history, every loop cycle, every notebook step."""
     reports_dir = Path(reports_dir)
-    cycles = [(d.name, read_records(d)) for d in reports_dir.iterdir() if (d / STATUS_FILE).is_file()]
+    folders = [d for d in reports_dir.iterdir() if d.is_dir()]
+    cycles = sorted(filter(None, map(read_cycle, folders)), key=lambda c: c["started"], reverse=True)
+    steps = [(d.name, read_records(d)) for d in folders if (d / STATUS_FILE).is_file()]
     # newest cycle first, its steps in the order they ran
-    cycles.sort(key=lambda cycle: min(r.started for r in cycle[1]), reverse=True)
-    rows = [_row(name, r) for name, records in cycles for r in sorted(records, key=lambda r: r.started)]
+    steps.sort(key=lambda cycle: min(r.started for r in cycle[1]), reverse=True)
+    rows = [_row(name, r) for name, records in steps for r in sorted(records, key=lambda r: r.started)]
     path = reports_dir / INDEX_FILE
-    path.write_text(_PAGE.format(rows="\n".join(rows) or "<tr><td colspan=6>No cycle has run yet.</td></tr>"))
+    page = _PAGE.format(
+        history=_history(reports_dir),
+        cycles="\n".join(_cycle_row(c, reports_dir) for c in cycles)
+        or "<tr><td colspan=5>No loop cycle has run yet.</td></tr>",
+        rows="\n".join(rows) or "<tr><td colspan=6>No step has run yet.</td></tr>",
+    )
+    path.write_text(page)
     return path

@@ -41,3 +41,15 @@ def test_mcnemar_exact_value_and_bad_input():
     assert gate.mcnemar_p_value(champion, challenger) == pytest.approx(1 / 64)
     with pytest.raises(ValueError, match="same, non-empty gate set"):
         gate.decide_promotion(np.array([True]), np.array([True, False]))
+
+
+def test_a_win_on_feedback_bought_with_a_loss_on_the_base_test_is_rejected():
+    # 100 base test rows where the challenger loses 5, 100 feedback rows where it gains 30
+    champion = np.r_[np.ones(100, bool), np.zeros(100, bool)]
+    challenger = np.r_[np.ones(95, bool), np.zeros(5, bool), np.ones(30, bool), np.zeros(70, bool)]
+    base = np.r_[np.ones(100, bool), np.zeros(100, bool)]
+    decision = gate.decide_promotion(champion, challenger, base_rows=base, max_regression=0.02)
+    assert not decision.promote and decision.base_regression == pytest.approx(0.05)
+    assert "less accurate on the base test split" in decision.reason
+    # the same answers pass when the loss stays within what is allowed
+    assert gate.decide_promotion(champion, challenger, base_rows=base, max_regression=0.06).promote

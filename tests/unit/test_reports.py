@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from sentiment_lib import reports
 
 
@@ -27,4 +29,26 @@ def test_record_step_replaces_a_rerun_step(tmp_path):
 
 
 def test_empty_reports_folder(tmp_path):
-    assert "No cycle has run yet" in reports.write_index(tmp_path).read_text()
+    page = reports.write_index(tmp_path).read_text()
+    assert "No loop cycle has run yet" in page and "No step has run yet" in page
+
+
+def test_index_shows_loop_cycles_newest_first_with_verdict_actions_and_alerts(tmp_path):
+    for name, started, status in [("c1", "2026-11-29T10:00:00", "healthy"), ("c2", "2026-11-29T11:00:00", "degraded")]:
+        (tmp_path / name).mkdir()
+        summary = {
+            "cycle": name,
+            "started": started,
+            "champion": "3",
+            "status": status,
+            "reasons": ["accuracy 0.61 < 0.85"] if status == "degraded" else [],
+            "actions": ["retrained on 400 labelled feedback rows"] if status == "degraded" else [],
+            "alerts": ["degraded: Model v3 degraded: performance (outbox)"] if status == "degraded" else [],
+        }
+        (tmp_path / name / reports.CYCLE_FILE).write_text(json.dumps(summary))
+    (tmp_path / reports.HISTORY_PLOT).write_bytes(b"png")
+    page = reports.write_index(tmp_path).read_text()
+    assert page.index(">c2<") < page.index(">c1<")
+    assert '<span class="degraded">degraded</span>' in page and "accuracy 0.61 &lt; 0.85" in page
+    assert "retrained on 400 labelled feedback rows" in page and "Model v3 degraded: performance (outbox)" in page
+    assert f'<img src="{reports.HISTORY_PLOT}"' in page
