@@ -1,10 +1,12 @@
 """The promotion gate: a challenger replaces the champion only when it is really better.
 
-Both models answer the same gate set. Promotion needs the challenger's accuracy to beat the champion's
-by ``margin`` with a one-sided exact McNemar test below ``alpha`` (only the texts where the two disagree
-carry evidence), or the champion to be below an absolute ``floor`` that the challenger clears. Either
-way, a challenger that lost more than ``max_regression`` on the base test split is rejected: winning on
-recent feedback by forgetting the base domain (or by learning poisoned labels) is not an improvement.
+Both models answer the same gate set: the base test split plus the held-out feedback. Promotion needs the
+challenger's accuracy to beat the champion's by ``margin`` with a one-sided exact McNemar test below
+``alpha`` (only the texts where the two disagree carry evidence), or the champion to be below an absolute
+``floor`` that the challenger clears. Those are judged on the held-out feedback when it has enough rows
+(retraining exists to fix what recent feedback showed; thousands of base rows would drown it), else on
+the whole set. Either way, a challenger that lost more than ``max_regression`` on the base test split is
+rejected: winning on feedback by forgetting the base domain (or by learning poisoned labels) is no gain.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class GateDecision:
     p_value: float
     n: int
     base_regression: float = 0.0  # champion minus challenger accuracy on the base test rows
+    judged_on: str = "gate set"
 
     def tags(self) -> dict[str, str]:
         """The decision as model-version tags."""
@@ -43,6 +46,7 @@ class GateDecision:
             "gate.p_value": f"{self.p_value:.4g}",
             "gate.n": str(self.n),
             "gate.base_regression": f"{self.base_regression:.4f}",
+            "gate.judged_on": self.judged_on,
         }
 
 
@@ -64,37 +68,47 @@ def decide_promotion(
     floor: float = 0.80,
     base_rows: np.ndarray | None = None,
     max_regression: float = 0.02,
+    min_feedback_rows: int = 0,
 ) -> GateDecision:
     """Compare two models' per-text correctness on the same gate set (boolean arrays, same order).
 
-    ``base_rows`` marks the gate rows from the base test split (default: every row).
+    ``base_rows`` marks the rows of the base test split (default: every row); the others are held-out
+    feedback, on which the improvement is judged when there are at least ``min_feedback_rows`` (> 0).
+
+    Raises:
+        ValueError: the arrays differ in shape or are empty.
     """
     champion_correct = np.asarray(champion_correct, dtype=bool)
     challenger_correct = np.asarray(challenger_correct, dtype=bool)
     if champion_correct.shape != challenger_correct.shape or champion_correct.size == 0:
         raise ValueError("the gate needs both models' answers on the same, non-empty gate set")
     base = np.ones_like(champion_correct) if base_rows is None else np.asarray(base_rows, dtype=bool)
-    old, new = float(champion_correct.mean()), float(challenger_correct.mean())
+    on_feedback = 0 < min_feedback_rows <= int((~base).sum())
+    judged = ~base if on_feedback else np.ones_like(base)
+    old, new = float(champion_correct[judged].mean()), float(challenger_correct[judged].mean())
     regression = float(champion_correct[base].mean() - challenger_correct[base].mean()) if base.any() else 0.0
-    p = mcnemar_p_value(champion_correct, challenger_correct)
+    p = mcnemar_p_value(champion_correct[judged], challenger_correct[judged])
     numbers = dict(
         champion_accuracy=old,
         challenger_accuracy=new,
         p_value=p,
-        n=int(champion_correct.size),
+        n=int(judged.sum()),
         base_regression=regression,
+        judged_on="feedback holdout" if on_feedback else "gate set",
     )
     if regression > max_regression:
         reason = f"challenger {regression:.4f} less accurate on the base test split (allowed {max_regression})"
         return GateDecision(False, reason, **numbers)
+    where = f"on the {numbers['judged_on']}"
     if new - old >= margin and p < alpha:
-        reason = f"challenger better by {new - old:+.4f} (margin {margin}), McNemar p = {p:.3g} < {alpha}"
+        reason = f"challenger better by {new - old:+.4f} {where} (margin {margin}), McNemar p = {p:.3g} < {alpha}"
         return GateDecision(True, reason, **numbers)
     if old < floor <= new:
-        return GateDecision(
-            True, f"champion {old:.4f} below the floor {floor}, challenger {new:.4f} above it", **numbers
-        )
-    reason = f"challenger {new:.4f} vs champion {old:.4f}: not better by {margin} with p < {alpha} (p = {p:.3g})"
+        reason = f"champion {old:.4f} below the floor {floor} {where}, challenger {new:.4f} above it"
+        return GateDecision(True, reason, **numbers)
+    reason = (
+        f"challenger {new:.4f} vs champion {old:.4f} {where}: not better by {margin} with p < {alpha} (p = {p:.3g})"
+    )
     return GateDecision(False, reason, **numbers)
 
 
@@ -113,6 +127,7 @@ def apply_policy(
     alpha: float = 0.05,
     floor: float = 0.80,
     max_regression: float = 0.02,
+    min_feedback_rows: int = 0,
 ) -> str:
     """Decide whether ``challenger`` (a model version) becomes ``@champion``; return what happened.
 
@@ -145,6 +160,7 @@ def apply_policy(
         floor,
         base_rows,
         max_regression,
+        min_feedback_rows,
     )
     tags = {**decision.tags(), "gate.champion_version": champion.version, "gate.challenger_version": version}
     registry.tag_version(registered_name, version, tags)

@@ -53,3 +53,20 @@ def test_a_win_on_feedback_bought_with_a_loss_on_the_base_test_is_rejected():
     assert "less accurate on the base test split" in decision.reason
     # the same answers pass when the loss stays within what is allowed
     assert gate.decide_promotion(champion, challenger, base_rows=base, max_regression=0.06).promote
+
+
+def test_improvement_is_judged_on_the_feedback_holdout_when_it_is_large_enough():
+    base_champion, base_challenger = answers(900, 0, 0, 100)  # 1000 base rows: the two agree everywhere
+    fb_champion, fb_challenger = answers(38, 2, 12, 8)  # 60 feedback rows: 12 fixed, 2 broken
+    champion, challenger = np.r_[base_champion, fb_champion], np.r_[base_challenger, fb_challenger]
+    base = np.r_[np.ones(1000, bool), np.zeros(60, bool)]
+    on_feedback = gate.decide_promotion(champion, challenger, base_rows=base, min_feedback_rows=50)
+    assert (on_feedback.judged_on, on_feedback.n) == ("feedback holdout", 60)
+    assert on_feedback.challenger_accuracy - on_feedback.champion_accuracy == pytest.approx(10 / 60)
+    assert on_feedback.promote and on_feedback.p_value == pytest.approx(
+        gate.mcnemar_p_value(fb_champion, fb_challenger)
+    )
+    # too few feedback rows: the same answers are judged on all 1060 rows, where the gain is diluted
+    whole = gate.decide_promotion(champion, challenger, base_rows=base, min_feedback_rows=100, margin=0.02)
+    assert (whole.judged_on, whole.n) == ("gate set", 1060)
+    assert not whole.promote
