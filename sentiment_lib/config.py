@@ -57,8 +57,9 @@ class Settings:
     accuracy_tolerance: float = 0.03  # accuracy may fall this far below the baseline
     max_age_days: float = 30.0
     drift_sample: int = 300  # texts per side in the drift test
-    drift_permutations: int = 19
-    drift_alpha: float = 0.05
+    # every cycle is a new test: 99 permutations and alpha 0.01 keep false drift alarms to 1 in 100 cycles
+    drift_permutations: int = 99
+    drift_alpha: float = 0.01
     feedback_holdout_fraction: float = 0.2  # share of feedback (by a hash of the text) never trained on
     # promotion gate
     gate_margin: float = 0.005  # the challenger must be this much more accurate ...
@@ -102,8 +103,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         logging_steps=5,
         min_feedback_rows=20,
         drift_sample=100,
-        drift_permutations=9,
-        drift_alpha=0.1,
+        drift_permutations=49,
+        drift_alpha=0.02,
         min_new_rows=50,
         step_timeout_seconds=600,
     ),

@@ -228,15 +228,15 @@ class Cycle:
     def _alert_on_verdict(self, summary: CycleSummary, verdict: dict, state: LoopState) -> None:
         version, status = summary.champion, summary.status
         report = self.ws.report_link(summary.cycle, pipeline.STEPS["staleness"])
-        for check in verdict["checks"]:
-            if check["fired"]:
-                body = f"Model version {version} is {status}.\n\n{check['detail']}\n\nAll checks:\n"
-                body += "\n".join(f"- {c['name']}: {c['detail']}" for c in verdict["checks"])
-                body += f"\n\nReport: {report}\n"
-                subject = f"Model v{version} {status}: {check['name']}"
-                # one key per (reason, model version): the same problem is not mailed again within the cooldown
-                self._alert(summary, Alert(status, subject, body, f"{check['name']}:v{version}"))
-        if status == HEALTHY and state.last_status not in ("", HEALTHY):
+        if status != HEALTHY:
+            fired = [c["name"] for c in verdict["checks"] if c["fired"]]
+            body = f"Model version {version} is {status}.\n\nWhy:\n" + "\n".join(f"- {r}" for r in summary.reasons)
+            body += "\n\nAll checks:\n" + "\n".join(f"- {c['name']}: {c['detail']}" for c in verdict["checks"])
+            body += f"\n\nReport: {report}\n"
+            subject = f"Model v{version} {status}: {', '.join(fired)}"
+            # one key per (verdict, model version): the same problem is not mailed again within the cooldown
+            self._alert(summary, Alert(status, subject, body, f"{status}:v{version}"))
+        elif state.last_status not in ("", HEALTHY):
             body = f"Model version {version} is healthy again (was {state.last_status}).\n\nReport: {report}\n"
             self._alert(
                 summary, Alert("healthy", f"Model v{version} back to healthy", body, f"healthy:{summary.cycle}")

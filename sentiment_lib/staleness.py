@@ -114,13 +114,16 @@ def drift_check(
     return Check("drift", observed, threshold, fired, detail)
 
 
-def estimated_accuracy_check(confidences: np.ndarray, baseline: float, tolerance: float) -> Check:
+def estimated_accuracy_check(confidences: np.ndarray, baseline: float, tolerance: float, min_rows: int = 0) -> Check:
     """Confidence-based performance estimation: with calibrated confidences, mean confidence estimates
-    accuracy on traffic that has no labels yet."""
-    estimate = float(np.mean(confidences)) if len(confidences) else float("nan")
+    accuracy on traffic that has no labels yet. Fewer than ``min_rows`` predictions are not judged."""
+    n = len(confidences)
+    estimate = float(np.mean(confidences)) if n else float("nan")
     floor = baseline - tolerance
-    fired = len(confidences) > 0 and estimate < floor
-    detail = f"estimated accuracy {estimate:.3f} from {len(confidences)} unlabelled predictions (floor {floor:.3f})"
+    fired = n >= max(min_rows, 1) and estimate < floor
+    detail = f"estimated accuracy {estimate:.3f} from {n} unlabelled predictions (floor {floor:.3f})"
+    if n < min_rows:
+        detail += f"; not judged below {min_rows} predictions"
     return Check("estimated_performance", estimate, floor, fired, detail)
 
 
@@ -169,7 +172,11 @@ def assess(
         sample = list(rng.choice(reference_texts, size=min(settings.drift_sample, len(reference_texts)), replace=False))
         checks.append(drift_check(sample, recent, settings.drift_permutations, settings.drift_alpha, settings.seed))
     if len(served_confidences):
-        checks.append(estimated_accuracy_check(served_confidences, baseline, settings.accuracy_tolerance))
+        checks.append(
+            estimated_accuracy_check(
+                served_confidences, baseline, settings.accuracy_tolerance, settings.min_feedback_rows
+            )
+        )
     verdict = decide(checks)
     row = {"time": now.isoformat(timespec="seconds"), "model_version": model_version, "status": verdict.status}
     row.update({c.name: round(c.value, 4) for c in checks})

@@ -44,12 +44,14 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_runner(*args: str, workspace: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run ``runner.py`` as a user would, in its own process, against ``workspace``."""
+def run_runner(
+    *args: str, workspace: Path, timeout: int = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``runner.py`` as a user would, in its own process, against ``workspace`` (``env``: extra variables)."""
     return subprocess.run(
         [sys.executable, str(REPO / "runner.py"), *args, "--workspace", str(workspace)],
         cwd=workspace,
-        env=child_env(),
+        env=child_env(**(env or {})),
         capture_output=True,
         text=True,
         timeout=timeout,

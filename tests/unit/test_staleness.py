@@ -55,6 +55,9 @@ def test_estimated_accuracy_and_verdict():
     low = staleness.estimated_accuracy_check(np.full(100, 0.7), baseline=0.88, tolerance=0.05)
     ok = staleness.estimated_accuracy_check(np.full(100, 0.9), baseline=0.88, tolerance=0.05)
     assert low.fired and not ok.fired
+    # a handful of predictions says nothing: not judged below min_rows
+    few = staleness.estimated_accuracy_check(np.full(5, 0.6), baseline=0.88, tolerance=0.05, min_rows=100)
+    assert not few.fired and "not judged below 100 predictions" in few.detail
     assert staleness.decide([ok]).status == "healthy"
     assert staleness.decide([ok, low]).status == "stale"
     degraded = staleness.Check("performance", 0.7, 0.85, True, "accuracy 0.700")

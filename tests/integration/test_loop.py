@@ -1,0 +1,248 @@
+"""The watchful loop as an operator runs it: ``runner.py once`` cycles against real MLflow, a real SMTP server
+(aiosmtpd on loopback), real notebooks (papermill, ``smoke`` preset) and, for the promotion, the real app."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from sentiment_lib import registry, tracking
+from sentiment_lib.cycle import Workspace, cycle_lock
+from tests.app.conftest import LiveServer, as_json
+from tests.conftest import AIRLINE, REPO, SST2, child_env, run_runner, write_sst2_sample
+
+pytestmark = pytest.mark.slow
+MODEL = "sentiment-classifier"
+# every cycle of these tests: the smoke preset, and no SST-2 test-set evaluation (the split's test part is enough)
+SMOKE = ("--preset", "smoke", "-p", "sst2_test_path", "none")
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(tmp_path_factory):
+    """A workspace whose first cycle trained and promoted version 1 (copied for each test)."""
+    ws = tmp_path_factory.mktemp("loop-template")
+    write_sst2_sample(ws, rows=1200, test_rows=10)
+    done = run_runner("once", *SMOKE, workspace=ws)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "no champion yet: training the first model" in done.stdout
+    return ws
+
+
+@pytest.fixture
+def workspace(bootstrapped, tmp_path):
+    ws = tmp_path / "ws"
+    shutil.copytree(bootstrapped, ws)
+    return ws
+
+
+@pytest.fixture
+def smtp(smtp_server):
+    inbox, port = smtp_server
+    env = {
+        "ALERT_SMTP_HOST": "127.0.0.1",
+        "ALERT_SMTP_PORT": str(port),
+        "ALERT_EMAIL_FROM": "pipeline@example.test",
+        "ALERT_EMAIL_TO": "ops@example.test",
+        "ALERT_SMTP_STARTTLS": "false",
+    }
+    return inbox, env
+
+
+def cycle(ws, env, *extra: str, expect_ok: bool = True) -> dict:
+    """One ``runner.py once``; returns the cycle's summary (reports/<cycle>/cycle.json)."""
+    done = run_runner("once", *SMOKE, *extra, workspace=ws, env=env)
+    if expect_ok:
+        assert done.returncode == 0, done.stderr[-3000:]
+    summaries = [json.loads(p.read_text()) for p in (ws / "reports").glob("*/cycle.json")]
+    return max(summaries, key=lambda s: s["started"])
+
+
+def drop(ws, rows: pd.DataFrame, name: str) -> None:
+    incoming = ws / "data" / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    rows[["Review", "Sentiment"]].to_csv(incoming / name, index=False)
+
+
+def heldout_sst2(ws, n: int, seed: int = 7) -> pd.DataFrame:
+    """SST-2 training phrases that are not in the workspace's training data."""
+    train = pd.read_csv(SST2 / "train.tsv", sep="\t", quoting=csv.QUOTE_NONE)
+    used = set(pd.read_csv(ws / "data" / "raw" / "sentiment_analysis.csv")["Review"])
+    rest = train[~train["sentence"].isin(used)]
+    rest = rest.sample(n, random_state=seed)
+    return pd.DataFrame({"Review": rest["sentence"], "Sentiment": rest["label"].map({0: "negative", 1: "positive"})})
+
+
+def champion_version(ws) -> str:
+    tracking.configure_client(ws)
+    return str(registry.version_for_alias(MODEL, "champion").version)
+
+
+def test_a_stable_stream_raises_no_alert_over_several_cycles(workspace, smtp):
+    inbox, env = smtp
+    stream = heldout_sst2(workspace, 120)
+    statuses = []
+    for i in range(3):
+        drop(workspace, stream.iloc[i * 40 : (i + 1) * 40], f"stable-{i}.csv")
+        statuses.append(cycle(workspace, env)["status"])
+    assert statuses == ["healthy"] * 3
+    assert inbox.messages == [] and not (workspace / "outbox").exists()
+    store = pd.read_csv(workspace / "data" / "feedback" / "feedback.csv")
+    assert len(store) == 120 and len(list((workspace / "data" / "archive").glob("stable-*.csv"))) == 3
+    assert len(pd.read_csv(workspace / "reports" / "staleness_history.csv")) == 3
+    index = (workspace / "reports" / "index.html").read_text()
+    assert index.count('<span class="healthy">healthy</span>') == 3 and 'src="staleness_history.png"' in index
+
+
+def wrong_tweets(ws, n: int) -> pd.DataFrame:
+    """Airline tweets (positive or negative) that the champion gets wrong, oldest first."""
+    tweets = pd.read_csv(AIRLINE)
+    tweets = tweets[tweets["airline_sentiment"] != "neutral"].head(1500)
+    tracking.configure_client(ws)
+    predictor = registry.load_served_model(MODEL, "champion").predictor
+    predicted = predictor.predict(tweets["text"].tolist()).labels
+    wrong = tweets[[p != t for p, t in zip(predicted, tweets["airline_sentiment"], strict=True)]]
+    assert len(wrong) >= n
+    return pd.DataFrame({"Review": wrong["text"], "Sentiment": wrong["airline_sentiment"]}).head(n)
+
+
+def test_a_degraded_stream_alerts_once_retrains_promotes_and_the_app_follows(workspace, smtp):
+    inbox, env = smtp
+    stream = wrong_tweets(workspace, 160)
+    server = LiveServer(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "1"})
+    try:
+        assert as_json(server.request("POST", "/predict", b'{"review": "fine"}', JSON)[1])["model_version"] == "1"
+        drop(workspace, stream.iloc[:40], "day-1.csv")
+        first = cycle(workspace, env, *LENIENT_GATE)
+        assert first["status"] == "degraded" and any("accuracy 0.000 on 40" in r for r in first["reasons"])
+        assert any(
+            "not retrained: 40 new labelled rows since the last retrain, 50 needed" in a for a in first["actions"]
+        )
+        drop(workspace, stream.iloc[40:], "day-2.csv")
+        second = cycle(workspace, env, *LENIENT_GATE)
+        assert second["status"] == "degraded"
+        assert any(a.endswith("(suppressed)") and a.startswith("degraded") for a in second["alerts"])
+        assert any("version 2 promoted by the gate" in a for a in second["actions"]), second["actions"]
+        assert champion_version(workspace) == "2"
+        third = cycle(workspace, env, *LENIENT_GATE)  # nothing new since version 2 was trained
+        assert third["status"] == "healthy"
+        assert inbox.kinds() == ["degraded", "retrain_started", "promoted", "healthy"]
+        assert wait_for_version(server, "2")
+    finally:
+        server.stop()
+    degraded = inbox.messages[0]
+    assert degraded["Subject"].startswith("[sentiment-pipeline] Model v1 degraded: performance")
+    assert "accuracy 0.000 on 40 recent labelled reviews" in degraded.get_payload(decode=True).decode()
+    promoted = inbox.messages[2].get_payload(decode=True).decode()
+    assert "challenger_version: 2" in promoted and "champion_version: 1" in promoted
+    version = registry.version_for_alias(MODEL, "champion")
+    assert version.tags["gate.promote"] == "true" and version.tags["gate.champion_version"] == "1"
+    # trained on the base data plus the labelled feedback, never on the model's own predictions
+    train_feedback = pd.read_csv(workspace / "data" / "processed" / "feedback_train.csv")
+    holdout = pd.read_csv(workspace / "data" / "processed" / "feedback_holdout.csv")
+    assert (
+        len(train_feedback)
+        + len(holdout)
+        + len(pd.read_csv(workspace / "data" / "processed" / "feedback_validation.csv"))
+        == 160
+    )
+    assert set(train_feedback["Review"]).isdisjoint(holdout["Review"])
+
+
+JSON = {"Content-Type": "application/json"}
+# smoke models train on 320 rows and are tested on 120: allow their noise on the base test split
+LENIENT_GATE = ("-p", "gate_max_regression", "0.05")
+
+
+def wait_for_version(server: LiveServer, version: str, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, body, _ = server.request("POST", "/predict", b'{"review": "the flight was late"}', JSON)
+        if status == 200 and as_json(body)["model_version"] == version:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_poisoned_feedback_is_rejected_by_the_gate(workspace, smtp):
+    inbox, env = smtp
+    poisoned = heldout_sst2(workspace, 300, seed=11)
+    poisoned["Sentiment"] = poisoned["Sentiment"].map({"positive": "negative", "negative": "positive"})
+    drop(workspace, poisoned, "flipped.csv")
+    summary = cycle(workspace, env)
+    assert summary["status"] == "degraded"
+    assert any("version 2 rejected by the gate" in a for a in summary["actions"]), summary["actions"]
+    assert champion_version(workspace) == "1"
+    assert inbox.kinds() == ["degraded", "retrain_started", "rejected"]
+    body = inbox.messages[-1].get_payload(decode=True).decode()
+    assert "Challenger version 2 was rejected; @champion is version 1" in body and "p_value" in body
+    rejected = registry.version_for_alias(MODEL, "challenger")
+    assert rejected.tags["gate.promote"] == "false"
+    assert "challenged_by.2" in registry.version_for_alias(MODEL, "champion").tags
+
+
+def test_a_broken_step_and_a_bad_file_each_alert_and_lose_nothing(workspace, smtp):
+    inbox, env = smtp
+    drop(workspace, heldout_sst2(workspace, 30), "good.csv")
+    (workspace / "data" / "incoming" / "bad.csv").write_text("Review,Sentiment\nthe seats were fine,neutral\n")
+    broken = cycle(workspace, env, "-p", "processed_dir", "nowhere", expect_ok=False)
+    assert broken["failed_step"] == "04_staleness" and broken["quarantined"] == ["bad.csv"]
+    assert sorted(inbox.kinds()) == ["quarantine", "step_failed"]
+    failure = next(m for m in inbox.messages if m["X-Alert-Kind"] == "step_failed").get_payload(decode=True).decode()
+    assert "raised DataValidationError" in failure and "The champion is unchanged (version 1)" in failure
+    assert "unknown labels ['neutral']" in (workspace / "data" / "quarantine" / "bad.csv.reason.txt").read_text()
+    assert (workspace / "data" / "quarantine" / "bad.csv").is_file()
+    assert len(pd.read_csv(workspace / "data" / "feedback" / "feedback.csv")) == 30  # the good file was ingested
+    assert champion_version(workspace) == "1"
+    # a notebook that runs out of time fails the same way; the same failure is not mailed twice
+    slow = cycle(workspace, env, "-p", "step_timeout_seconds", "1", expect_ok=False)
+    assert slow["failed_step"] == "04_staleness"
+    status = json.loads((workspace / "reports" / slow["cycle"] / "status.json").read_text())
+    assert "ran longer than the 1 s timeout" in status[0]["error"]
+    assert any(a.startswith("step_failed") and a.endswith("(suppressed)") for a in slow["alerts"])
+    assert len(inbox.messages) == 2
+
+
+def test_an_old_champion_raises_the_age_alert(workspace, smtp):
+    inbox, env = smtp
+    summary = cycle(workspace, env, "-p", "max_age_days", "0.00001")
+    assert summary["status"] == "stale" and any(r.startswith("champion is 0.0 days old") for r in summary["reasons"])
+    assert any("not retrained: 0 new labelled rows" in a for a in summary["actions"])
+    assert inbox.kinds() == ["stale"] and inbox.messages[0]["Subject"].endswith("stale: age")
+
+
+def test_one_cycle_at_a_time(workspace):
+    with cycle_lock(Workspace(workspace)):
+        done = run_runner("once", *SMOKE, workspace=workspace)
+    assert done.returncode == 2 and "another cycle is running" in done.stderr
+    assert not (workspace / "data" / "feedback").exists()  # nothing ran
+
+
+def test_the_loop_stops_cleanly_on_sigterm(workspace):
+    log = workspace / "logs" / "runner.log"
+    loop = subprocess.Popen(
+        [sys.executable, str(REPO / "runner.py"), "loop", *SMOKE, "--every", "60", "--workspace", str(workspace)],
+        cwd=workspace,
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while "Cycle " not in (log.read_text() if log.is_file() else "") and time.monotonic() < deadline:
+            time.sleep(1)  # the first cycle starts at once; wait for its summary line
+        loop.send_signal(signal.SIGTERM)
+        assert loop.wait(timeout=30) == 0
+    finally:
+        loop.kill()
+    text = log.read_text()
+    assert "SIGTERM received: stopping after the current step" in text and "Loop stopped after 1 cycle(s)" in text
+    with cycle_lock(Workspace(workspace)):
+        pass  # the lock was released
