@@ -9,18 +9,21 @@ SHARED ?= ../shared/data
 RAW := data/raw/sentiment_analysis.csv
 PRESET ?= quick
 PORT ?= 5000
+PER_CYCLE ?= 500
+CYCLES ?= 6
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test lint format demo stop clean help
+.PHONY: install test lint format demo replay stop clean help
 
 help:
 	@echo "make install  create .venv and install everything (idempotent)"
 	@echo "make test     run the whole test suite (what CI runs)"
 	@echo "make demo     import SST-2 if needed, run preprocess -> train ($(PRESET)) -> evaluate, start the API"
+	@echo "make replay   replay airline tweets into the watchful loop ($(CYCLES) cycles of $(PER_CYCLE))"
 	@echo "make stop     stop the API that make demo started"
 	@echo "make lint     ruff check + format check"
 	@echo "make clean    remove generated outputs (keeps .venv and data/raw)"
@@ -52,8 +55,13 @@ demo: install
 	@$(MAKE) --no-print-directory stop
 	$(BIN)/python runner.py serve --port $(PORT)
 
+# Needs a champion (make demo); the first cycle trains one otherwise.
+replay: install
+	@test -f $(RAW) || $(BIN)/python runner.py import-data sst2 --source $(SHARED)/sst2 --output $(RAW)
+	$(BIN)/python runner.py replay --preset $(PRESET) --source $(SHARED)/airline/Tweets.csv --per-cycle $(PER_CYCLE) --cycles $(CYCLES)
+
 stop:
 	@if [ -f logs/app.pid ]; then kill $$(cat logs/app.pid) 2>/dev/null && echo "stopped app.py (pid $$(cat logs/app.pid))"; rm -f logs/app.pid; fi
 
 clean:
-	rm -rf reports/*/ reports/index.html data/processed models wandb mlartifacts mlflow.db outbox logs
+	rm -rf reports/*/ reports/index.html reports/*.csv reports/*.png data/processed models wandb mlartifacts mlflow.db outbox logs state

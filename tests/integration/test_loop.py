@@ -104,7 +104,7 @@ def test_a_stable_stream_raises_no_alert_over_several_cycles(workspace, smtp):
 def wrong_tweets(ws, n: int) -> pd.DataFrame:
     """Airline tweets (positive or negative) that the champion gets wrong, oldest first."""
     tweets = pd.read_csv(AIRLINE)
-    tweets = tweets[tweets["airline_sentiment"] != "neutral"].head(1500)
+    tweets = tweets[tweets["airline_sentiment"] != "neutral"].head(4000)
     tracking.configure_client(ws)
     predictor = registry.load_served_model(MODEL, "champion").predictor
     predicted = predictor.predict(tweets["text"].tolist()).labels
@@ -227,6 +227,7 @@ def test_one_cycle_at_a_time(workspace):
 
 def test_the_loop_stops_cleanly_on_sigterm(workspace):
     log = workspace / "logs" / "runner.log"
+    log.unlink(missing_ok=True)  # the template's first cycle wrote one
     loop = subprocess.Popen(
         [sys.executable, str(REPO / "runner.py"), "loop", *SMOKE, "--every", "60", "--workspace", str(workspace)],
         cwd=workspace,
