@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -23,7 +24,7 @@ log = logging.getLogger("runner")
 DEFAULT_RAW = "data/raw/sentiment_analysis.csv"
 
 
-def _add_step_options(parser: argparse.ArgumentParser) -> None:
+def _add_step_options(parser: argparse.ArgumentParser, with_cycle_id: bool = True) -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), help="settings preset (default: quick)")
     parser.add_argument(
         "-p",
@@ -32,37 +33,24 @@ def _add_step_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar=("NAME", "VALUE"),
-        help="override a notebook parameter; repeatable (see `runner.py params STEP`)",
+        help="override a setting or notebook parameter; repeatable (see `runner.py params STEP`)",
     )
-    parser.add_argument("--cycle", help="cycle id, the folder under reports/ (default: a UTC timestamp)")
-    parser.add_argument("--workspace", default=".", help="folder holding data/, reports/, mlflow.db (default: .)")
-
-
-def _add_cycle_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=sorted(PRESETS), help="settings preset (default: quick)")
-    parser.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="override a setting or notebook parameter for every step; repeatable",
-    )
+    if with_cycle_id:
+        parser.add_argument("--cycle", help="cycle id, the folder under reports/ (default: a UTC timestamp)")
     parser.add_argument("--workspace", default=".", help="folder holding data/, reports/, mlflow.db (default: .)")
 
 
 def _add_loop_parsers(commands: argparse._SubParsersAction) -> None:
     sub = commands.add_parser("once", help="one cycle: ingest -> staleness -> retrain behind the gate if needed")
-    _add_cycle_options(sub)
+    _add_step_options(sub, with_cycle_id=False)
     sub.set_defaults(handler=cmd_once)
     sub = commands.add_parser("loop", help="run cycles on a schedule until SIGINT/SIGTERM")
-    _add_cycle_options(sub)
+    _add_step_options(sub, with_cycle_id=False)
     sub.add_argument("--every", type=float, help="minutes between cycles (default: the cycle_minutes setting)")
     sub.add_argument("--max-cycles", type=int, help="stop after this many cycles (default: never)")
     sub.set_defaults(handler=cmd_loop)
     sub = commands.add_parser("replay", help="replay a labelled stream into data/incoming/, one batch per cycle")
-    _add_cycle_options(sub)
+    _add_step_options(sub, with_cycle_id=False)
     sub.add_argument("--source", required=True, help="the airline Tweets.csv, or a CSV with Review,Sentiment")
     sub.add_argument("--per-cycle", type=int, required=True, help="rows dropped into data/incoming/ per cycle")
     sub.add_argument("--cycles", type=int, help="stop after this many cycles (default: until the stream ends)")
@@ -221,7 +209,7 @@ def cmd_once(args: argparse.Namespace) -> int:
     return 1 if summary.failed_step else 0
 
 
-def _loop_job(cycle: Cycle, before: object = None):
+def _loop_job(cycle: Cycle, before: Callable[[], None] | None = None) -> Callable[[], None]:
     def job() -> None:
         if before is not None:
             before()

@@ -7,7 +7,6 @@ SMTP failure is retried with back-off, then the alert goes to the outbox and the
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import smtplib
@@ -21,6 +20,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from sentiment_lib.config import parse_value
+from sentiment_lib.jsonstate import read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -109,15 +109,10 @@ class AlertSender:
         self.timeout_seconds = timeout_seconds
 
     def _sent_at(self) -> dict[str, str]:
-        return json.loads(self.state_path.read_text()) if self.state_path.is_file() else {}
+        return read_json(self.state_path, {})
 
     def _remember(self, key: str, now: datetime) -> None:
-        record = self._sent_at()
-        record[key] = now.isoformat()
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2))
-        tmp.replace(self.state_path)
+        write_json_atomic(self.state_path, {**self._sent_at(), key: now.isoformat()})
 
     def in_cooldown(self, key: str, now: datetime) -> bool:
         last = self._sent_at().get(key)

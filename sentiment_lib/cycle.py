@@ -21,6 +21,7 @@ from sentiment_lib import feedback, pipeline, registry, reports, tracking
 from sentiment_lib.alerts import Alert, AlertSender, SmtpConfig
 from sentiment_lib.config import Settings, field_types, resolve_settings
 from sentiment_lib.errors import ConfigError, SentimentError, StepFailedError
+from sentiment_lib.jsonstate import read_json, write_json_atomic
 from sentiment_lib.staleness import HEALTHY
 
 log = logging.getLogger(__name__)
@@ -42,13 +43,10 @@ class LoopState:
 
     @classmethod
     def load(cls, path: Path) -> LoopState:
-        return cls(**json.loads(path.read_text())) if path.is_file() else cls()
+        return cls(**read_json(path, {}))
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        tmp.replace(path)  # atomic: a crash never leaves half a state file
+        write_json_atomic(path, asdict(self))
 
     def retrains_since(self, moment: datetime) -> int:
         return sum(datetime.fromisoformat(t) > moment for t in self.retrains)
@@ -119,7 +117,7 @@ def cycle_lock(workspace: Workspace) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def split_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+def check_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
     """Check that every override is a setting or a parameter some notebook declares.
 
     Raises:
@@ -144,7 +142,7 @@ class Cycle:
     ):
         self.ws = Workspace(workspace)
         self.preset = preset
-        self.overrides = split_overrides(overrides)
+        self.overrides = check_overrides(overrides)
         settings_overrides = {k: v for k, v in self.overrides.items() if k in field_types()}
         self.settings = resolve_settings(preset, settings_overrides)
         self.sender = self.ws.alert_sender(self.settings)
@@ -164,6 +162,8 @@ class Cycle:
                 self._run_steps_of_cycle(summary, state, now)
             except StepFailedError as err:
                 self._step_failed(summary, err)
+            except SentimentError as err:  # outside a notebook: a registry or file problem
+                self._cycle_failed(summary, err)
             finally:
                 state.save(self.ws.state_file)
                 self._write_summary(summary)
@@ -175,13 +175,13 @@ class Cycle:
         champion = registry.version_for_alias(self.settings.registered_model_name, registry.CHAMPION)
         if champion is None:
             summary.actions.append("no champion yet: training the first model")
-            self._run(summary, pipeline.TRAINING_STEPS)
+            self._run(summary.cycle, pipeline.TRAINING_STEPS)
             return
         summary.champion = str(champion.version)
         if self.stop_requested():
             summary.actions.append("stop requested: cycle ended after ingestion")
             return
-        self._run(summary, ["staleness"])
+        self._run(summary.cycle, ["staleness"])
         verdict = json.loads((self.ws.reports / summary.cycle / "verdict.json").read_text())
         summary.champion, summary.status, summary.reasons = (
             verdict["model_version"],
@@ -192,7 +192,7 @@ class Cycle:
         if summary.status != HEALTHY:
             self._maybe_retrain(summary, state, now)
 
-    def _run(self, summary: CycleSummary, steps: list[str] | tuple[str, ...]) -> None:
+    def _run(self, cycle: str, steps: list[str] | tuple[str, ...]) -> None:
         declared = set().union(*(pipeline.declared_parameters(step) for step in steps))
         own = {k: v for k, v in self.overrides.items() if k in declared}
         pipeline.run_steps(
@@ -200,7 +200,7 @@ class Cycle:
             self.preset,
             own,
             self.ws.root,
-            summary.cycle,
+            cycle,
             timeout=self.settings.step_timeout_seconds,
             retries=self.settings.step_retries,
         )
@@ -243,9 +243,9 @@ class Cycle:
             )
         state.last_status = status
 
-    def _retrain_blocker(self, state: LoopState, now: datetime) -> str:
+    def _retrain_blocker(self, state: LoopState, store_rows: int, now: datetime) -> str:
         """Why the guardrails forbid retraining now, or "" when they allow it."""
-        new_rows = len(feedback.read_store(self.ws.store)) - state.store_rows_at_last_retrain
+        new_rows = store_rows - state.store_rows_at_last_retrain
         if new_rows < self.settings.min_new_rows:
             return f"{new_rows} new labelled rows since the last retrain, {self.settings.min_new_rows} needed"
         done = state.retrains_since(now - timedelta(days=1))
@@ -254,14 +254,14 @@ class Cycle:
         return ""
 
     def _maybe_retrain(self, summary: CycleSummary, state: LoopState, now: datetime) -> None:
-        blocker = self._retrain_blocker(state, now)
+        store_rows = len(feedback.read_store(self.ws.store))
+        blocker = self._retrain_blocker(state, store_rows, now)
         if blocker:
             summary.actions.append(f"not retrained: {blocker}")
             return
         if self.stop_requested():
             summary.actions.append("stop requested: retraining left for the next run")
             return
-        store_rows = len(feedback.read_store(self.ws.store))
         state.retrains.append(now.isoformat())
         reports.append_event(self.ws.reports, _now_iso(), "retrain", summary.champion)
         reasons = "\n".join(f"- {r}" for r in summary.reasons)
@@ -269,7 +269,7 @@ class Cycle:
         body += f"plus {store_rows} labelled feedback rows (preprocess -> train -> evaluate with the gate)."
         self._alert(summary, Alert("retrain_started", "Retraining started", body, f"retrain:{summary.cycle}"))
         summary.actions.append(f"retrained on {store_rows} labelled feedback rows")
-        self._run(summary, pipeline.TRAINING_STEPS)
+        self._run(summary.cycle, pipeline.TRAINING_STEPS)
         state.store_rows_at_last_retrain = store_rows
         self._report_gate(summary)
 
@@ -302,6 +302,14 @@ class Cycle:
         )
         key = f"step_failed:{step}:v{champion}"
         self._alert(summary, Alert("step_failed", f"Pipeline step {step} failed", body, key))
+
+    def _cycle_failed(self, summary: CycleSummary, err: SentimentError) -> None:
+        summary.failed_step = "cycle"
+        summary.actions.append(f"cycle failed: {err}; the champion is unchanged")
+        body = f"{err}\n\nThe champion is unchanged and the loop goes on. Log: {self.ws.root / 'logs' / 'runner.log'}\n"
+        self._alert(
+            summary, Alert("cycle_failed", "A cycle of the loop failed", body, f"cycle_failed:{type(err).__name__}")
+        )
 
     def _write_summary(self, summary: CycleSummary) -> None:
         cycle_dir = self.ws.reports / summary.cycle

@@ -158,10 +158,10 @@ def read_feedback_part(processed_dir: str | Path, name: str) -> pd.DataFrame:
 
 
 def with_feedback(base: pd.DataFrame, extra: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
-    """Every feedback row plus a seeded sample of base rows, ``limit`` rows in all (``0`` = no limit).
+    """Every feedback row plus a seeded sample of base rows filling up to ``limit`` (``0`` = all base rows).
 
-    Feedback is scarce and recent, so none of it is sampled away; the base data keeps at least half of
-    ``limit`` so that a large batch of feedback cannot make the model forget what it knew.
+    Feedback is scarce and recent, so none of it is sampled away; the base sample keeps at least half of
+    ``limit`` (the total may then exceed it) so that a flood of feedback cannot make the model forget.
     """
     room = 0 if limit <= 0 else max(limit - len(extra), limit // 2)
     columns = [TEXT_COLUMN, LABEL_COLUMN]

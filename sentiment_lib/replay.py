@@ -6,7 +6,6 @@ per source, so a stopped replay continues where it was.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +13,7 @@ import pandas as pd
 from sentiment_lib import importers
 from sentiment_lib.data import read_csv_strict, validate_reviews
 from sentiment_lib.errors import DataValidationError
+from sentiment_lib.jsonstate import read_json, write_json_atomic
 
 AIRLINE_COLUMNS = {"text", "airline_sentiment", "tweet_created"}
 
@@ -48,14 +48,10 @@ class Replay:
 
     @property
     def position(self) -> int:
-        state = json.loads(self.state_path.read_text()) if self.state_path.is_file() else {}
-        return int(state.get(str(self.source), 0))
+        return int(read_json(self.state_path, {}).get(str(self.source), 0))
 
     def _save_position(self, position: int) -> None:
-        state = json.loads(self.state_path.read_text()) if self.state_path.is_file() else {}
-        state[str(self.source)] = position
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        self.state_path.write_text(json.dumps(state, indent=2))
+        write_json_atomic(self.state_path, {**read_json(self.state_path, {}), str(self.source): position})
 
     @property
     def remaining(self) -> int:
