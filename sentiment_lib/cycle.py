@@ -268,7 +268,7 @@ class Cycle:
         body = f"Model version {summary.champion} is {summary.status}:\n{reasons}\n\nRetraining on the base data "
         body += f"plus {store_rows} labelled feedback rows (preprocess -> train -> evaluate with the gate)."
         self._alert(summary, Alert("retrain_started", "Retraining started", body, f"retrain:{summary.cycle}"))
-        summary.actions.append(f"retrained on {store_rows} labelled feedback rows")
+        summary.actions.append(f"retraining on the base data + {store_rows} labelled feedback rows")
         self._run(summary.cycle, pipeline.TRAINING_STEPS)
         state.store_rows_at_last_retrain = store_rows
         self._report_gate(summary)
