@@ -176,13 +176,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    ws = Path(args.workspace)
-    report = feedback.ingest_incoming(
-        ws / "data" / "incoming",
-        ws / "data" / "feedback" / "feedback.csv",
-        ws / "data" / "archive",
-        ws / "data" / "quarantine",
-    )
+    ws = Workspace(args.workspace)
+    report = feedback.ingest_incoming(ws.incoming, ws.store, ws.archive, ws.quarantine)
     added, skipped = report.rows_added, report.duplicates_skipped
     print(f"ingested {len(report.files)} file(s): {added} new rows, {skipped} duplicates skipped")
     for name, reason in report.quarantined.items():
