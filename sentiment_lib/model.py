@@ -12,7 +12,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,12 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
+from sentiment_lib import calibration
 from sentiment_lib.config import PACKAGED_MODEL, Settings, report_targets
 from sentiment_lib.data import LABEL_COLUMN, LABELS, TEXT_COLUMN, labels_to_ids
 from sentiment_lib.errors import ModelError
+from sentiment_lib.evaluate import expected_calibration_error
+from sentiment_lib.predict import SentimentPredictor, softmax
 
 log = logging.getLogger(__name__)
 
@@ -208,3 +211,40 @@ def evaluation_history(log_history: list[dict[str, Any]]) -> pd.DataFrame:
     rows = [entry for entry in log_history if "eval_loss" in entry]
     columns = ["step", "epoch", "eval_loss", "eval_accuracy", "eval_f1"]
     return pd.DataFrame(rows, columns=columns).set_index("step")
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    temperature: float
+    nll_before: float
+    nll_after: float
+    ece_before: float
+    ece_after: float
+
+    def metrics(self) -> dict[str, float]:
+        return {f"val_{name}": value for name, value in asdict(self).items() if name != "temperature"} | {
+            "temperature": self.temperature
+        }
+
+
+def _ece(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    probabilities = softmax(logits / temperature)
+    return expected_calibration_error(probabilities.max(axis=1), probabilities.argmax(axis=1) == labels)
+
+
+def calibrate(model_dir: str | Path, validation: pd.DataFrame) -> CalibrationResult:
+    """Fit temperature scaling on ``validation`` with the fp32 model; store it beside the weights.
+
+    Every back-end of the saved model (fp32 and int8) then divides its logits by the same temperature.
+    """
+    logits = SentimentPredictor.from_directory(model_dir, backend="torch").logits(validation[TEXT_COLUMN].tolist())
+    labels = np.array(labels_to_ids(validation[LABEL_COLUMN]))
+    temperature = calibration.fit_temperature(logits, labels)
+    calibration.save_temperature(model_dir, temperature)
+    return CalibrationResult(
+        temperature,
+        calibration.negative_log_likelihood(logits, labels, 1.0),
+        calibration.negative_log_likelihood(logits, labels, temperature),
+        _ece(logits, labels, 1.0),
+        _ece(logits, labels, temperature),
+    )

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tokenizers import Tokenizer
 
-from sentiment_lib import onnx_export
+from sentiment_lib import calibration, onnx_export
 from sentiment_lib.data import LABELS, normalize_text
 from sentiment_lib.errors import ModelError
 
@@ -120,7 +120,7 @@ def load_tokenizer(model_dir: Path, max_length: int) -> Tokenizer:
     return tokenizer
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
 
@@ -128,11 +128,12 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 class SentimentPredictor:
     """A fine-tuned classifier behind a fast, order-preserving ``predict``."""
 
-    def __init__(self, backend: Backend, tokenizer: Tokenizer, batch_size: int, name: str):
+    def __init__(self, backend: Backend, tokenizer: Tokenizer, batch_size: int, name: str, temperature: float = 1.0):
         self.backend = backend
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.backend_name = name
+        self.temperature = temperature  # see sentiment_lib/calibration.py
         self.pad_id = tokenizer.token_to_id("[PAD]") or 0
 
     @classmethod
@@ -147,6 +148,7 @@ class SentimentPredictor:
         """Load a model saved by ``Trainer.save_model``.
 
         ``backend`` defaults to ``SENTIMENT_BACKEND`` or onnx-int8, ``threads`` to :func:`default_threads`.
+        The folder's fitted temperature, if any, scales every answer's confidence.
 
         Raises:
             ModelError: the folder does not hold a loadable model, or the back-end is unknown.
@@ -158,7 +160,7 @@ class SentimentPredictor:
             engine = make_backend(path, name, threads or default_threads())
         except OSError as err:
             raise ModelError(f"Cannot load a model from {path}: {err}") from None
-        return cls(engine, tokenizer, batch_size, name)
+        return cls(engine, tokenizer, batch_size, name, calibration.load_temperature(path))
 
     def predict(self, texts: Sequence[str]) -> Predictions:
         """Predict every text; results are in the order of ``texts``."""
@@ -171,7 +173,11 @@ class SentimentPredictor:
         )
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities, one row per text, columns in the order of ``LABELS``."""
+        """Calibrated class probabilities, one row per text, columns in the order of ``LABELS``."""
+        return softmax(self.logits(texts) / self.temperature)
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """The model's raw scores (before temperature), one row per text, in the order of ``texts``."""
         if not texts:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
         ids = [encoding.ids for encoding in self.tokenizer.encode_batch([normalize_text(t) for t in texts])]
@@ -181,7 +187,7 @@ class SentimentPredictor:
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
             input_ids, mask = self._pad([ids[i] for i in chunk], int(lengths[chunk].max()))
-            out[chunk] = _softmax(self.backend.logits(input_ids, mask).astype(np.float32))
+            out[chunk] = self.backend.logits(input_ids, mask).astype(np.float32)
         return out
 
     def _pad(self, rows: list[list[int]], width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -62,6 +63,12 @@ def test_run_has_settings_metrics_and_plots(workspace):
         "best_val_accuracy",
     ):
         assert key in run.data.metrics, key
+    # temperature scaling was fitted on validation and can only lower the validation NLL
+    metrics = run.data.metrics
+    assert 0.05 <= metrics["temperature"] <= 20 and metrics["val_nll_after"] <= metrics["val_nll_before"] + 1e-6
+    assert "val_ece_before" in metrics and "val_ece_after" in metrics
+    local = mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/model/artifacts")
+    assert list(Path(local).rglob("calibration.json"))
     # 320 real SST-2 phrases and a few seconds of training already beat chance clearly
     assert run.data.metrics["sst2_test_accuracy"] > 0.6
     plots = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "plots")}

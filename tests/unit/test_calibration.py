@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sentiment_lib import calibration
+
+
+def overconfident_sample(true_temperature: float, n: int = 20000, seed: int = 0):
+    """Logits whose labels were drawn from softmax(logits / true_temperature)."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 4, size=(n, 2))
+    scaled = logits / true_temperature
+    p_positive = np.exp(scaled[:, 1]) / np.exp(scaled).sum(axis=1)
+    return logits, (rng.random(n) < p_positive).astype(int)
+
+
+@pytest.mark.parametrize("true_temperature", [0.7, 1.0, 2.5])
+def test_fit_temperature_recovers_the_temperature_that_generated_the_labels(true_temperature):
+    logits, labels = overconfident_sample(true_temperature)
+    fitted = calibration.fit_temperature(logits, labels)
+    assert fitted == pytest.approx(true_temperature, rel=0.08)
+    nll = calibration.negative_log_likelihood
+    assert nll(logits, labels, fitted) <= nll(logits, labels, 1.0) + 1e-9
+
+
+def test_temperature_is_stored_beside_the_weights(tmp_path):
+    assert calibration.load_temperature(tmp_path) == 1.0  # a model saved before calibration existed
+    calibration.save_temperature(tmp_path, 1.7)
+    assert calibration.load_temperature(tmp_path) == 1.7
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="as many labels"):
+        calibration.fit_temperature(np.zeros((3, 2)), np.zeros(2, dtype=int))
