@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PIN = re.compile(r"^\s*-?\s*([A-Za-z0-9_.\-\[\]]+)==([^\s#]+)")
@@ -29,3 +32,17 @@ def test_every_requirement_is_pinned():
     for line in (REPO / "requirements.txt").read_text().splitlines():
         line = line.split("#")[0].strip()
         assert not line or "==" in line, f"unpinned requirement: {line}"
+
+
+def test_no_generated_data_or_report_is_committed():
+    # a feedback store committed by mistake would be trained on by every fresh clone's demo
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(
+        ["git", "ls-files", "data", "reports", "state", "outbox", "logs", "models", "wandb"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert tracked == ["data/README.md", "reports/README.md"]
