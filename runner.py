@@ -228,8 +228,7 @@ def cmd_loop(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     stop = StopSignal().install()
     cycle = _cycle(args, stop)
-    ws = Workspace(args.workspace)
-    replay = Replay(args.source, ws.incoming, ws.state_dir / "replay.json", args.per_cycle)
+    replay = Replay(args.source, cycle.ws.incoming, cycle.ws.state_dir / "replay.json", args.per_cycle)
     cycles = args.cycles or -(-replay.remaining // args.per_cycle)
     log.info(
         "Replay of %s: %d rows left, %d per cycle, %d cycle(s)", args.source, replay.remaining, args.per_cycle, cycles
