@@ -66,8 +66,14 @@ def classification_metrics(y_true: np.ndarray, predictions: Predictions) -> dict
 def evaluate_frame(predictor: SentimentPredictor, frame: pd.DataFrame, name: str) -> Evaluation:
     """Predict a labelled frame (``Review``, ``Sentiment``) and compute its metrics."""
     y_true = (frame[LABEL_COLUMN] == "positive").to_numpy().astype(int)
-    predictions = predictor.predict(frame[TEXT_COLUMN].tolist())
-    return Evaluation(name, y_true, predictions, classification_metrics(y_true, predictions))
+    logits = predictor.logits(frame[TEXT_COLUMN].tolist())
+    predictions = predictor.from_logits(logits)
+    metrics = classification_metrics(y_true, predictions)
+    # the same answers before temperature scaling: what calibration bought on this set
+    raw = predictor.from_logits(logits, temperature=1.0)
+    correct = np.array([LABELS.index(label) for label in raw.labels]) == y_true
+    metrics["ece_before_temperature"] = expected_calibration_error(raw.confidences, correct)
+    return Evaluation(name, y_true, predictions, metrics)
 
 
 def prefixed(evaluation: Evaluation) -> dict[str, float]:

@@ -123,6 +123,7 @@ def training_arguments(settings: Settings, output_dir: Path, run_name: str) -> T
         weight_decay=settings.weight_decay,
         warmup_steps=settings.warmup_ratio,
         lr_scheduler_type="linear",
+        label_smoothing_factor=settings.label_smoothing,
         eval_strategy="steps",
         eval_steps=settings.eval_steps,
         save_strategy="steps",
@@ -142,6 +143,37 @@ def training_arguments(settings: Settings, output_dir: Path, run_name: str) -> T
     )
 
 
+class WeightAverager(TrainerCallback):
+    """Sums the weights every ``every`` steps once ``start_fraction`` of the steps are done.
+
+    A uniform average of the weights along the end of the learning-rate decay lands in a flatter spot than
+    any single checkpoint (stochastic weight averaging); ``train_classifier`` keeps it only when it scores
+    at least as well on validation as the best checkpoint.
+    """
+
+    def __init__(self, start_fraction: float, every: int):
+        self.start_fraction = start_fraction
+        self.every = every
+        self.total: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        if state.global_step < self.start_fraction * state.max_steps or state.global_step % self.every:
+            return
+        with torch.no_grad():
+            for name, tensor in model.state_dict().items():
+                if not tensor.is_floating_point():
+                    continue
+                if name in self.total:
+                    self.total[name].add_(tensor)
+                else:
+                    self.total[name] = tensor.detach().clone().float()
+        self.count += 1
+
+    def averaged_weights(self) -> dict[str, torch.Tensor]:
+        return {name: total / self.count for name, total in self.total.items()}
+
+
 @dataclass
 class TrainResult:
     model_dir: Path
@@ -150,6 +182,8 @@ class TrainResult:
     train_seconds: float
     resumed_from: str | None
     log_history: list[dict[str, Any]]
+    averaged_metric: float | None = None  # validation accuracy of the averaged weights, when averaging ran
+    kept_average: bool = False
 
 
 def train_classifier(
@@ -170,6 +204,7 @@ def train_classifier(
     set_seed(settings.seed)
     tokenizer, model = load_pretrained(settings.model_name_or_path)
     checkpoints = Path(settings.checkpoint_dir) / training_fingerprint(settings, train, validation)
+    averager = WeightAverager(settings.average_from, settings.average_every)
     trainer = Trainer(
         model=model,
         args=training_arguments(settings, checkpoints, run_name),
@@ -180,6 +215,7 @@ def train_classifier(
         compute_metrics=compute_metrics,
         callbacks=[
             EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience or 10**9),
+            *([averager] if settings.average_from > 0 else []),
             *(callbacks or []),
         ],
     )
@@ -191,6 +227,7 @@ def train_classifier(
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - started
+    averaged_metric = keep_better_average(trainer, averager)
     model_dir = Path(model_dir)
     trainer.save_model(str(model_dir))
     result = TrainResult(
@@ -200,10 +237,35 @@ def train_classifier(
         train_seconds=seconds,
         resumed_from=resume,
         log_history=list(trainer.state.log_history),
+        averaged_metric=averaged_metric,
+        kept_average=averaged_metric is not None and averaged_metric >= (trainer.state.best_metric or 0.0),
     )
     # Finished: the checkpoints only served a resume, and each holds a full model and optimizer state.
     shutil.rmtree(checkpoints, ignore_errors=True)
     return result
+
+
+def keep_better_average(trainer: Trainer, averager: WeightAverager) -> float | None:
+    """Swap in the averaged weights when they are at least as accurate on validation as the best checkpoint.
+
+    Returns the averaged weights' validation accuracy, or None when fewer than two samples were averaged
+    (a resumed run only averages what it saw after the resume).
+    """
+    if averager.count < 2:
+        return None
+    best = {name: tensor.detach().clone() for name, tensor in trainer.model.state_dict().items()}
+    trainer.remove_callback(EarlyStoppingCallback)  # training is over: this evaluation is not a stopping signal
+    trainer.model.load_state_dict(averager.averaged_weights(), strict=False)
+    accuracy = trainer.evaluate(metric_key_prefix="averaged")["averaged_accuracy"]
+    log.info(
+        "Averaged weights of %d samples: validation accuracy %.4f (best checkpoint %s)",
+        averager.count,
+        accuracy,
+        trainer.state.best_metric,
+    )
+    if accuracy < (trainer.state.best_metric or 0.0):
+        trainer.model.load_state_dict(best)
+    return accuracy
 
 
 def evaluation_history(log_history: list[dict[str, Any]]) -> pd.DataFrame:

@@ -164,7 +164,11 @@ class SentimentPredictor:
 
     def predict(self, texts: Sequence[str]) -> Predictions:
         """Predict every text; results are in the order of ``texts``."""
-        probabilities = self.probabilities(texts)
+        return self.from_logits(self.logits(texts))
+
+    def from_logits(self, logits: np.ndarray, temperature: float | None = None) -> Predictions:
+        """Labels and confidences from raw scores, at the fitted temperature unless one is given."""
+        probabilities = softmax(logits / (self.temperature if temperature is None else temperature))
         best = probabilities.argmax(axis=1)
         return Predictions(
             labels=[LABELS[i] for i in best],

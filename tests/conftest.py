@@ -33,6 +33,15 @@ def write_sst2_sample(workspace: Path, rows: int = 800, test_rows: int = 200, se
     return cut
 
 
+def write_airline_sample(workspace: Path, rows: int = 150, seed: int = 1) -> Path:
+    """A cut of the real airline tweets file, every column kept, as ``03_evaluate`` reads it."""
+    tweets = pd.read_csv(AIRLINE).sample(rows, random_state=seed)
+    cut = workspace / "airline" / "Tweets.csv"
+    cut.parent.mkdir(parents=True, exist_ok=True)
+    tweets.to_csv(cut, index=False)
+    return cut
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """The environment for a child process of a test: offline, and pointed at nothing but its workspace.
 

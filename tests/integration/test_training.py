@@ -1,15 +1,19 @@
-"""Training itself, in-process on a few real SST-2 rows: resume after an interruption."""
+"""Training itself, in-process on a few real SST-2 rows: resume after an interruption, weight averaging."""
 
 from __future__ import annotations
 
 import csv
+from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 from transformers import TrainerCallback
 
 from sentiment_lib import model
 from sentiment_lib.config import resolve_settings
+from sentiment_lib.predict import SentimentPredictor
 from tests.conftest import SST2
 
 pytestmark = pytest.mark.slow
@@ -49,3 +53,32 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(tmp_path):
     assert result.global_step == 20  # 160 rows / batch 16 * 2 epochs: the run went on, not from zero
     assert (tmp_path / "m2" / "model.safetensors").is_file()
     assert not any((tmp_path / "ckpt").iterdir()), "checkpoints are removed once training has finished"
+
+
+def test_weight_averaging_is_kept_only_when_validation_says_so(tmp_path):
+    settings = resolve_settings(
+        "smoke",
+        {"checkpoint_dir": str(tmp_path / "ckpt"), "report_to": "none", "average_from": 0.5, "average_every": 2},
+        environ={},
+    )
+    train, validation = frames()
+    result = model.train_classifier(settings, train, validation, tmp_path / "m", "t")
+    assert result.averaged_metric is not None
+    assert result.kept_average == (result.averaged_metric >= result.best_metric)
+    # the saved weights score what the kept choice scored on validation
+    saved = SentimentPredictor.from_directory(tmp_path / "m", backend="torch", max_length=settings.max_length)
+    accuracy = (np.array(saved.predict(validation["Review"].tolist()).labels) == validation["Sentiment"]).mean()
+    assert accuracy == pytest.approx(max(result.best_metric, result.averaged_metric), abs=1 / len(validation))
+
+
+def test_weight_averager_averages_the_sampled_steps():
+    layer = torch.nn.Linear(2, 1)
+    averager = model.WeightAverager(start_fraction=0.5, every=2)
+    state = SimpleNamespace(max_steps=8, global_step=0)
+    for step, value in enumerate(range(1, 9), start=1):
+        torch.nn.init.constant_(layer.weight, float(value))
+        state.global_step = step
+        averager.on_step_end(None, state, None, model=layer)
+    # sampled at steps 4, 6 and 8, where the weight was 4, 6 and 8
+    assert averager.count == 3
+    assert torch.allclose(averager.averaged_weights()["weight"], torch.full((1, 2), 6.0))

@@ -12,7 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sentiment_lib import registry, tracking
-from tests.conftest import AIRLINE, run_runner, write_sst2_sample
+from tests.conftest import AIRLINE, run_runner, write_airline_sample, write_sst2_sample
 
 pytestmark = pytest.mark.slow
 MODEL = "sentiment-classifier"
@@ -22,7 +22,13 @@ MODEL = "sentiment-classifier"
 def workspace(tmp_path_factory):
     ws = tmp_path_factory.mktemp("workspace")
     cut = write_sst2_sample(ws)
-    done = run_runner("pipeline", "--preset", "smoke", "--cycle", "c1", "-p", "sst2_test_path", str(cut), workspace=ws)
+    tweets = write_airline_sample(ws)
+    done = run_runner(
+        "pipeline",
+        *("--preset", "smoke", "--cycle", "c1"),
+        *("-p", "sst2_test_path", str(cut), "-p", "airline_test_path", str(tweets)),
+        workspace=ws,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     tracking.configure_client(ws)
     return ws
@@ -60,6 +66,8 @@ def test_run_has_settings_metrics_and_plots(workspace):
         "test_roc_auc",
         "test_ece",
         "sst2_test_accuracy",
+        "sst2_test_ece_before_temperature",
+        "airline_accuracy",
         "best_val_accuracy",
     ):
         assert key in run.data.metrics, key

@@ -25,6 +25,16 @@ def test_every_parameter_is_typed_and_explained(step):
         assert info["help"], f"{name} needs a trailing comment"
 
 
+@pytest.mark.parametrize("step", list(pipeline.STEPS))
+def test_papermill_reads_every_line_of_the_parameters_cell(step):
+    # a line papermill cannot parse (an "=" or parentheses in its comment) is silently not injected: the
+    # notebook's literal default would then override the preset
+    notebook = nbformat.read(pipeline.notebook_path(step), as_version=4)
+    cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    assigned = [line.split(":")[0] for line in cell.source.splitlines() if line and not line.startswith("#")]
+    assert sorted(assigned) == sorted(pipeline.declared_parameters(step))
+
+
 def test_unknown_parameter_is_refused_with_the_declared_names():
     with pytest.raises(
         ConfigError, match=r"Unknown parameter\(s\) \['learnin_rate'\] for train\. Declared: .*learning_rate"
