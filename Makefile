@@ -17,13 +17,14 @@ export TRANSFORMERS_OFFLINE := 1
 export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test lint format demo replay stop clean help
+.PHONY: install test lint format demo replay bench-accuracy stop clean help
 
 help:
 	@echo "make install  create .venv and install everything (idempotent)"
 	@echo "make test     run the whole test suite (what CI runs)"
 	@echo "make demo     import SST-2 if needed, run preprocess -> train ($(PRESET)) -> evaluate, start the API"
 	@echo "make replay   replay airline tweets into the watchful loop ($(CYCLES) cycles of $(PER_CYCLE))"
+	@echo "make bench-accuracy  train quick and full in benchmarks/.work/ and print the accuracy table (~30 min)"
 	@echo "make stop     stop the API that make demo started"
 	@echo "make lint     ruff check + format check"
 	@echo "make clean    remove generated outputs (keeps .venv and data/raw)"
@@ -54,6 +55,11 @@ demo: install
 	$(BIN)/python runner.py pipeline --preset $(PRESET)
 	@$(MAKE) --no-print-directory stop
 	$(BIN)/python runner.py serve --port $(PORT)
+
+# Its own workspace (benchmarks/.work/accuracy): trains quick and full as a user would, then scores them beside
+# VADER, TextBlob and TF-IDF + logistic regression. REUSE=1 keeps models already trained there.
+bench-accuracy: install
+	$(BIN)/python benchmarks/bench_accuracy.py $(if $(REUSE),--reuse)
 
 # Needs a champion (make demo); the first cycle trains one otherwise.
 replay: install

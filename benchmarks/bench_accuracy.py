@@ -27,14 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import REPO, print_table
+from common import REPO, SHARED, print_table
 
 from sentiment_lib import data, importers
 from sentiment_lib.data import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.evaluate import expected_calibration_error
 from sentiment_lib.predict import SentimentPredictor, default_threads
 
-SHARED = REPO.parent / "shared" / "data"
 MODEL_NAME = "sentiment-classifier"
 RAW = Path("data/raw/sentiment_analysis.csv")
 

@@ -46,7 +46,7 @@ def main() -> None:
     torch.set_num_threads(default_threads())
     model_dir = champion_dir(Path(args.workspace))
     texts, labels = sst2_test()
-    truth = np.array(["positive" if y == 1 else "negative" for y in labels])
+    truth = np.array(labels)
     candidates = {
         "HF pipeline, batch 1 (baseline)": hf_pipeline(model_dir, 1),
         "HF pipeline, batch 32": hf_pipeline(model_dir, 32),

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
-import pandas as pd
+from sentiment_lib import importers
 
 REPO = Path(__file__).resolve().parents[1]
-SST2_TEST = REPO.parent / "shared" / "data" / "sst2" / "test.tsv"
+SHARED = REPO.parent / "shared" / "data"
 
 
-def sst2_test() -> tuple[list[str], list[int]]:
-    frame = pd.read_csv(SST2_TEST, sep="\t", quoting=csv.QUOTE_NONE)
-    return frame["content"].tolist(), frame["label"].tolist()
+def sst2_test() -> tuple[list[str], list[str]]:
+    """The SST-2 test sentences and their labels (``positive``/``negative``)."""
+    frame = importers.import_sst2(SHARED / "sst2", splits=("test",)).frame
+    return frame["Review"].tolist(), frame["Sentiment"].tolist()
 
 
 def champion_dir(workspace: Path) -> Path:

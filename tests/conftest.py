@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import subprocess
 import sys
@@ -17,15 +18,23 @@ SST2 = SHARED_DATA / "sst2"
 AIRLINE = SHARED_DATA / "airline" / "Tweets.csv"
 
 
+@functools.cache
+def _read_sst2(split: str) -> pd.DataFrame:
+    from sentiment_lib import importers
+
+    return importers.import_sst2(SST2, splits=(split,)).frame
+
+
+def sst2(split: str) -> pd.DataFrame:
+    """One split of the real SST-2 (``train``, ``dev``, ``test``) as ``Review``, ``Sentiment``, in file order."""
+    return _read_sst2(split).copy()
+
+
 def write_sst2_sample(workspace: Path, rows: int = 800, test_rows: int = 200, seed: int = 1) -> Path:
     """A small workspace from real SST-2: ``data/raw`` training CSV and a cut of the labelled test set."""
-    train = pd.read_csv(SST2 / "train.tsv", sep="\t", quoting=csv.QUOTE_NONE)
-    sample = train.sample(rows, random_state=seed)
     raw = workspace / "data" / "raw" / "sentiment_analysis.csv"
     raw.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(
-        {"Review": sample["sentence"], "Sentiment": sample["label"].map({0: "negative", 1: "positive"})}
-    ).to_csv(raw, index=False)
+    sst2("train").sample(rows, random_state=seed).to_csv(raw, index=False)
     test = pd.read_csv(SST2 / "test.tsv", sep="\t", quoting=csv.QUOTE_NONE)
     cut = workspace / "sst2" / "test.tsv"
     cut.parent.mkdir(parents=True, exist_ok=True)

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import mlflow
-import pandas as pd
 import pytest
 import torch
 
 from sentiment_lib import model as model_lib
 from sentiment_lib import registry, serve_demo, tracking
 from sentiment_lib.config import PACKAGED_MODEL
-from tests.conftest import SST2, child_env
+from tests.conftest import child_env, sst2
 
 NAME = "sentiment-classifier"
 
 
 def calibration_texts() -> list[str]:
-    return pd.read_csv(SST2 / "dev.tsv", sep="\t", quoting=csv.QUOTE_NONE)["content"].head(100).tolist()
+    return sst2("dev")["Review"].head(100).tolist()
 
 
 def register_version(model_dir: Path, promote: bool = True) -> str:

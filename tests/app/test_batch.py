@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import signal
 import subprocess
@@ -12,13 +11,13 @@ import time
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, SST2, child_env, run_runner
+from tests.conftest import REPO, child_env, run_runner, sst2
 
 pytestmark = pytest.mark.slow
 
 
 def make_input(path, rows: int) -> pd.DataFrame:
-    texts = pd.read_csv(SST2 / "test.tsv", sep="\t", quoting=csv.QUOTE_NONE)["content"].tolist()
+    texts = sst2("test")["Review"].tolist()
     frame = pd.DataFrame(
         {
             "id": range(rows),

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import signal
@@ -17,7 +16,7 @@ import pytest
 from sentiment_lib import registry, tracking
 from sentiment_lib.cycle import Workspace, cycle_lock
 from tests.app.conftest import LiveServer, as_json
-from tests.conftest import AIRLINE, REPO, SST2, child_env, run_runner, write_sst2_sample
+from tests.conftest import AIRLINE, REPO, child_env, run_runner, sst2, write_sst2_sample
 
 pytestmark = pytest.mark.slow
 MODEL = "sentiment-classifier"
@@ -73,11 +72,9 @@ def drop(ws, rows: pd.DataFrame, name: str) -> None:
 
 def heldout_sst2(ws, n: int, seed: int = 7) -> pd.DataFrame:
     """SST-2 training phrases that are not in the workspace's training data."""
-    train = pd.read_csv(SST2 / "train.tsv", sep="\t", quoting=csv.QUOTE_NONE)
+    train = sst2("train")
     used = set(pd.read_csv(ws / "data" / "raw" / "sentiment_analysis.csv")["Review"])
-    rest = train[~train["sentence"].isin(used)]
-    rest = rest.sample(n, random_state=seed)
-    return pd.DataFrame({"Review": rest["sentence"], "Sentiment": rest["label"].map({0: "negative", 1: "positive"})})
+    return train[~train["Review"].isin(used)].sample(n, random_state=seed)
 
 
 def champion_version(ws) -> str:

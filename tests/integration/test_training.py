@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from transformers import TrainerCallback
@@ -14,7 +12,7 @@ from transformers import TrainerCallback
 from sentiment_lib import model
 from sentiment_lib.config import resolve_settings
 from sentiment_lib.predict import SentimentPredictor
-from tests.conftest import SST2
+from tests.conftest import sst2
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +29,7 @@ class Interrupt(TrainerCallback):
 
 
 def frames():
-    rows = pd.read_csv(SST2 / "train.tsv", sep="\t", quoting=csv.QUOTE_NONE).sample(200, random_state=5)
-    frame = pd.DataFrame({"Review": rows["sentence"], "Sentiment": rows["label"].map({0: "negative", 1: "positive"})})
+    frame = sst2("train").sample(200, random_state=5)
     return frame.iloc[:160], frame.iloc[160:]
 
 

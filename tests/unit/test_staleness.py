@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -8,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sentiment_lib import staleness
-from tests.conftest import AIRLINE, SST2
+from tests.conftest import AIRLINE, sst2
 
 
 def test_wilson_interval_known_values():
@@ -38,8 +37,7 @@ def test_age():
 
 @pytest.fixture(scope="module")
 def sst2_sentences():
-    frame = pd.read_csv(SST2 / "test.tsv", sep="\t", quoting=csv.QUOTE_NONE)
-    return frame["content"].sample(frac=1, random_state=0).tolist()
+    return sst2("test")["Review"].sample(frac=1, random_state=0).tolist()
 
 
 def test_drift_detected_on_airline_tweets_not_on_held_out_sst2(sst2_sentences):
