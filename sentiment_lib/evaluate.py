@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from sentiment_lib.data import LABEL_COLUMN, LABELS, TEXT_COLUMN
-from sentiment_lib.predict import Predictions, SentimentPredictor
+from sentiment_lib.data import LABEL_COLUMN, LABELS, TEXT_COLUMN, labels_to_ids
+from sentiment_lib.predict import Predictions, SentimentPredictor, softmax
 
 CALIBRATION_BINS = 10
 
@@ -32,6 +32,12 @@ def expected_calibration_error(confidences: np.ndarray, correct: np.ndarray, bin
     """Weighted mean gap between confidence and accuracy over equal-width confidence bins."""
     table = reliability_table(confidences, correct, bins)
     return float((table["count"] * (table["confidence"] - table["accuracy"]).abs()).sum() / len(confidences))
+
+
+def calibration_error(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    """ECE of the answers ``logits / temperature`` give, against class indices ``labels``."""
+    probabilities = softmax(logits / temperature)
+    return expected_calibration_error(probabilities.max(axis=1), probabilities.argmax(axis=1) == labels)
 
 
 def reliability_table(confidences: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS) -> pd.DataFrame:
@@ -70,9 +76,8 @@ def evaluate_frame(predictor: SentimentPredictor, frame: pd.DataFrame, name: str
     predictions = predictor.from_logits(logits)
     metrics = classification_metrics(y_true, predictions)
     # the same answers before temperature scaling: what calibration bought on this set
-    raw = predictor.from_logits(logits, temperature=1.0)
-    correct = np.array([LABELS.index(label) for label in raw.labels]) == y_true
-    metrics["ece_before_temperature"] = expected_calibration_error(raw.confidences, correct)
+    labels = np.array(labels_to_ids(frame[LABEL_COLUMN]))
+    metrics["ece_before_temperature"] = calibration_error(logits, labels, 1.0)
     return Evaluation(name, y_true, predictions, metrics)
 
 

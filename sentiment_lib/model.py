@@ -36,8 +36,8 @@ from sentiment_lib import calibration
 from sentiment_lib.config import PACKAGED_MODEL, Settings, report_targets
 from sentiment_lib.data import LABEL_COLUMN, LABELS, TEXT_COLUMN, labels_to_ids
 from sentiment_lib.errors import ModelError
-from sentiment_lib.evaluate import expected_calibration_error
-from sentiment_lib.predict import SentimentPredictor, softmax
+from sentiment_lib.evaluate import calibration_error
+from sentiment_lib.predict import SentimentPredictor
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def train_classifier(
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - started
-    averaged_metric = keep_better_average(trainer, averager)
+    averaged_metric, kept_average = keep_better_average(trainer, averager)
     model_dir = Path(model_dir)
     trainer.save_model(str(model_dir))
     result = TrainResult(
@@ -238,21 +238,21 @@ def train_classifier(
         resumed_from=resume,
         log_history=list(trainer.state.log_history),
         averaged_metric=averaged_metric,
-        kept_average=averaged_metric is not None and averaged_metric >= (trainer.state.best_metric or 0.0),
+        kept_average=kept_average,
     )
     # Finished: the checkpoints only served a resume, and each holds a full model and optimizer state.
     shutil.rmtree(checkpoints, ignore_errors=True)
     return result
 
 
-def keep_better_average(trainer: Trainer, averager: WeightAverager) -> float | None:
+def keep_better_average(trainer: Trainer, averager: WeightAverager) -> tuple[float | None, bool]:
     """Swap in the averaged weights when they are at least as accurate on validation as the best checkpoint.
 
-    Returns the averaged weights' validation accuracy, or None when fewer than two samples were averaged
-    (a resumed run only averages what it saw after the resume).
+    Returns the averaged weights' validation accuracy and whether they were kept; (None, False) when fewer
+    than two samples were averaged (a resumed run only averages what it saw after the resume).
     """
     if averager.count < 2:
-        return None
+        return None, False
     best = {name: tensor.detach().clone() for name, tensor in trainer.model.state_dict().items()}
     trainer.remove_callback(EarlyStoppingCallback)  # training is over: this evaluation is not a stopping signal
     trainer.model.load_state_dict(averager.averaged_weights(), strict=False)
@@ -263,9 +263,10 @@ def keep_better_average(trainer: Trainer, averager: WeightAverager) -> float | N
         accuracy,
         trainer.state.best_metric,
     )
-    if accuracy < (trainer.state.best_metric or 0.0):
+    kept = accuracy >= (trainer.state.best_metric or 0.0)
+    if not kept:
         trainer.model.load_state_dict(best)
-    return accuracy
+    return accuracy, kept
 
 
 def evaluation_history(log_history: list[dict[str, Any]]) -> pd.DataFrame:
@@ -289,11 +290,6 @@ class CalibrationResult:
         }
 
 
-def _ece(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
-    probabilities = softmax(logits / temperature)
-    return expected_calibration_error(probabilities.max(axis=1), probabilities.argmax(axis=1) == labels)
-
-
 def calibrate(model_dir: str | Path, validation: pd.DataFrame) -> CalibrationResult:
     """Fit temperature scaling on ``validation`` with the fp32 model; store it beside the weights.
 
@@ -307,6 +303,6 @@ def calibrate(model_dir: str | Path, validation: pd.DataFrame) -> CalibrationRes
         temperature,
         calibration.negative_log_likelihood(logits, labels, 1.0),
         calibration.negative_log_likelihood(logits, labels, temperature),
-        _ece(logits, labels, 1.0),
-        _ece(logits, labels, temperature),
+        calibration_error(logits, labels, 1.0),
+        calibration_error(logits, labels, temperature),
     )

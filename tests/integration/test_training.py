@@ -33,12 +33,15 @@ def frames():
     return frame.iloc[:160], frame.iloc[160:]
 
 
-def test_interrupted_training_resumes_from_its_last_checkpoint(tmp_path):
-    settings = resolve_settings(
-        "smoke",
-        {"checkpoint_dir": str(tmp_path / "ckpt"), "report_to": "none", "num_epochs": 2.0, "eval_steps": 5},
-        environ={},
+def smoke_settings(tmp_path, **changes):
+    """The smoke preset, untracked, with checkpoints under ``tmp_path``."""
+    return resolve_settings(
+        "smoke", {"checkpoint_dir": str(tmp_path / "ckpt"), "report_to": "none", **changes}, environ={}
     )
+
+
+def test_interrupted_training_resumes_from_its_last_checkpoint(tmp_path):
+    settings = smoke_settings(tmp_path, num_epochs=2.0, eval_steps=5)
     train, validation = frames()
     with pytest.raises(KeyboardInterrupt):
         model.train_classifier(settings, train, validation, tmp_path / "m1", "t", callbacks=[Interrupt(12)])
@@ -53,11 +56,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(tmp_path):
 
 
 def test_weight_averaging_is_kept_only_when_validation_says_so(tmp_path):
-    settings = resolve_settings(
-        "smoke",
-        {"checkpoint_dir": str(tmp_path / "ckpt"), "report_to": "none", "average_from": 0.5, "average_every": 2},
-        environ={},
-    )
+    settings = smoke_settings(tmp_path, average_from=0.5, average_every=2)
     train, validation = frames()
     result = model.train_classifier(settings, train, validation, tmp_path / "m", "t")
     assert result.averaged_metric is not None

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sentiment_lib import calibration
+from sentiment_lib.evaluate import calibration_error
 
 
 def overconfident_sample(true_temperature: float, n: int = 20000, seed: int = 0):
@@ -33,3 +34,10 @@ def test_temperature_is_stored_beside_the_weights(tmp_path):
 def test_bad_input():
     with pytest.raises(ValueError, match="as many labels"):
         calibration.fit_temperature(np.zeros((3, 2)), np.zeros(2, dtype=int))
+
+
+def test_calibration_error_of_logits_at_a_temperature():
+    logits, labels = np.array([[0.0, 12.0], [12.0, 0.0]]), np.array([1, 0])
+    # sure and right: no gap; a huge temperature makes the same right answers look like coin flips
+    assert calibration_error(logits, labels, 1.0) == pytest.approx(0.0, abs=1e-4)
+    assert calibration_error(logits, labels, 1000.0) == pytest.approx(0.5, abs=0.01)
