@@ -92,7 +92,8 @@ def train_preset(workspace: Path, preset: str) -> None:
     run_runner(workspace, "evaluate", *common, *evaluation_sets)
 
 
-def our_model(workspace: Path, preset: str, version: object, backend: str) -> Contender:
+def our_model(preset: str, version: object, backend: str) -> Contender:
+    """A registered version of ours (the workspace's registry is already configured), on one back-end."""
     from mlflow import MlflowClient
 
     from sentiment_lib import registry
@@ -221,7 +222,7 @@ def main() -> None:
     }
     contenders = [vader(), textblob(), tfidf_logistic_regression(train, validation)]
     for preset in args.presets:
-        contenders += [our_model(workspace, preset, versions[preset], b) for b in ("torch", "onnx-int8")]
+        contenders += [our_model(preset, versions[preset], b) for b in ("torch", "onnx-int8")]
     rows = [score(contender, sets) for contender in contenders]
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {default_threads()} threads"
     print_table(

@@ -168,7 +168,7 @@ class SentimentPredictor:
 
     def from_logits(self, logits: np.ndarray, temperature: float | None = None) -> Predictions:
         """Labels and confidences from raw scores, at the fitted temperature unless one is given."""
-        probabilities = softmax(logits / (self.temperature if temperature is None else temperature))
+        probabilities = self.scaled_softmax(logits, temperature)
         best = probabilities.argmax(axis=1)
         return Predictions(
             labels=[LABELS[i] for i in best],
@@ -178,7 +178,11 @@ class SentimentPredictor:
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated class probabilities, one row per text, columns in the order of ``LABELS``."""
-        return softmax(self.logits(texts) / self.temperature)
+        return self.scaled_softmax(self.logits(texts))
+
+    def scaled_softmax(self, logits: np.ndarray, temperature: float | None = None) -> np.ndarray:
+        """Softmax of ``logits`` divided by the fitted temperature (or by ``temperature`` when given)."""
+        return softmax(logits / (self.temperature if temperature is None else temperature))
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """The model's raw scores (before temperature), one row per text, in the order of ``texts``."""
