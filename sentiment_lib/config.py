@@ -44,9 +44,13 @@ class Settings:
     early_stopping_patience: int = 3
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
+    layer_decay: float = 1.0  # learning rate x this per layer below the classifier; 1 = one rate for all
     label_smoothing: float = 0.0
     average_from: float = 0.0  # average the weights over the last (1 - this) of the steps; 0 = off
     average_every: int = 100  # steps between the weight samples averaged
+    distill_teachers: int = 0  # models trained first (seeds seed+1, ...) whose averaged logits teach the final one
+    distill_weight: float = 0.5  # share of the teachers' soft targets in the loss; the rest is the labels
+    distill_temperature: float = 2.0  # softens both distributions in the distillation term
     logging_steps: int = 25
     seed: int = 42
     checkpoint_dir: str = "models/checkpoints"
@@ -143,6 +147,7 @@ def _validate(s: Settings) -> None:
         "logging_steps",
         "augment_copies",
         "average_every",
+        "distill_temperature",
     ]
     problems += [f"{name} must be > 0, got {getattr(s, name)}" for name in positives if getattr(s, name) <= 0]
     non_negatives = [
@@ -158,6 +163,7 @@ def _validate(s: Settings) -> None:
         "max_retrains_per_day",
         "step_retries",
         "alert_cooldown_hours",
+        "distill_teachers",
     ]
     problems += [f"{name} must be >= 0" for name in non_negatives if getattr(s, name) < 0]
     if not 0 < s.learning_rate < 1:
@@ -168,6 +174,10 @@ def _validate(s: Settings) -> None:
         problems.append(f"drift_alpha must be between 0 and 1, got {s.drift_alpha}")
     if not 0 <= s.average_from < 1 or not 0 <= s.label_smoothing < 0.5:
         problems.append("average_from must be in [0, 1) and label_smoothing in [0, 0.5)")
+    if not 0 < s.layer_decay <= 1:
+        problems.append(f"layer_decay must be in (0, 1], got {s.layer_decay}")
+    if not 0 <= s.distill_weight <= 1:
+        problems.append(f"distill_weight must be in [0, 1], got {s.distill_weight}")
     if not 0 <= s.warmup_ratio < 1:
         problems.append(f"warmup_ratio must be in [0, 1), got {s.warmup_ratio}")
     unknown = set(report_targets(s)) - {"mlflow", "wandb"}

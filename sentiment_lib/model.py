@@ -11,8 +11,9 @@ import hashlib
 import json
 import logging
 import shutil
+import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from sentiment_lib.data import LABEL_COLUMN, LABELS, TEXT_COLUMN, labels_to_ids
 from sentiment_lib.errors import ModelError
 from sentiment_lib.evaluate import calibration_error
 from sentiment_lib.predict import SentimentPredictor
+from sentiment_lib.trainer import SentimentTrainer
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +82,10 @@ def load_pretrained(name_or_path: str) -> tuple[Any, Any]:
 class ReviewDataset(torch.utils.data.Dataset):
     """Tokenized reviews without padding (the collator pads each batch to its own longest item)."""
 
-    def __init__(self, frame: pd.DataFrame, tokenizer: Any, max_length: int):
+    def __init__(self, frame: pd.DataFrame, tokenizer: Any, max_length: int, teacher_logits: np.ndarray | None = None):
         self.encodings = tokenizer(list(frame[TEXT_COLUMN]), truncation=True, max_length=max_length)
         self.labels = labels_to_ids(frame[LABEL_COLUMN])
+        self.teacher_logits = teacher_logits
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -90,6 +93,8 @@ class ReviewDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         item = {key: values[i] for key, values in self.encodings.items()}
         item["labels"] = self.labels[i]
+        if self.teacher_logits is not None:
+            item["teacher_logits"] = self.teacher_logits[i].tolist()
         return item
 
 
@@ -104,11 +109,15 @@ def compute_metrics(prediction: Any) -> dict[str, float]:
     return {"accuracy": float((predicted == labels).mean()), "f1": f1}
 
 
-def training_fingerprint(settings: Settings, train: pd.DataFrame, validation: pd.DataFrame) -> str:
+def training_fingerprint(
+    settings: Settings, train: pd.DataFrame, validation: pd.DataFrame, teacher_logits: np.ndarray | None = None
+) -> str:
     """A short hash of everything that shapes a training run, naming its checkpoint folder."""
     digest = hashlib.sha256(json.dumps(settings.to_dict(), sort_keys=True).encode())
     for frame in (train, validation):
         digest.update(pd.util.hash_pandas_object(frame[[TEXT_COLUMN, LABEL_COLUMN]], index=False).values.tobytes())
+    if teacher_logits is not None:
+        digest.update(np.ascontiguousarray(teacher_logits, dtype=np.float32).tobytes())
     return digest.hexdigest()[:12]
 
 
@@ -135,6 +144,9 @@ def training_arguments(settings: Settings, output_dir: Path, run_name: str) -> T
         logging_steps=settings.logging_steps,
         logging_first_step=True,
         train_sampling_strategy="group_by_length",
+        # the batches carry exactly what the loss needs; by default the Trainer would drop teacher_logits,
+        # which the model's forward() does not take
+        remove_unused_columns=False,
         seed=settings.seed,
         data_seed=settings.seed,
         use_cpu=True,
@@ -184,6 +196,48 @@ class TrainResult:
     log_history: list[dict[str, Any]]
     averaged_metric: float | None = None  # validation accuracy of the averaged weights, when averaging ran
     kept_average: bool = False
+    teacher_accuracies: list[float] = field(default_factory=list)  # validation accuracy of each teacher
+
+
+def train_with_teachers(
+    settings: Settings, train: pd.DataFrame, validation: pd.DataFrame, model_dir: str | Path, run_name: str
+) -> TrainResult:
+    """``train_classifier``, preceded by ``distill_teachers`` teachers whose averaged logits it learns from.
+
+    The teachers follow the same recipe with other seeds and are not tracked; only their logits on the training
+    rows are kept (under ``checkpoint_dir``), so an interrupted run does not train a finished teacher again.
+    The reported training time includes the teachers'.
+    """
+    if settings.distill_teachers == 0:
+        return train_classifier(settings, train, validation, model_dir, run_name)
+    started = time.perf_counter()
+    saved = [train_teacher(settings, k, train, validation, run_name) for k in range(1, settings.distill_teachers + 1)]
+    teachers = [np.load(path) for path in saved]
+    logits = np.mean([teacher["logits"] for teacher in teachers], axis=0)
+    result = train_classifier(settings, train, validation, model_dir, run_name, teacher_logits=logits)
+    result.train_seconds = time.perf_counter() - started
+    result.teacher_accuracies = [float(teacher["accuracy"]) for teacher in teachers]
+    for path in saved:
+        path.unlink()
+    return result
+
+
+def train_teacher(settings: Settings, k: int, train: pd.DataFrame, validation: pd.DataFrame, run_name: str) -> Path:
+    """Train teacher ``k`` (seed + k) unless its logits are saved already; return the ``.npz`` holding them."""
+    teacher = settings.replace(seed=settings.seed + k, distill_teachers=0, report_to="none")
+    saved = Path(settings.checkpoint_dir) / "teachers" / f"{training_fingerprint(teacher, train, validation)}.npz"
+    if saved.exists():
+        log.info("Teacher %d: reusing the logits in %s", k, saved)
+        return saved
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=saved.parent) as folder:
+        result = train_classifier(teacher, train, validation, folder, f"{run_name}-teacher-{k}")
+        # fp32 logits before temperature scaling: the student softens them with its own distill_temperature
+        logits = SentimentPredictor.from_directory(folder, backend="torch").logits(train[TEXT_COLUMN].tolist())
+    accuracy = result.averaged_metric if result.kept_average else result.best_metric
+    np.savez(saved, logits=logits, accuracy=accuracy or 0.0)
+    log.info("Teacher %d: validation accuracy %.4f", k, accuracy or 0.0)
+    return saved
 
 
 def train_classifier(
@@ -193,22 +247,28 @@ def train_classifier(
     model_dir: str | Path,
     run_name: str,
     callbacks: list[TrainerCallback] | None = None,
+    teacher_logits: np.ndarray | None = None,
 ) -> TrainResult:
     """Fine-tune on ``train``, select the best checkpoint on ``validation``, save it to ``model_dir``.
 
     Re-running after an interruption resumes from the last checkpoint of the same settings and data.
+    With ``teacher_logits`` (one row of logits per training row) the model also learns from a teacher's
+    softened predictions (see ``distillation_loss``).
 
     Raises:
         ModelError: the pretrained model cannot be loaded.
     """
     set_seed(settings.seed)
     tokenizer, model = load_pretrained(settings.model_name_or_path)
-    checkpoints = Path(settings.checkpoint_dir) / training_fingerprint(settings, train, validation)
+    checkpoints = Path(settings.checkpoint_dir) / training_fingerprint(settings, train, validation, teacher_logits)
     averager = WeightAverager(settings.average_from, settings.average_every)
-    trainer = Trainer(
+    trainer = SentimentTrainer(
         model=model,
         args=training_arguments(settings, checkpoints, run_name),
-        train_dataset=ReviewDataset(train, tokenizer, settings.max_length),
+        distill_weight=settings.distill_weight,
+        distill_temperature=settings.distill_temperature,
+        layer_decay=settings.layer_decay,
+        train_dataset=ReviewDataset(train, tokenizer, settings.max_length, teacher_logits),
         eval_dataset=ReviewDataset(validation, tokenizer, settings.max_length),
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,

@@ -78,3 +78,46 @@ def test_weight_averager_averages_the_sampled_steps():
     # sampled at steps 4, 6 and 8, where the weight was 4, 6 and 8
     assert averager.count == 3
     assert torch.allclose(averager.averaged_weights()["weight"], torch.full((1, 2), 6.0))
+
+
+def test_a_student_learns_what_its_teacher_says(tmp_path):
+    # a teacher that contradicts every label, followed alone (weight 1): the student learns the contradiction
+    settings = smoke_settings(tmp_path, distill_weight=1.0, distill_temperature=1.0)
+    train, validation = frames()
+    labels = (train["Sentiment"] == "positive").to_numpy()
+    contrary = np.where(labels[:, None], [[4.0, -4.0]], [[-4.0, 4.0]]).astype(np.float32)
+    model.train_classifier(settings, train, validation, tmp_path / "m", "t", teacher_logits=contrary)
+    saved = SentimentPredictor.from_directory(tmp_path / "m", backend="torch", max_length=settings.max_length)
+    agreement = (np.array(saved.predict(train["Review"].tolist()).labels) == train["Sentiment"]).mean()
+    assert agreement < 0.5  # a plain run agrees with the labels on about 95% of these rows
+
+
+def test_teachers_are_trained_first_and_only_their_logits_kept_until_the_model_is_done(tmp_path):
+    settings = smoke_settings(tmp_path, distill_teachers=1, num_epochs=2.0)
+    train, validation = frames()
+    result = model.train_with_teachers(settings, train, validation, tmp_path / "m", "t")
+    assert len(result.teacher_accuracies) == 1
+    assert 0.0 < result.teacher_accuracies[0] <= 1.0
+    assert result.global_step == 20  # the model itself: 160 rows / batch 16 * 2 epochs
+    assert (tmp_path / "m" / "model.safetensors").is_file()
+    leftovers = [p for p in (tmp_path / "ckpt").rglob("*") if p.is_file()]
+    assert leftovers == [], "teacher logits and checkpoints are removed once the model is trained"
+
+
+class RecordLearningRates(TrainerCallback):
+    def __init__(self):
+        self.rates: list[float] = []
+
+    def on_step_end(self, args, state, control, optimizer=None, **kwargs):
+        if state.global_step == 1:  # the linear schedule ends at zero for every group
+            self.rates = sorted({group["lr"] for group in optimizer.param_groups})
+
+
+def test_layer_decay_trains_each_depth_at_its_own_learning_rate(tmp_path):
+    settings = smoke_settings(tmp_path, layer_decay=0.5, num_epochs=0.5)
+    train, validation = frames()
+    recorder = RecordLearningRates()
+    model.train_classifier(settings, train, validation, tmp_path / "m", "t", callbacks=[recorder])
+    # embeddings, 6 encoder layers, pooler and classifier: 8 depths, each half the rate of the one above
+    assert len(recorder.rates) == 8
+    assert recorder.rates[-1] / recorder.rates[0] == pytest.approx(2**7)
