@@ -256,8 +256,13 @@ def train_classifier(
     softened predictions (see ``distillation_loss``).
 
     Raises:
-        ModelError: the pretrained model cannot be loaded.
+        ModelError: the pretrained model cannot be loaded, or ``teacher_logits`` does not match ``train``.
     """
+    if teacher_logits is not None and np.shape(teacher_logits) != (len(train), len(LABELS)):
+        raise ModelError(
+            f"teacher_logits must hold one row of {len(LABELS)} logits per training row: "
+            f"got shape {np.shape(teacher_logits)} for {len(train)} rows"
+        )
     set_seed(settings.seed)
     tokenizer, model = load_pretrained(settings.model_name_or_path)
     checkpoints = Path(settings.checkpoint_dir) / training_fingerprint(settings, train, validation, teacher_logits)

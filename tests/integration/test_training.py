@@ -11,6 +11,7 @@ from transformers import TrainerCallback
 
 from sentiment_lib import model
 from sentiment_lib.config import resolve_settings
+from sentiment_lib.errors import ModelError
 from sentiment_lib.predict import SentimentPredictor
 from tests.conftest import sst2
 
@@ -121,3 +122,11 @@ def test_layer_decay_trains_each_depth_at_its_own_learning_rate(tmp_path):
     # embeddings, 6 encoder layers, pooler and classifier: 8 depths, each half the rate of the one above
     assert len(recorder.rates) == 8
     assert recorder.rates[-1] / recorder.rates[0] == pytest.approx(2**7)
+
+
+def test_teacher_logits_that_do_not_match_the_training_rows_are_refused(tmp_path):
+    train, validation = frames()
+    with pytest.raises(ModelError, match="one row of 2 logits per training row: got shape \\(159, 2\\) for 160 rows"):
+        model.train_classifier(
+            smoke_settings(tmp_path), train, validation, tmp_path / "m", "t", teacher_logits=np.zeros((159, 2))
+        )
