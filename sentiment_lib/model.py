@@ -232,8 +232,10 @@ def train_teacher(settings: Settings, k: int, train: pd.DataFrame, validation: p
     saved.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=saved.parent) as folder:
         result = train_classifier(teacher, train, validation, folder, f"{run_name}-teacher-{k}")
-        # fp32 logits before temperature scaling: the student softens them with its own distill_temperature
-        logits = SentimentPredictor.from_directory(folder, backend="torch").logits(train[TEXT_COLUMN].tolist())
+        # fp32 logits before temperature scaling (the student softens them with distill_temperature), on the
+        # same truncated inputs the student trains on
+        teacher_model = SentimentPredictor.from_directory(folder, backend="torch", max_length=settings.max_length)
+        logits = teacher_model.logits(train[TEXT_COLUMN].tolist())
     accuracy = result.averaged_metric if result.kept_average else result.best_metric
     np.savez(saved, logits=logits, accuracy=accuracy or 0.0)
     log.info("Teacher %d: validation accuracy %.4f", k, accuracy or 0.0)
