@@ -11,8 +11,8 @@ import os
 
 from dotenv import load_dotenv
 
-from sentiment_lib.api import ServeConfig, create_app
-from sentiment_lib.pipeline import RUN_ENVIRONMENT
+from sentiment_lib.config import apply_offline_defaults
+from sentiment_lib.serving.api import ServeConfig, create_app
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,8 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     load_dotenv(os.path.join(args.workspace, ".env"), override=False)
-    for key, value in RUN_ENVIRONMENT.items():
-        os.environ.setdefault(key, value)
+    apply_offline_defaults()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = ServeConfig.from_env(
         workspace=args.workspace,

@@ -29,13 +29,12 @@ import numpy as np
 import pandas as pd
 from common import REPO, SHARED, print_table
 
-from sentiment_lib import data, importers
-from sentiment_lib.data import LABEL_COLUMN, TEXT_COLUMN
-from sentiment_lib.evaluate import expected_calibration_error
-from sentiment_lib.predict import SentimentPredictor, default_threads
-
-MODEL_NAME = "sentiment-classifier"
-RAW = Path("data/raw/sentiment_analysis.csv")
+from sentiment_lib.data import dataset as data
+from sentiment_lib.data import importers
+from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
+from sentiment_lib.inference.predictor import SentimentPredictor, default_threads
+from sentiment_lib.training.evaluate import expected_calibration_error
+from sentiment_lib.workspace import Workspace
 
 
 @dataclass
@@ -62,10 +61,11 @@ def run_runner(workspace: Path, *args: str) -> None:
 
 def prepare_workspace(workspace: Path) -> None:
     """SST-2 train + dev imported and split, as ``make demo`` does."""
+    ws = Workspace(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
-    if not (workspace / RAW).is_file():
-        run_runner(workspace, "import-data", "sst2", "--source", str(SHARED / "sst2"), "--output", str(workspace / RAW))
-    if not (workspace / "data/processed/train.csv").is_file():
+    if not ws.raw_data.is_file():
+        run_runner(workspace, "import-data", "sst2", "--source", str(SHARED / "sst2"), "--output", str(ws.raw_data))
+    if not (ws.processed / "train.csv").is_file():
         run_runner(workspace, "preprocess", "--workspace", str(workspace), "--cycle", "bench-preprocess")
 
 
@@ -73,12 +73,13 @@ def registered_versions(workspace: Path) -> dict[str, object]:
     """The newest registered version of each preset in the workspace's registry."""
     from mlflow import MlflowClient
 
-    from sentiment_lib import tracking
+    from sentiment_lib.tracking import runs
 
-    tracking.configure_client(workspace)
+    runs.configure_client(workspace)
     client = MlflowClient()
     newest = {}
-    for version in sorted(client.search_model_versions(f"name='{MODEL_NAME}'"), key=lambda v: int(v.version)):
+    name = Workspace(workspace).registered_model
+    for version in sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)):
         preset = client.get_run(version.run_id).data.params.get("settings.preset")
         newest[preset] = version
     return newest
@@ -96,9 +97,9 @@ def our_model(preset: str, version: object, backend: str) -> Contender:
     """A registered version of ours (the workspace's registry is already configured), on one back-end."""
     from mlflow import MlflowClient
 
-    from sentiment_lib import registry
+    from sentiment_lib.tracking import registry
 
-    served = registry.load_served_model(MODEL_NAME, version=version.version)
+    served = registry.load_served_model(version.name, version=version.version)
     predictor = SentimentPredictor.from_directory(served.model_dir, backend=backend)
     seconds = MlflowClient().get_run(version.run_id).data.metrics["train_seconds"]
     return Contender(

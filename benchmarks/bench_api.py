@@ -20,7 +20,7 @@ from pathlib import Path
 
 from common import print_table, sst2_test
 
-from sentiment_lib import serve_demo
+from sentiment_lib.serving import process as serve_demo
 
 CLIENTS = 16
 

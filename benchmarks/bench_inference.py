@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from common import champion_dir, print_table, sst2_test
 
-from sentiment_lib.predict import SentimentPredictor, default_threads
+from sentiment_lib.inference.predictor import SentimentPredictor, default_threads
 
 
 def timed(fn, texts: list[str]) -> tuple[float, list[str]]:

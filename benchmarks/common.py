@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sentiment_lib import importers
+from sentiment_lib.data import importers
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -18,12 +18,15 @@ def sst2_test() -> tuple[list[str], list[str]]:
 
 
 def champion_dir(workspace: Path) -> Path:
-    """The Hugging Face folder of ``sentiment-classifier@champion`` in the workspace's registry."""
+    """The Hugging Face folder of the registered model's ``@champion`` in the workspace's registry."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentiment_lib import registry, tracking
+    from sentiment_lib.config import CHAMPION
+    from sentiment_lib.tracking import registry, runs
+    from sentiment_lib.workspace import Workspace
 
-    tracking.configure_client(workspace)
-    return Path(registry.load_served_model("sentiment-classifier", alias="champion").model_dir)
+    runs.configure_client(workspace)
+    name = Workspace(workspace).registered_model
+    return Path(registry.load_served_model(name, alias=CHAMPION).model_dir)
 
 
 def print_table(title: str, header: list[str], rows: list[list]) -> None:

@@ -1,7 +1,8 @@
-"""Reusable logic of the sentiment pipeline: data, training, evaluation, registry, reports.
+"""Reusable logic of the sentiment pipeline, one folder per stage: ``data``, ``training``, ``inference``,
+``tracking``, ``serving``, ``monitoring`` (README "Layout" draws the whole package).
 
 Importing the package does no work (no folders made, no tracking URI set): set-up is an explicit call
-such as :func:`sentiment_lib.tracking.configure`.
+such as :func:`sentiment_lib.tracking.runs.configure`.
 """
 
 __version__ = "0.1.0"

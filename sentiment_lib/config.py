@@ -16,6 +16,23 @@ from sentiment_lib.errors import ConfigError
 
 ENV_PREFIX = "SENTIMENT_"
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
+# Registry aliases: evaluation decides about @challenger; the API, batch and staleness use @champion.
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+# Set (unless the user set them) for every notebook run and the API: no machine here reaches a model hub,
+# and wandb syncs only when the user asks.
+OFFLINE_ENVIRONMENT = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "WANDB_MODE": "offline",
+    "TOKENIZERS_PARALLELISM": "false",
+    # progress bars would fill the reports with thousands of carriage-return lines
+    "TQDM_DISABLE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    # tqdm.auto warns in every kernel that ipywidgets is missing; the bars are disabled anyway
+    "PYTHONWARNINGS": "ignore:IProgress not found:Warning",
+}
 
 
 @dataclass(frozen=True)
@@ -269,3 +286,21 @@ def resolve_settings(
         raise ConfigError(f"Unknown preset {name!r}. Choose one of: {', '.join(PRESETS)}")
     values = {"preset": name, **PRESETS[name], **from_env, **coerce_values(overrides or {})}
     return Settings(**values)
+
+
+def settings_from_parameters(parameters: Mapping[str, Any]) -> Settings:
+    """The settings a notebook runs with: its ``preset`` parameter, then env vars, then every parameter that
+    names a setting (pass ``globals()`` of the notebook; other names are ignored).
+
+    Raises:
+        ConfigError: unknown preset or an invalid value.
+    """
+    names = field_types()
+    overrides = {name: value for name, value in parameters.items() if name in names and name != "preset"}
+    return resolve_settings(parameters.get("preset"), overrides)
+
+
+def apply_offline_defaults() -> None:
+    """Set each variable of :data:`OFFLINE_ENVIRONMENT` that the user has not set."""
+    for key, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)

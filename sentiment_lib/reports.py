@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
 
-STATUS_FILE = "status.json"
-INDEX_FILE = "index.html"
-CYCLE_FILE = "cycle.json"  # written by sentiment_lib.cycle: what a runner cycle saw and did
-EVENTS_FILE = "events.csv"
-HISTORY_PLOT = "staleness_history.png"
+from sentiment_lib.io import read_json, write_json_atomic, write_text_atomic
+from sentiment_lib.workspace import CYCLE_FILE, EVENTS_FILE, HISTORY_PLOT, INDEX_FILE, STATUS_FILE
 
 
 @dataclass
@@ -35,21 +31,17 @@ def render_html(notebook_path: str | Path) -> Path:
     notebook_path = Path(notebook_path)
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
-    out = notebook_path.with_suffix(".html")
-    out.write_text(body, encoding="utf-8")
-    return out
+    return write_text_atomic(notebook_path.with_suffix(".html"), body)
 
 
 def record_step(cycle_dir: str | Path, record: StepRecord) -> None:
     """Add (or replace) a step's record in the cycle's ``status.json``."""
-    path = Path(cycle_dir) / STATUS_FILE
     records = [r for r in read_records(cycle_dir) if r.step != record.step]
-    path.write_text(json.dumps([asdict(r) for r in [*records, record]], indent=2))
+    write_json_atomic(Path(cycle_dir) / STATUS_FILE, [asdict(r) for r in [*records, record]])
 
 
 def read_records(cycle_dir: str | Path) -> list[StepRecord]:
-    path = Path(cycle_dir) / STATUS_FILE
-    return [StepRecord(**r) for r in json.loads(path.read_text())] if path.is_file() else []
+    return [StepRecord(**r) for r in read_json(Path(cycle_dir) / STATUS_FILE, [])]
 
 
 def append_event(reports_dir: str | Path, time: str, event: str, version: str) -> None:
@@ -74,8 +66,12 @@ def read_events(reports_dir: str | Path) -> list[dict[str, str]]:
 
 
 def read_cycle(cycle_dir: str | Path) -> dict | None:
-    path = Path(cycle_dir) / CYCLE_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_json(Path(cycle_dir) / CYCLE_FILE, None)
+
+
+def write_cycle(cycle_dir: str | Path, summary: dict) -> Path:
+    """What a loop cycle saw and did (``<cycle>/cycle.json``), for the index page."""
+    return write_json_atomic(Path(cycle_dir) / CYCLE_FILE, summary)
 
 
 _PAGE = """<!doctype html>
@@ -156,5 +152,4 @@ def write_index(reports_dir: str | Path) -> Path:
         or "<tr><td colspan=5>No loop cycle has run yet.</td></tr>",
         rows="\n".join(rows) or "<tr><td colspan=6>No step has run yet.</td></tr>",
     )
-    path.write_text(page)
-    return path
+    return write_text_atomic(path, page)

@@ -7,8 +7,8 @@ import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sentiment_lib.alerts import Alert, AlertSender, SmtpConfig
-from sentiment_lib.serve_demo import free_port
+from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
+from sentiment_lib.serving.process import free_port
 
 
 def config(port: int, **changes) -> SmtpConfig:

@@ -13,13 +13,13 @@ import time
 import pandas as pd
 import pytest
 
-from sentiment_lib import registry, tracking
-from sentiment_lib.cycle import Workspace, cycle_lock
-from tests.app.conftest import LiveServer, as_json
-from tests.conftest import AIRLINE, REPO, child_env, run_runner, sst2, write_sst2_sample
+from sentiment_lib.monitoring.cycle import Workspace, cycle_lock
+from sentiment_lib.tracking import registry
+from sentiment_lib.tracking import runs as tracking
+from tests.helpers import AIRLINE, NAME, REPO, LiveServer, as_json, child_env, run_runner, sst2, write_sst2_sample
 
 pytestmark = pytest.mark.slow
-MODEL = "sentiment-classifier"
+MODEL = NAME
 # every cycle of these tests: the smoke preset, and no SST-2 test-set evaluation (the split's test part is enough)
 SMOKE = ("--preset", "smoke", "-p", "sst2_test_path", "none")
 

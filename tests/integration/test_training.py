@@ -9,11 +9,11 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from sentiment_lib import model
 from sentiment_lib.config import resolve_settings
 from sentiment_lib.errors import ModelError
-from sentiment_lib.predict import SentimentPredictor
-from tests.conftest import sst2
+from sentiment_lib.inference.predictor import SentimentPredictor
+from sentiment_lib.training import train as model
+from tests.helpers import sst2
 
 pytestmark = pytest.mark.slow
 

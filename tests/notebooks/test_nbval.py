@@ -10,8 +10,9 @@ import nbformat
 import papermill
 import pytest
 
-from sentiment_lib import pipeline
-from tests.conftest import child_env, write_sst2_sample
+from sentiment_lib import notebooks as pipeline
+from sentiment_lib.config import OFFLINE_ENVIRONMENT
+from tests.helpers import child_env, write_sst2_sample
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ def test_notebooks_pass_nbval(tmp_path):
         # prepare_only injects the parameters without executing: nbval then runs every cell itself
         papermill.execute_notebook(str(pipeline.notebook_path(step)), str(tmp_path / name), params, prepare_only=True)
         cells += sum(c.cell_type == "code" for c in nbformat.read(tmp_path / name, as_version=4).cells)
-    env = child_env(**pipeline.RUN_ENVIRONMENT)
+    env = child_env(**OFFLINE_ENVIRONMENT)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", *pipeline.STEPS.values()],
         cwd=tmp_path,

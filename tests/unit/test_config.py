@@ -3,7 +3,8 @@ from __future__ import annotations
 import papermill
 import pytest
 
-from sentiment_lib import config, pipeline
+from sentiment_lib import config
+from sentiment_lib import notebooks as pipeline
 from sentiment_lib.errors import ConfigError
 
 
@@ -56,8 +57,8 @@ def test_notebook_defaults_are_the_quick_preset(step):
 
 
 def test_serving_and_alert_settings_share_the_strict_parser(monkeypatch):
-    from sentiment_lib.alerts import SmtpConfig
-    from sentiment_lib.api import ServeConfig
+    from sentiment_lib.monitoring.alerts import SmtpConfig
+    from sentiment_lib.serving.api import ServeConfig
 
     monkeypatch.setenv("SENTIMENT_SERVE_MICRO_BATCHING", "off")
     monkeypatch.setenv("SENTIMENT_SERVE_MAX_BATCH_ITEMS", "20")

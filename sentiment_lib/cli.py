@@ -1,0 +1,303 @@
+"""Command line of the sentiment pipeline: import data, run the notebooks, rebuild the reports.
+
+``python runner.py`` and the installed ``sentiment`` command both run :func:`main`. Run ``--help`` for the
+list of commands and ``COMMAND --help`` for one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from sentiment_lib import notebooks, reports
+from sentiment_lib.config import CHAMPION, PRESETS, field_types, resolve_settings
+from sentiment_lib.data import feedback, importers
+from sentiment_lib.errors import SentimentError, StepFailedError
+from sentiment_lib.inference import batch
+from sentiment_lib.monitoring.cycle import Cycle, CycleBusyError
+from sentiment_lib.monitoring.replay import Replay
+from sentiment_lib.monitoring.scheduler import StopSignal, run_loop
+from sentiment_lib.serving import process
+from sentiment_lib.tracking import registry, runs
+from sentiment_lib.workspace import Workspace
+
+log = logging.getLogger("runner")
+DEFAULT_RAW = resolve_settings("quick", environ={}).raw_path
+
+
+def _add_step_options(parser: argparse.ArgumentParser, with_cycle_id: bool = True) -> None:
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="settings preset (default: quick)")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a setting or notebook parameter; repeatable (see `runner.py params STEP`)",
+    )
+    if with_cycle_id:
+        parser.add_argument("--cycle", help="cycle id, the folder under reports/ (default: a UTC timestamp)")
+    parser.add_argument("--workspace", default=".", help="folder holding data/, reports/, mlflow.db (default: .)")
+
+
+def _add_loop_parsers(commands: argparse._SubParsersAction) -> None:
+    sub = commands.add_parser("once", help="one cycle: ingest -> staleness -> retrain behind the gate if needed")
+    _add_step_options(sub, with_cycle_id=False)
+    sub.set_defaults(handler=cmd_once)
+    sub = commands.add_parser("loop", help="run cycles on a schedule until SIGINT/SIGTERM")
+    _add_step_options(sub, with_cycle_id=False)
+    sub.add_argument("--every", type=float, help="minutes between cycles (default: the cycle_minutes setting)")
+    sub.add_argument("--max-cycles", type=int, help="stop after this many cycles (default: never)")
+    sub.set_defaults(handler=cmd_loop)
+    sub = commands.add_parser("replay", help="replay a labelled stream into data/incoming/, one batch per cycle")
+    _add_step_options(sub, with_cycle_id=False)
+    sub.add_argument("--source", required=True, help="the airline Tweets.csv, or a CSV with Review,Sentiment")
+    sub.add_argument("--per-cycle", type=int, required=True, help="rows dropped into data/incoming/ per cycle")
+    sub.add_argument("--cycles", type=int, help="stop after this many cycles (default: until the stream ends)")
+    sub.add_argument("--every", type=float, default=0.0, help="minutes between cycles (default: 0, back to back)")
+    sub.set_defaults(handler=cmd_replay)
+
+
+def _add_import_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("import-data", help="convert SST-2, airline tweets or any CSV/TSV to the training CSV")
+    parser.add_argument("format", choices=["sst2", "airline", "table"])
+    parser.add_argument("--source", required=True, help="SST-2 folder, Tweets.csv, or a CSV/TSV file")
+    parser.add_argument("--output", default=DEFAULT_RAW, help=f"canonical CSV to write (default: {DEFAULT_RAW})")
+    parser.add_argument("--splits", default="train,dev", help="sst2: which TSV files to read (default: train,dev)")
+    parser.add_argument("--text-column", help="table: the column holding the text")
+    parser.add_argument("--label-column", help="table: the column holding the label")
+    parser.add_argument("--label-map", help="table: e.g. '1=positive,0=negative' (default: labels as they are)")
+    parser.add_argument("--timestamp-column", help="table: a column to keep as the timestamp")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--append", action="store_const", dest="mode", const="append", help="add to an existing file")
+    mode.add_argument("--overwrite", action="store_const", dest="mode", const="overwrite", help="replace it")
+    parser.set_defaults(mode="fail", handler=cmd_import)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_import_parser(commands)
+    for step, notebook in notebooks.STEPS.items():
+        sub = commands.add_parser(step, help=f"run notebooks/{notebook} with papermill")
+        _add_step_options(sub)
+        sub.set_defaults(handler=cmd_steps, steps=[step])
+    sub = commands.add_parser("pipeline", help="preprocess -> train -> evaluate in one cycle")
+    _add_step_options(sub)
+    sub.set_defaults(handler=cmd_steps, steps=list(notebooks.TRAINING_STEPS))
+    _add_loop_parsers(commands)
+    sub = commands.add_parser("ingest", help="move data/incoming/*.csv into the feedback store (bad files quarantined)")
+    _add_step_options(sub, with_cycle_id=False)
+    sub.set_defaults(handler=cmd_ingest)
+    sub = commands.add_parser("batch", help="predict a CSV file with the champion model (streaming, resumable)")
+    sub.add_argument("--input_path", "--input-path", required=True, help="CSV with a review column")
+    sub.add_argument(
+        "--output_path", "--output-path", required=True, help="CSV to write: input + sentiment, confidence"
+    )
+    sub.add_argument("--text-column", default="Review", help="column holding the text (default: Review)")
+    sub.add_argument("--batch-size", type=int, default=32, help="texts per model call (default: 32)")
+    sub.add_argument("--chunk-rows", type=int, default=5000, help="rows read and written at a time (default: 5000)")
+    sub.add_argument("--resume", action="store_true", help="continue an interrupted run of the same input")
+    sub.add_argument("--model", help="registered NAME@ALIAS or NAME/VERSION (default: the registered model @champion)")
+    sub.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sub.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
+    sub.set_defaults(handler=cmd_batch)
+    sub = commands.add_parser("serve", help="start app.py in the background and show a working curl call")
+    sub.add_argument("--port", type=int, default=5000)
+    sub.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
+    sub.set_defaults(handler=cmd_serve)
+    sub = commands.add_parser("params", help="list the parameters a step's notebook declares")
+    sub.add_argument("step", choices=list(notebooks.STEPS))
+    sub.set_defaults(handler=cmd_params)
+    sub = commands.add_parser("report", help="rebuild reports/index.html from the cycle folders")
+    sub.add_argument("--workspace", default=".", help="folder holding reports/ (default: .)")
+    sub.set_defaults(handler=cmd_report)
+    return parser
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    if args.format == "sst2":
+        result = importers.import_sst2(args.source, tuple(s.strip() for s in args.splits.split(",")))
+    elif args.format == "airline":
+        result = importers.import_airline(args.source)
+    else:
+        if not args.text_column or not args.label_column:
+            raise SentimentError("import-data table needs --text-column and --label-column")
+        label_map = importers.parse_label_map(args.label_map) if args.label_map else None
+        result = importers.import_table(
+            args.source, args.text_column, args.label_column, label_map, args.timestamp_column
+        )
+    for note in importers.write_canonical(result, args.output, args.mode):
+        print(note)
+    return 0
+
+
+def cmd_steps(args: argparse.Namespace) -> int:
+    overrides = dict(args.parameter)
+    outputs = notebooks.run_steps(args.steps, args.preset, overrides, args.workspace, args.cycle)
+    ws = _workspace(args)
+    print(f"\nExecuted notebooks: {', '.join(str(p) for p in outputs)}")
+    print(f"Reports: {ws.index}")
+    print(f"MLflow store: {runs.describe_store(ws.root)}")
+    print(f"  open it with: {runs.ui_command(ws.root)}")
+    wandb_run = runs.latest_wandb_run(ws.root)
+    if wandb_run:
+        print(f"wandb offline run: {wandb_run}  (upload later with `wandb sync {wandb_run}`)")
+    return 0
+
+
+def _workspace(args: argparse.Namespace) -> Workspace:
+    """The workspace a command works on, with the settings its preset and ``-p`` overrides give."""
+    overrides = {name: value for name, value in getattr(args, "parameter", []) if name in field_types()}
+    return Workspace(args.workspace, resolve_settings(getattr(args, "preset", None), overrides))
+
+
+def _load_predictor(spec: str | None, ws: Workspace, batch_size: int):
+    spec = spec or f"{ws.registered_model}@{CHAMPION}"
+    name, sep, alias = spec.partition("@")
+    version = None
+    if not sep:
+        name, _, version = spec.partition("/")
+        if not version:
+            raise SentimentError(f"--model must be NAME@ALIAS or NAME/VERSION, got {spec!r}")
+    runs.configure_client(ws.root)
+    predictor = registry.load_served_model(name, alias=alias or None, version=version).predictor
+    predictor.batch_size = batch_size
+    return predictor
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    predictor = _load_predictor(args.model, _workspace(args), args.batch_size)
+    summary = batch.run_batch(
+        predictor,
+        args.input_path,
+        args.output_path,
+        text_column=args.text_column,
+        chunk_rows=args.chunk_rows,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    print(summary.describe())
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    report = feedback.ingest_incoming(ws.incoming, ws.feedback_store, ws.archive, ws.quarantine)
+    added, skipped = report.rows_added, report.duplicates_skipped
+    print(f"ingested {len(report.files)} file(s): {added} new rows, {skipped} duplicates skipped")
+    for name, reason in report.quarantined.items():
+        print(f"quarantined {name}: {reason}")
+    return 0
+
+
+def _print_cycle(summary) -> None:
+    print(f"cycle {summary.cycle}: champion v{summary.champion or '-'}, verdict {summary.status or '-'}")
+    for line in [*summary.reasons, *summary.actions]:
+        print(f"  - {line}")
+    for line in summary.alerts:
+        print(f"  alert {line}")
+
+
+def _cycle(args: argparse.Namespace, stop: StopSignal | None = None) -> Cycle:
+    return Cycle(args.workspace, args.preset, dict(args.parameter), stop or (lambda: False))
+
+
+def cmd_once(args: argparse.Namespace) -> int:
+    summary = _cycle(args).run()
+    _print_cycle(summary)
+    print(f"Reports: {_workspace(args).index}")
+    return 1 if summary.failed_step else 0
+
+
+def _loop_job(cycle: Cycle, before: Callable[[], None] | None = None) -> Callable[[], None]:
+    def job() -> None:
+        if before is not None:
+            before()
+        try:
+            _print_cycle(cycle.run())
+        except CycleBusyError as err:
+            log.warning("%s", err)
+
+    return job
+
+
+def cmd_loop(args: argparse.Namespace) -> int:
+    stop = StopSignal().install()
+    cycle = _cycle(args, stop)
+    minutes = args.every if args.every is not None else cycle.settings.cycle_minutes
+    log.info("Loop: a cycle every %s minutes; logs in %s; stop with Ctrl-C or SIGTERM", minutes, _log_file(args))
+    run_loop(_loop_job(cycle), minutes * 60, stop, args.max_cycles)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    stop = StopSignal().install()
+    cycle = _cycle(args, stop)
+    replay = Replay(args.source, cycle.ws.incoming, cycle.ws.replay_state, args.per_cycle)
+    cycles = args.cycles or -(-replay.remaining // args.per_cycle)
+    log.info(
+        "Replay of %s: %d rows left, %d per cycle, %d cycle(s)", args.source, replay.remaining, args.per_cycle, cycles
+    )
+
+    def drop() -> None:
+        dropped = replay.drop_next()
+        log.info("Replay: %s", f"dropped {dropped.name}" if dropped else "the stream is used up")
+
+    run_loop(_loop_job(cycle, drop), args.every * 60, stop, max(cycles, 1))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    print(process.start_in_background(_workspace(args), args.port))
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    for name, info in notebooks.declared_parameters(args.step).items():
+        print(f"{name:28} {info['inferred_type_name']:6} {info['default']:34} {info['help']}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    print(reports.write_index(_workspace(args).reports))
+    return 0
+
+
+def _log_file(args: argparse.Namespace) -> Path:
+    return _workspace(args).runner_log
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if args.handler in (cmd_once, cmd_loop, cmd_replay):
+        # the unattended commands also keep their log on disk
+        _log_file(args).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(_log_file(args), encoding="utf-8"))
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Secrets (wandb key, SMTP password) may live in a git-ignored .env; real env vars win over it.
+    load_dotenv(Path(getattr(args, "workspace", ".")) / ".env", override=False)
+    try:
+        _configure_logging(args)
+        return args.handler(args)
+    except StepFailedError as err:
+        log.error("%s", err)
+        log.error("The executed notebook is kept for inspection: %s", err.executed_notebook)
+        return 1
+    except SentimentError as err:
+        log.error("%s", err)
+        return 2

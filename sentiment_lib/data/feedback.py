@@ -1,0 +1,174 @@
+"""Ingest newly labelled feedback: ``data/incoming/*.csv`` into one feedback store, nothing ever deleted.
+
+Each file is validated like training data. A good file's new rows (duplicates of stored reviews are
+counted and skipped) are appended to the store with their arrival time and source file, and the file is
+moved to ``archive/``. A bad file is moved to ``quarantine/`` with a ``.reason.txt`` beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from sentiment_lib.data.dataset import sample_rows, validate_reviews
+from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
+from sentiment_lib.errors import DataValidationError
+from sentiment_lib.io import read_csv_strict, write_csv_atomic, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+STORE_COLUMNS = [TEXT_COLUMN, LABEL_COLUMN, "timestamp", "arrived_at", "source_file"]
+# Parts of the feedback written beside the base split: <processed_dir>/feedback_<part>.csv
+FEEDBACK_PARTS = ("train", "validation", "holdout")
+
+
+@dataclass
+class IngestReport:
+    files: list[str] = field(default_factory=list)
+    rows_added: int = 0
+    duplicates_skipped: int = 0
+    quarantined: dict[str, str] = field(default_factory=dict)  # file name -> reason
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``name`` with a counter if a file of that name was archived before."""
+    target, n = folder / name, 1
+    while target.exists():
+        target = folder / f"{Path(name).stem}.{n}{Path(name).suffix}"
+        n += 1
+    return target
+
+
+def _validate_file(path: Path) -> pd.DataFrame:
+    # a one-class file is fine for feedback (a day of complaints)
+    clean, _ = validate_reviews(read_csv_strict(path), source=path.name, require_both_classes=False)
+    return clean
+
+
+def quarantine(path: Path, quarantine_dir: Path, reason: str) -> Path:
+    quarantine_dir.mkdir(parents=True, exist_ok=True)
+    target = _free_name(quarantine_dir, path.name)
+    shutil.move(str(path), target)
+    write_text_atomic(target.with_name(target.name + ".reason.txt"), reason + "\n")
+    log.warning("Quarantined %s: %s", path.name, reason)
+    return target
+
+
+def read_store(store_path: str | Path) -> pd.DataFrame:
+    """The feedback store, oldest rows first (empty, with the store's columns, before any ingestion)."""
+    store_path = Path(store_path)
+    if not store_path.is_file():
+        return pd.DataFrame(columns=STORE_COLUMNS)
+    return read_csv_strict(store_path)
+
+
+def ingest_incoming(
+    incoming_dir: str | Path,
+    store_path: str | Path,
+    archive_dir: str | Path,
+    quarantine_dir: str | Path,
+    now: datetime | None = None,
+) -> IngestReport:
+    """Ingest every ``*.csv`` in ``incoming_dir``, oldest name first; see the module docstring."""
+    incoming_dir, store_path = Path(incoming_dir), Path(store_path)
+    archive_dir, quarantine_dir = Path(archive_dir), Path(quarantine_dir)
+    arrived = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    report = IngestReport()
+    known = set(read_store(store_path)[TEXT_COLUMN])
+    for path in sorted(incoming_dir.glob("*.csv")):
+        try:
+            rows = _validate_file(path)
+        except DataValidationError as err:
+            report.quarantined[path.name] = str(err)
+            quarantine(path, quarantine_dir, str(err))
+            continue
+        new = rows[~rows[TEXT_COLUMN].isin(known)].copy()
+        report.duplicates_skipped += len(rows) - len(new)
+        new["timestamp"] = new.get("timestamp", "")
+        new["arrived_at"], new["source_file"] = arrived, path.name
+        _append(store_path, new[STORE_COLUMNS])
+        known.update(new[TEXT_COLUMN])
+        report.rows_added += len(new)
+        report.files.append(path.name)
+        archive_dir.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), _free_name(archive_dir, path.name))
+    return report
+
+
+def _append(store_path: Path, rows: pd.DataFrame) -> None:
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(store_path, mode="a", header=not store_path.is_file(), index=False)
+
+
+def stable_bucket(text: str) -> float:
+    """A number in [0, 1) fixed by the text alone, so a review stays in the same part across retrains."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@dataclass
+class FeedbackSplit:
+    parts: dict[str, pd.DataFrame]
+    already_in_base: int  # store rows whose text is in the base data: the base copy is used
+
+    def summary(self) -> str:
+        sizes = ", ".join(f"{name}: {len(part)}" for name, part in self.parts.items())
+        return f"feedback split {sizes}; {self.already_in_base} feedback rows already in the base data"
+
+
+def split_feedback(
+    store: pd.DataFrame, base_texts: set[str], val_fraction: float, holdout_fraction: float
+) -> FeedbackSplit:
+    """Split the labelled feedback store into train / validation / holdout by a hash of each text.
+
+    The split depends on the text only: a row held out for the promotion gate is never trained on by
+    any model, present or future (as long as the fractions stay the same).
+    """
+    fresh = store[~store[TEXT_COLUMN].isin(base_texts)][[TEXT_COLUMN, LABEL_COLUMN, "arrived_at"]]
+    buckets = fresh[TEXT_COLUMN].map(stable_bucket)
+    holdout = buckets < holdout_fraction
+    validation = (buckets >= holdout_fraction) & (buckets < holdout_fraction + val_fraction)
+    parts = {
+        "train": fresh[~holdout & ~validation],
+        "validation": fresh[validation],
+        "holdout": fresh[holdout],
+    }
+    parts = {name: part.reset_index(drop=True) for name, part in parts.items()}
+    return FeedbackSplit(parts, len(store) - len(fresh))
+
+
+def write_feedback_split(split: FeedbackSplit, processed_dir: str | Path) -> None:
+    """Write every part, even an empty one, so that no part of an older run is left behind."""
+    for name, part in split.parts.items():
+        write_csv_atomic(part, Path(processed_dir) / f"feedback_{name}.csv")
+
+
+def read_feedback_part(processed_dir: str | Path, name: str) -> pd.DataFrame:
+    """One part written by :func:`write_feedback_split`; empty when preprocessing saw no feedback."""
+    path = Path(processed_dir) / f"feedback_{name}.csv"
+    if not path.is_file():
+        return pd.DataFrame(columns=[TEXT_COLUMN, LABEL_COLUMN, "arrived_at"])
+    return read_csv_strict(path)
+
+
+def with_feedback(base: pd.DataFrame, extra: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
+    """Every feedback row plus a seeded sample of base rows filling up to ``limit`` (``0`` = all base rows).
+
+    Feedback is scarce and recent, so none of it is sampled away; the base sample keeps at least half of
+    ``limit`` (the total may then exceed it) so that a flood of feedback cannot make the model forget.
+    """
+    room = 0 if limit <= 0 else max(limit - len(extra), limit // 2)
+    columns = [TEXT_COLUMN, LABEL_COLUMN]
+    return pd.concat([sample_rows(base, room, seed)[columns], extra[columns]], ignore_index=True)
+
+
+def arrived_after(store: pd.DataFrame, moment: datetime) -> pd.DataFrame:
+    """The store's rows that arrived after ``moment``: feedback a model cannot have been trained on."""
+    arrived = pd.to_datetime(store["arrived_at"], utc=True, errors="coerce")
+    return store[arrived > pd.Timestamp(moment)]

@@ -1,0 +1,32 @@
+"""The data contract shared by every stage: column names, labels, and the one text normalisation.
+
+Training, batch and live prediction all call :func:`normalize_text`, so a text means the same thing to each.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+TEXT_COLUMN = "Review"
+LABEL_COLUMN = "Sentiment"
+LABELS = ("negative", "positive")
+LABEL_TO_ID = {label: i for i, label in enumerate(LABELS)}
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """The one text normalisation used by training, batch and live prediction.
+
+    Unicode NFC, HTML line breaks to spaces, runs of white space folded to one space, ends trimmed.
+    Case is kept: the tokenizer decides what case means.
+    """
+    text = unicodedata.normalize("NFC", text)
+    text = _HTML_BREAK.sub(" ", text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def labels_to_ids(labels: Iterable[str]) -> list[int]:
+    return [LABEL_TO_ID[label] for label in labels]

@@ -1,0 +1,73 @@
+"""Judge the serving champion with the evidence the workspace holds, for 04_staleness.
+
+Gathers what :func:`sentiment_lib.monitoring.staleness.assess` needs (the champion and its baseline, labelled
+feedback that arrived after it was trained, what the API served with it, the training texts as the drift
+reference), and records the outcome (verdict file, history, tracked run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import mlflow
+import numpy as np
+
+from sentiment_lib.config import CHAMPION
+from sentiment_lib.data import dataset, feedback
+from sentiment_lib.data.schema import TEXT_COLUMN
+from sentiment_lib.inference.predictor import SentimentPredictor
+from sentiment_lib.monitoring import staleness
+from sentiment_lib.serving.served_log import read_served
+from sentiment_lib.tracking import registry, runs
+from sentiment_lib.workspace import Workspace
+
+
+@dataclass
+class Champion:
+    """The version behind ``@champion``, loaded, with what it is judged against."""
+
+    version: str
+    predictor: SentimentPredictor
+    baseline: float  # its test accuracy at evaluation
+    trained_at: datetime
+
+
+def load_champion(ws: Workspace) -> Champion:
+    """Raises ModelError: no champion yet, or it was never evaluated."""
+    found = registry.require_version(ws.registered_model, CHAMPION)
+    predictor = registry.load_served_model(ws.registered_model, version=str(found.version)).predictor
+    trained_at = datetime.fromtimestamp(found.creation_timestamp / 1000, UTC)
+    return Champion(str(found.version), predictor, registry.baseline_accuracy(found), trained_at)
+
+
+def assess_champion(ws: Workspace, champion: Champion, now: datetime) -> staleness.Assessment:
+    """Run every staleness check that has data (see :func:`staleness.assess`)."""
+    s = ws.settings
+    # the reference is the training data as a whole: the base split and the feedback trained on
+    train = dataset.read_split(ws.processed, "train")
+    reference = feedback.with_feedback(train, feedback.read_feedback_part(ws.processed, "train"), 0, s.seed)
+    # what the app served with this champion: its inputs for drift, its confidences for the label-free estimate
+    served = [r for r in read_served(ws.served_log) if r["model_version"] == champion.version][-s.drift_sample :]
+    return staleness.assess(
+        champion.predictor,
+        model_version=champion.version,
+        baseline=champion.baseline,
+        trained_at=champion.trained_at,
+        now=now,
+        feedback=feedback.arrived_after(feedback.read_store(ws.feedback_store), champion.trained_at),
+        served_texts=[r["text"] for r in served],
+        served_confidences=np.array([r["confidence"] for r in served]),
+        reference_texts=reference[TEXT_COLUMN].tolist(),
+        settings=s,
+    )
+
+
+def log_assessment(ws: Workspace, assessment: staleness.Assessment, run_name: str) -> dict[str, Any]:
+    """One tracked run per check, tagged with the model version and verdict; returns the metrics logged."""
+    metrics = {f"staleness_{c.name}": c.value for c in assessment.verdict.checks}
+    with runs.tracked_run(ws.settings, run_name=run_name, job_type="staleness"):
+        mlflow.set_tags({"model_version": assessment.model_version, "verdict": assessment.verdict.status})
+        runs.log_metrics_everywhere(metrics)
+    return metrics

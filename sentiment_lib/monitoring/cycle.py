@@ -1,0 +1,304 @@
+"""One cycle of the watchful loop: ingest feedback, judge the champion, maybe retrain behind the gate.
+
+A cycle never raises for a failed notebook or a bad file: it alerts, records what happened in
+``reports/<cycle>/cycle.json`` and leaves the champion as it was. What must survive a restart (the
+last verdict, past retrains, the alert cooldowns) lives in ``state/``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sentiment_lib import notebooks, reports
+from sentiment_lib.config import CHALLENGER, CHAMPION, field_types, resolve_settings
+from sentiment_lib.data import feedback
+from sentiment_lib.errors import ConfigError, SentimentError, StepFailedError
+from sentiment_lib.io import read_json, write_json_atomic
+from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
+from sentiment_lib.monitoring.staleness import HEALTHY
+from sentiment_lib.tracking import registry, runs
+from sentiment_lib.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+class CycleBusyError(SentimentError):
+    """Another cycle holds the workspace's lock."""
+
+
+@dataclass
+class LoopState:
+    """What the loop remembers between cycles and restarts."""
+
+    last_status: str = ""
+    retrains: list[str] = field(default_factory=list)  # ISO times of retrain attempts
+    store_rows_at_last_retrain: int = 0
+
+    @classmethod
+    def load(cls, path: Path) -> LoopState:
+        return cls(**read_json(path, {}))
+
+    def save(self, path: Path) -> None:
+        write_json_atomic(path, asdict(self))
+
+    def retrains_since(self, moment: datetime) -> int:
+        return sum(datetime.fromisoformat(t) > moment for t in self.retrains)
+
+
+@dataclass
+class CycleSummary:
+    """What one cycle saw and did; written to ``reports/<cycle>/cycle.json`` for the index page."""
+
+    cycle: str
+    started: str
+    champion: str = ""
+    status: str = ""
+    reasons: list[str] = field(default_factory=list)
+    ingested_rows: int = 0
+    quarantined: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    failed_step: str = ""
+
+
+def alert_sender(workspace: Workspace) -> AlertSender:
+    """The loop's alert sender: SMTP from the environment, cooldowns kept in the workspace's state."""
+    return AlertSender(
+        workspace.outbox,
+        workspace.alert_state,
+        SmtpConfig.from_env(),
+        cooldown=timedelta(hours=workspace.settings.alert_cooldown_hours),
+    )
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@contextmanager
+def cycle_lock(workspace: Workspace) -> Iterator[None]:
+    """Hold the workspace's lock for one cycle; the OS releases it if the process dies.
+
+    Raises:
+        CycleBusyError: another cycle is running on this workspace.
+    """
+    workspace.state.mkdir(parents=True, exist_ok=True)
+    with open(workspace.cycle_lock, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CycleBusyError(f"another cycle is running on {workspace.root}; this one is skipped") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Check that every override is a setting or a parameter some notebook declares.
+
+    Raises:
+        ConfigError: a name that nothing knows, so a typo never goes unnoticed in an unattended loop.
+    """
+    known = set(field_types()).union(*(notebooks.declared_parameters(step) for step in notebooks.STEPS))
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"Unknown parameter(s) {unknown}. Known: {', '.join(sorted(known))}")
+    return dict(overrides)
+
+
+class Cycle:
+    """One pass: ingest → (first training if there is no champion) → staleness → maybe retrain → reports."""
+
+    def __init__(
+        self,
+        workspace: str | Path,
+        preset: str | None,
+        overrides: Mapping[str, Any],
+        stop_requested: Callable[[], bool] = lambda: False,
+    ):
+        self.preset = preset
+        self.overrides = check_overrides(overrides)
+        settings_overrides = {k: v for k, v in self.overrides.items() if k in field_types()}
+        self.settings = resolve_settings(preset, settings_overrides)
+        # the same settings the notebooks get: one feedback store, one registered model for both
+        self.ws = Workspace(workspace, self.settings)
+        self.sender = alert_sender(self.ws)
+        self.stop_requested = stop_requested
+
+    def run(self, now: datetime | None = None) -> CycleSummary:
+        """Run one cycle under the workspace lock; see the class docstring.
+
+        Raises:
+            CycleBusyError: another cycle holds the lock.
+        """
+        now = now or datetime.now(UTC)
+        summary = CycleSummary(notebooks.new_cycle_id(), now.isoformat(timespec="seconds"))
+        with cycle_lock(self.ws):
+            state = LoopState.load(self.ws.loop_state)
+            try:
+                self._run_steps_of_cycle(summary, state, now)
+            except StepFailedError as err:
+                self._step_failed(summary, err)
+            except SentimentError as err:  # outside a notebook: a registry or file problem
+                self._cycle_failed(summary, err)
+            finally:
+                state.save(self.ws.loop_state)
+                self._write_summary(summary)
+        return summary
+
+    def _run_steps_of_cycle(self, summary: CycleSummary, state: LoopState, now: datetime) -> None:
+        self._ingest(summary)
+        runs.configure_client(self.ws.root)
+        champion = registry.version_for_alias(self.ws.registered_model, CHAMPION)
+        if champion is None:
+            summary.actions.append("no champion yet: training the first model")
+            self._run(summary.cycle, notebooks.TRAINING_STEPS)
+            return
+        summary.champion = str(champion.version)
+        if self.stop_requested():
+            summary.actions.append("stop requested: cycle ended after ingestion")
+            return
+        self._run(summary.cycle, ["staleness"])
+        verdict = read_json(self.ws.verdict(summary.cycle), None)
+        if verdict is None:
+            raise SentimentError(f"the staleness step wrote no verdict ({self.ws.verdict(summary.cycle)})")
+        summary.champion, summary.status, summary.reasons = (
+            verdict["model_version"],
+            verdict["status"],
+            verdict["reasons"],
+        )
+        self._alert_on_verdict(summary, verdict, state)
+        if summary.status != HEALTHY:
+            self._maybe_retrain(summary, state, now)
+
+    def _run(self, cycle: str, steps: list[str] | tuple[str, ...]) -> None:
+        declared = set().union(*(notebooks.declared_parameters(step) for step in steps))
+        own = {k: v for k, v in self.overrides.items() if k in declared}
+        notebooks.run_steps(
+            steps,
+            self.preset,
+            own,
+            self.ws.root,
+            cycle,
+            timeout=self.settings.step_timeout_seconds,
+            retries=self.settings.step_retries,
+        )
+
+    def _ingest(self, summary: CycleSummary) -> None:
+        report = feedback.ingest_incoming(self.ws.incoming, self.ws.feedback_store, self.ws.archive, self.ws.quarantine)
+        summary.ingested_rows = report.rows_added
+        if report.files:
+            summary.actions.append(
+                f"ingested {len(report.files)} file(s): {report.rows_added} new labelled rows, "
+                f"{report.duplicates_skipped} duplicates skipped"
+            )
+        for name, reason in report.quarantined.items():
+            summary.quarantined.append(name)
+            body = (
+                f"The incoming file {name} was not ingested and was moved to {self.ws.quarantine / name}.\n"
+                f"Reason: {reason}\nNothing was deleted: fix the file and drop it into {self.ws.incoming} again."
+            )
+            self._alert(summary, Alert("quarantine", f"Incoming file {name} quarantined", body, f"quarantine:{name}"))
+
+    def _alert(self, summary: CycleSummary, alert: Alert) -> None:
+        outcome = self.sender.send(alert)
+        summary.alerts.append(f"{alert.kind}: {alert.subject} ({outcome})")
+
+    def _alert_on_verdict(self, summary: CycleSummary, verdict: dict, state: LoopState) -> None:
+        version, status = summary.champion, summary.status
+        report = self.ws.report(summary.cycle, notebooks.STEPS["staleness"])
+        if status != HEALTHY:
+            fired = [c["name"] for c in verdict["checks"] if c["fired"]]
+            body = f"Model version {version} is {status}.\n\nWhy:\n" + "\n".join(f"- {r}" for r in summary.reasons)
+            body += "\n\nAll checks:\n" + "\n".join(f"- {c['name']}: {c['detail']}" for c in verdict["checks"])
+            body += f"\n\nReport: {report}\n"
+            subject = f"Model v{version} {status}: {', '.join(fired)}"
+            # one key per (verdict, model version): the same problem is not mailed again within the cooldown
+            self._alert(summary, Alert(status, subject, body, f"{status}:v{version}"))
+        elif state.last_status not in ("", HEALTHY):
+            body = f"Model version {version} is healthy again (was {state.last_status}).\n\nReport: {report}\n"
+            self._alert(
+                summary, Alert("healthy", f"Model v{version} back to healthy", body, f"healthy:{summary.cycle}")
+            )
+        state.last_status = status
+
+    def _retrain_blocker(self, state: LoopState, store_rows: int, now: datetime) -> str:
+        """Why the guardrails forbid retraining now, or "" when they allow it."""
+        new_rows = store_rows - state.store_rows_at_last_retrain
+        if new_rows < self.settings.min_new_rows:
+            return f"{new_rows} new labelled rows since the last retrain, {self.settings.min_new_rows} needed"
+        done = state.retrains_since(now - timedelta(days=1))
+        if done >= self.settings.max_retrains_per_day:
+            return f"{done} retrains in the last 24 hours (max_retrains_per_day {self.settings.max_retrains_per_day})"
+        return ""
+
+    def _maybe_retrain(self, summary: CycleSummary, state: LoopState, now: datetime) -> None:
+        store_rows = len(feedback.read_store(self.ws.feedback_store))
+        blocker = self._retrain_blocker(state, store_rows, now)
+        if blocker:
+            summary.actions.append(f"not retrained: {blocker}")
+            return
+        if self.stop_requested():
+            summary.actions.append("stop requested: retraining left for the next run")
+            return
+        state.retrains.append(now.isoformat())
+        reports.append_event(self.ws.reports, _now_iso(), "retrain", summary.champion)
+        reasons = "\n".join(f"- {r}" for r in summary.reasons)
+        body = f"Model version {summary.champion} is {summary.status}:\n{reasons}\n\nRetraining on the base data "
+        body += f"plus {store_rows} labelled feedback rows (preprocess -> train -> evaluate with the gate)."
+        self._alert(summary, Alert("retrain_started", "Retraining started", body, f"retrain:{summary.cycle}"))
+        summary.actions.append(f"retraining on the base data + {store_rows} labelled feedback rows")
+        self._run(summary.cycle, notebooks.TRAINING_STEPS)
+        state.store_rows_at_last_retrain = store_rows
+        self._report_gate(summary)
+
+    def _report_gate(self, summary: CycleSummary) -> None:
+        name = self.ws.registered_model
+        challenger = registry.require_version(name, CHALLENGER)
+        champion = registry.require_version(name, CHAMPION)
+        promoted = str(champion.version) == str(challenger.version)
+        kind = "promoted" if promoted else "rejected"
+        tags = challenger.tags
+        numbers = "\n".join(f"- {key[5:]}: {value}" for key, value in sorted(tags.items()) if key.startswith("gate."))
+        body = (
+            f"Retraining finished. Challenger version {challenger.version} was {kind}; "
+            f"@champion is version {champion.version}.\n\nGate decision:\n{numbers}\n\n"
+            f"Report: {self.ws.report(summary.cycle, notebooks.STEPS['evaluate'])}\n"
+        )
+        subject = f"Retraining finished: version {challenger.version} {kind}"
+        self._alert(summary, Alert(kind, subject, body, f"{kind}:v{challenger.version}"))
+        summary.actions.append(f"version {challenger.version} {kind} by the gate: {tags.get('gate.reason', '')}")
+        reports.append_event(self.ws.reports, _now_iso(), kind, str(challenger.version))
+
+    def _step_failed(self, summary: CycleSummary, err: StepFailedError) -> None:
+        step = Path(err.executed_notebook or "unknown").stem
+        summary.failed_step = step
+        summary.actions.append(f"step {step} failed; the champion is unchanged")
+        champion = summary.champion or "none"
+        body = (
+            f"{err}\n\nThe champion is unchanged (version {champion}) and the loop goes on.\n"
+            f"Executed notebook: {err.executed_notebook}\nReport: {self.ws.report(summary.cycle, step)}\n"
+        )
+        key = f"step_failed:{step}:v{champion}"
+        self._alert(summary, Alert("step_failed", f"Pipeline step {step} failed", body, key))
+
+    def _cycle_failed(self, summary: CycleSummary, err: SentimentError) -> None:
+        summary.failed_step = "cycle"
+        summary.actions.append(f"cycle failed: {err}; the champion is unchanged")
+        body = f"{err}\n\nThe champion is unchanged and the loop goes on. Log: {self.ws.runner_log}\n"
+        self._alert(
+            summary, Alert("cycle_failed", "A cycle of the loop failed", body, f"cycle_failed:{type(err).__name__}")
+        )
+
+    def _write_summary(self, summary: CycleSummary) -> None:
+        reports.write_cycle(self.ws.cycle_dir(summary.cycle), asdict(summary))
+        reports.write_index(self.ws.reports)
+        log.info("Cycle %s: %s", summary.cycle, "; ".join([summary.status or "-", *summary.actions]))

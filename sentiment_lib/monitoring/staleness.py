@@ -1,0 +1,202 @@
+"""Is the champion still fit? Performance on labelled feedback, age, input drift, and label-free estimates.
+
+Every check returns a :class:`Check` with its number, its threshold and whether it fired, so the verdict
+can say exactly why. Each test is built so that a small or noisy window does not raise a false alarm:
+performance uses a confidence interval, drift a permutation test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
+from sentiment_lib.io import write_csv_atomic, write_json_atomic
+
+HEALTHY, STALE, DEGRADED = "healthy", "stale", "degraded"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    value: float
+    threshold: float
+    fired: bool
+    detail: str
+
+
+@dataclass
+class Verdict:
+    status: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [c.detail for c in self.checks if c.fired]
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (well-behaved for small n and extreme proportions)."""
+    if n == 0:
+        return 0.0, 1.0
+    interval = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def performance_check(correct: np.ndarray, baseline: float, tolerance: float, min_rows: int) -> Check:
+    """Fires when even the upper end of the 95% interval of window accuracy is below baseline - tolerance.
+
+    With fewer than ``min_rows`` labelled rows it never fires: too little evidence either way.
+    """
+    n, hits = len(correct), int(np.sum(correct))
+    accuracy = hits / n if n else float("nan")
+    floor = baseline - tolerance
+    low, high = wilson_interval(hits, n)
+    fired = n >= min_rows and high < floor
+    detail = (
+        f"accuracy {accuracy:.3f} on {n} recent labelled reviews (95% CI {low:.3f}-{high:.3f}) "
+        f"against the floor {floor:.3f} (baseline {baseline:.3f} - tolerance {tolerance:.3f})"
+    )
+    if n < min_rows:
+        detail += f"; not judged below {min_rows} rows"
+    return Check("performance", accuracy, floor, fired, detail)
+
+
+def age_check(trained_at: datetime, now: datetime, max_age: timedelta) -> Check:
+    age = now - trained_at
+    days = age.total_seconds() / 86400
+    limit = max_age.total_seconds() / 86400
+    return Check("age", days, limit, age > max_age, f"champion is {days:.1f} days old (maximum {limit:.1f})")
+
+
+def _domain_auc(features: Any, is_recent: np.ndarray, seed: int) -> float:
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    scores = cross_val_predict(
+        LogisticRegression(max_iter=1000, C=1.0), features, is_recent, cv=folds, method="predict_proba"
+    )[:, 1]
+    return float(roc_auc_score(is_recent, scores))
+
+
+def drift_check(
+    reference: list[str], recent: list[str], permutations: int = 20, alpha: float = 0.05, seed: int = 0
+) -> Check:
+    """Domain-classifier test: can a classifier tell recent inputs from training inputs?
+
+    Its cross-validated AUC is compared with the AUCs of the same classifier on randomly relabelled
+    data (a permutation test); drift fires when the observed AUC beats all but ``alpha`` of them.
+    """
+    rng = np.random.default_rng(seed)
+    texts = list(reference) + list(recent)
+    labels = np.r_[np.zeros(len(reference), dtype=int), np.ones(len(recent), dtype=int)]
+    # The vectorizer never sees the labels, so one set of features serves the observed and every permuted run.
+    features = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, sublinear_tf=True).fit_transform(texts)
+    observed = _domain_auc(features, labels, seed)
+    null = [_domain_auc(features, rng.permutation(labels), seed) for _ in range(permutations)]
+    p_value = (1 + sum(a >= observed for a in null)) / (1 + permutations)
+    threshold = float(np.quantile(null, 1 - alpha))
+    fired = p_value <= alpha
+    detail = (
+        f"domain classifier AUC {observed:.3f} (permutation {100 * (1 - alpha):g}th percentile {threshold:.3f}, "
+        f"p = {p_value:.3f}, {len(recent)} recent vs {len(reference)} training texts)"
+    )
+    return Check("drift", observed, threshold, fired, detail)
+
+
+def estimated_accuracy_check(confidences: np.ndarray, baseline: float, tolerance: float, min_rows: int = 0) -> Check:
+    """Confidence-based performance estimation: with calibrated confidences, mean confidence estimates
+    accuracy on traffic that has no labels yet. Fewer than ``min_rows`` predictions are not judged."""
+    n = len(confidences)
+    estimate = float(np.mean(confidences)) if n else float("nan")
+    floor = baseline - tolerance
+    fired = n >= max(min_rows, 1) and estimate < floor
+    detail = f"estimated accuracy {estimate:.3f} from {n} unlabelled predictions (floor {floor:.3f})"
+    if n < min_rows:
+        detail += f"; not judged below {min_rows} predictions"
+    return Check("estimated_performance", estimate, floor, fired, detail)
+
+
+def decide(checks: list[Check]) -> Verdict:
+    """degraded if the labelled performance check fired; stale if any other check did; else healthy."""
+    fired = {c.name for c in checks if c.fired}
+    if "performance" in fired:
+        return Verdict(DEGRADED, checks)
+    return Verdict(STALE if fired else HEALTHY, checks)
+
+
+@dataclass
+class Assessment:
+    """Everything the staleness report shows: the verdict and the data behind each check."""
+
+    verdict: Verdict
+    model_version: str
+    baseline: float
+    window: int
+    served: int
+    history_row: dict
+
+
+def assess(
+    predictor,
+    model_version: str,
+    baseline: float,
+    trained_at: datetime,
+    now: datetime,
+    feedback: pd.DataFrame,
+    served_texts: list[str],
+    served_confidences: np.ndarray,
+    reference_texts: list[str],
+    settings,
+) -> Assessment:
+    """Run every check that has data; a check without data is left out of the verdict and said so."""
+    checks = [age_check(trained_at, now, timedelta(days=settings.max_age_days))]
+    window = feedback.tail(settings.staleness_window)
+    if len(window):
+        predicted = predictor.predict(window[TEXT_COLUMN].tolist()).labels
+        correct = np.array(predicted) == window[LABEL_COLUMN].to_numpy()
+        checks.append(performance_check(correct, baseline, settings.accuracy_tolerance, settings.min_feedback_rows))
+    recent = (window[TEXT_COLUMN].tolist() + served_texts)[-settings.drift_sample :]
+    if len(recent) >= 20 and len(reference_texts) >= 20:
+        rng = np.random.default_rng(settings.seed)
+        sample = list(rng.choice(reference_texts, size=min(settings.drift_sample, len(reference_texts)), replace=False))
+        checks.append(drift_check(sample, recent, settings.drift_permutations, settings.drift_alpha, settings.seed))
+    if len(served_confidences):
+        checks.append(
+            estimated_accuracy_check(
+                served_confidences, baseline, settings.accuracy_tolerance, settings.min_feedback_rows
+            )
+        )
+    verdict = decide(checks)
+    row = {"time": now.isoformat(timespec="seconds"), "model_version": model_version, "status": verdict.status}
+    row.update({c.name: round(c.value, 4) for c in checks})
+    row.update({f"{c.name}_threshold": round(c.threshold, 4) for c in checks})
+    return Assessment(verdict, model_version, baseline, len(window), len(served_texts), row)
+
+
+def write_verdict(assessment: Assessment, path: str | Path) -> Path:
+    """The verdict as JSON, for the runner: status, every check with its numbers, and the reasons."""
+    payload = {
+        "status": assessment.verdict.status,
+        "model_version": assessment.model_version,
+        "reasons": assessment.verdict.reasons,
+        "checks": [asdict(c) for c in assessment.verdict.checks],
+    }
+    return write_json_atomic(path, payload)
+
+
+def append_history(row: dict, path: str | Path) -> pd.DataFrame:
+    """Add one assessment to the history CSV and return the whole history."""
+    path = Path(path)
+    history = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    history = pd.concat([history, pd.DataFrame([row])], ignore_index=True)
+    write_csv_atomic(history, path)
+    return history

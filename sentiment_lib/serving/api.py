@@ -1,0 +1,256 @@
+"""The HTTP API: a Flask app factory with thin routes that validate, call the library, and answer JSON."""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import pandas as pd
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from sentiment_lib.config import CHAMPION, parse_value
+from sentiment_lib.data.schema import TEXT_COLUMN
+from sentiment_lib.errors import DataValidationError
+from sentiment_lib.io import read_csv_strict
+from sentiment_lib.serving.model_holder import MicroBatcher, ModelHolder
+from sentiment_lib.serving.served_log import ServedLog
+from sentiment_lib.tracking import runs
+from sentiment_lib.workspace import Workspace
+
+routes = Blueprint("sentiment", __name__)
+
+
+class BadRequest(Exception):
+    """A request the API refuses, with the status and message to answer."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Serving settings; each can be set with an env var ``SENTIMENT_SERVE_<NAME>``.
+
+    The registered model's name and the served-log folder are not here: they come from the pipeline's
+    settings (``SENTIMENT_REGISTERED_MODEL_NAME``, ``SENTIMENT_SERVED_LOG_DIR``) through the workspace, so the
+    API follows the model the pipeline registers.
+    """
+
+    alias: str = CHAMPION
+    workspace: str = "."
+    max_review_chars: int = 5000
+    max_batch_items: int = 1000
+    max_body_bytes: int = 5 * 1024 * 1024
+    refresh_seconds: float = 10.0
+    micro_batching: bool = True
+    log_inputs: bool = True  # served texts go to the workspace's served log for the drift checks
+    admin_token: str = ""  # from ADMIN_TOKEN only; empty disables /admin/reload
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ServeConfig:
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = f"SENTIMENT_SERVE_{f.name.upper()}"
+            if name in os.environ and f.name != "admin_token":
+                values[f.name] = parse_value(name, os.environ[name], type(getattr(cls, f.name)))
+        values["admin_token"] = os.environ.get("ADMIN_TOKEN", "")
+        return replace(cls(**values), **{k: v for k, v in overrides.items() if v is not None})
+
+
+def create_app(
+    config: ServeConfig | dict | None = None, holder: ModelHolder | None = None, workspace: Workspace | None = None
+) -> Flask:
+    """Build the app. It loads ``@champion`` now (a failure leaves /health at 503) and follows it.
+
+    ``holder`` lets a caller share or pre-load the model; otherwise one is made and watched. ``workspace``
+    defaults to ``config.workspace`` with the settings of the environment.
+    """
+    if isinstance(config, dict):
+        config = ServeConfig.from_env(**config)
+    config = config or ServeConfig.from_env()
+    ws = workspace or Workspace(config.workspace)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.json.sort_keys = False
+    if holder is None:
+        runs.configure_client(ws.root)
+        holder = ModelHolder(ws.registered_model, config.alias)
+        holder.refresh()
+        if config.refresh_seconds > 0:
+            holder.watch(config.refresh_seconds)
+    app.extensions["sentiment"] = {
+        "config": config,
+        "holder": holder,
+        "batcher": MicroBatcher(holder) if config.micro_batching else None,
+        "served_log": ServedLog(ws.served_log) if config.log_inputs else None,
+    }
+    app.register_blueprint(routes)
+    return app
+
+
+def _state() -> dict[str, Any]:
+    return current_app.extensions["sentiment"]
+
+
+def _error(message: str, status: int) -> tuple[Response, int]:
+    return jsonify({"error": message}), status
+
+
+@routes.app_errorhandler(BadRequest)
+def _bad_request(err: BadRequest) -> tuple[Response, int]:
+    return _error(str(err), err.status)
+
+
+@routes.app_errorhandler(HTTPException)
+def _http_error(err: HTTPException) -> tuple[Response, int]:
+    if err.code == 413:
+        limit = _state()["config"].max_body_bytes
+        return _error(f"Request body is larger than the limit of {limit} bytes", 413)
+    return _error(err.description or err.name, err.code or 500)
+
+
+def _log_served(texts: Sequence[str], labels: Sequence[str], confidences: Sequence[float], version: str) -> None:
+    served_log = _state()["served_log"]
+    if served_log is not None:
+        served_log.record(texts, labels, confidences, version)
+
+
+def _serving_model():
+    model = _state()["holder"].current
+    if model is None:
+        raise BadRequest(f"No model is loaded: {_state()['holder'].last_error}", 503)
+    return model
+
+
+def _json_body() -> Any:
+    if not request.is_json:
+        raise BadRequest("Content-Type must be application/json", 415)
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadRequest("Body is not valid JSON")
+    if not isinstance(body, dict):
+        raise BadRequest("Body must be a JSON object")
+    return body
+
+
+def _check_text(value: Any, where: str) -> str:
+    limit = _state()["config"].max_review_chars
+    if not isinstance(value, str):
+        raise BadRequest(f"{where} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise BadRequest(f"{where} is empty")
+    if len(value) > limit:
+        raise BadRequest(f"{where} has {len(value)} characters; the limit is {limit}")
+    return value
+
+
+@routes.post("/predict")
+def predict() -> Response:
+    body = _json_body()
+    if "review" not in body:
+        raise BadRequest('Missing field "review"')
+    text = _check_text(body["review"], '"review"')
+    model = _serving_model()
+    batcher = _state()["batcher"]
+    if batcher is not None:
+        label, confidence, version = batcher.predict(text)
+    else:
+        out = model.predictor.predict([text])
+        label, confidence, version = out.labels[0], float(out.confidences[0]), model.version
+    _log_served([text], [label], [confidence], version)
+    return jsonify({"sentiment": label, "confidence": round(confidence, 6), "model_version": version})
+
+
+@routes.post("/batch_predict")
+def batch_predict() -> Response:
+    if request.is_json:
+        return _batch_json()
+    if request.files or request.mimetype in {"text/csv", "application/csv"}:
+        return _batch_csv()
+    raise BadRequest(
+        'Send JSON {"reviews": [...]} or a CSV (text/csv body or multipart file) with a Review column', 415
+    )
+
+
+def _check_count(count: int) -> None:
+    limit = _state()["config"].max_batch_items
+    if count == 0:
+        raise BadRequest("No reviews to predict: the list is empty")
+    if count > limit:
+        raise BadRequest(f"{count} reviews in one request; the limit is {limit}")
+
+
+def _batch_json() -> Response:
+    reviews = _json_body().get("reviews")
+    if not isinstance(reviews, list):
+        raise BadRequest('Field "reviews" must be a list of strings')
+    _check_count(len(reviews))
+    texts = [_check_text(r, f'"reviews"[{i}]') for i, r in enumerate(reviews)]
+    model = _serving_model()
+    out = model.predictor.predict(texts)
+    _log_served(texts, out.labels, out.confidences, model.version)
+    predictions = [
+        {"sentiment": label, "confidence": round(float(conf), 6)}
+        for label, conf in zip(out.labels, out.confidences, strict=True)
+    ]
+    return jsonify({"predictions": predictions, "model_version": model.version})
+
+
+def _read_csv_upload() -> pd.DataFrame:
+    upload = next(iter(request.files.values()), None)
+    raw = upload.read() if upload is not None else request.get_data()
+    try:
+        frame = read_csv_strict(raw, name="CSV")
+    except DataValidationError as err:
+        raise BadRequest(str(err)) from None
+    if TEXT_COLUMN not in frame.columns:
+        raise BadRequest(f"CSV has no {TEXT_COLUMN!r} column; found {list(frame.columns)}")
+    return frame
+
+
+def _batch_csv() -> Response:
+    frame = _read_csv_upload()
+    _check_count(len(frame))
+    for i, text in enumerate(frame[TEXT_COLUMN]):
+        _check_text(text, f"row {i + 2} of the CSV")
+    model = _serving_model()
+    out = model.predictor.predict(frame[TEXT_COLUMN].tolist())
+    _log_served(frame[TEXT_COLUMN].tolist(), out.labels, out.confidences, model.version)
+    frame["sentiment"] = out.labels
+    frame["confidence"] = out.confidences.round(6)
+    response = Response(frame.to_csv(index=False), mimetype="text/csv")
+    response.headers["X-Model-Version"] = model.version
+    return response
+
+
+@routes.get("/health")
+def health() -> tuple[Response, int]:
+    holder = _state()["holder"]
+    if holder.current is None:
+        return jsonify({"status": "unavailable", "reason": holder.last_error}), 503
+    return jsonify({"status": "ok", "model_version": holder.current.version}), 200
+
+
+@routes.get("/model")
+def model_info() -> Response:
+    return jsonify(_serving_model().describe())
+
+
+@routes.post("/admin/reload")
+def admin_reload() -> tuple[Response, int]:
+    token = _state()["config"].admin_token
+    if not token:
+        return _error("Not found", 404)  # the endpoint does not exist unless ADMIN_TOKEN is set
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return _error("Missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)", 401)
+    holder = _state()["holder"]
+    swapped = holder.refresh()
+    if holder.current is None:
+        return _error(f"No model is loaded: {holder.last_error}", 503)
+    return jsonify({"reloaded": swapped, "model_version": holder.current.version}), 200

@@ -1,0 +1,99 @@
+"""Start ``app.py`` as its own process and wait until it is healthy (the demo, the tests, the benchmarks)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from sentiment_lib.errors import SentimentError
+from sentiment_lib.io import write_text_atomic
+from sentiment_lib.workspace import REPO_ROOT, Workspace
+
+EXAMPLE = {"review": "A warm, funny and beautifully acted film."}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def _post(url: str, payload: dict) -> str:
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode()
+
+
+def launch_app(
+    workspace: Path, port: int, extra_args: tuple[str, ...] = (), env: dict | None = None, output=None, detach=False
+) -> subprocess.Popen:
+    """``python app.py`` on 127.0.0.1:``port`` in a new process (``detach``: its own session)."""
+    command = [sys.executable, str(REPO_ROOT / "app.py"), "--port", str(port), "--workspace", str(workspace)]
+    return subprocess.Popen(
+        [*command, *extra_args],
+        env=env,
+        stdout=output if output is not None else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if output is not None else subprocess.DEVNULL,
+        start_new_session=detach,
+    )
+
+
+def wait_until_healthy(process: subprocess.Popen, base: str, where: str = "its log", timeout: float = 120) -> None:
+    """Poll ``/health`` until 200.
+
+    Raises:
+        SentimentError: the process exits, or is not healthy within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SentimentError(f"app.py exited with status {process.returncode}; see {where}")
+        try:
+            if _get(f"{base}/health") == 200:
+                return
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.5)
+    raise SentimentError(f"app.py did not become healthy within {timeout:.0f} s; see {where}")
+
+
+def start_in_background(workspace: Workspace, port: int) -> str:
+    """Start the server detached (pid in ``logs/app.pid``), call it once, and return what to tell the user.
+
+    Raises:
+        SentimentError: the port is taken, or the server does not become healthy.
+    """
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _get(f"{base}/health")
+        raise SentimentError(f"Something already listens on {base}: stop it (make stop) or pass --port")
+    except OSError:
+        pass
+    workspace.logs.mkdir(parents=True, exist_ok=True)
+    with workspace.app_log.open("ab") as log:
+        # its own session: it keeps serving after the demo's shell returns
+        process = launch_app(workspace.root, port, output=log, detach=True)
+    write_text_atomic(workspace.app_pid, str(process.pid))
+    wait_until_healthy(process, base, str(workspace.app_log))
+    curl = f"curl -s -X POST {base}/predict -H 'Content-Type: application/json' -d '{json.dumps(EXAMPLE)}'"
+    return (
+        f"\nThe API is running on {base} (pid {process.pid}, log {workspace.app_log}; stop it with `make stop`).\n"
+        f"Try it:\n  {curl}\n  -> {_post(f'{base}/predict', EXAMPLE)}"
+    )

@@ -1,0 +1,192 @@
+"""The promotion gate: a challenger replaces the champion only when it is really better.
+
+Both models answer the same gate set: the base test split plus the held-out feedback. Promotion needs the
+challenger's accuracy to beat the champion's by ``margin`` with a one-sided exact McNemar test below
+``alpha`` (only the texts where the two disagree carry evidence), or the champion to be below an absolute
+``floor`` that the challenger clears. Those are judged on the held-out feedback when it has enough rows
+(retraining exists to fix what recent feedback showed; thousands of base rows would drown it), else on
+the whole set. Either way, a challenger that lost more than ``max_regression`` on the base test split is
+rejected: winning on feedback by forgetting the base domain (or by learning poisoned labels) is no gain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+
+from sentiment_lib.config import CHAMPION, Settings
+from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
+from sentiment_lib.errors import ModelError
+from sentiment_lib.tracking import registry
+
+POLICIES = ("gate", "always", "never")
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    reason: str
+    champion_accuracy: float
+    challenger_accuracy: float
+    p_value: float
+    n: int
+    base_regression: float = 0.0  # champion minus challenger accuracy on the base test rows
+    judged_on: str = "gate set"
+
+    def tags(self) -> dict[str, str]:
+        """The decision as model-version tags."""
+        return {
+            "gate.promote": str(self.promote).lower(),
+            "gate.reason": self.reason,
+            "gate.champion_accuracy": f"{self.champion_accuracy:.4f}",
+            "gate.challenger_accuracy": f"{self.challenger_accuracy:.4f}",
+            "gate.p_value": f"{self.p_value:.4g}",
+            "gate.n": str(self.n),
+            "gate.base_regression": f"{self.base_regression:.4f}",
+            "gate.judged_on": self.judged_on,
+        }
+
+
+def mcnemar_p_value(champion_correct: np.ndarray, challenger_correct: np.ndarray) -> float:
+    """One-sided exact McNemar p-value for "the challenger is right more often than the champion"."""
+    challenger_only = int(np.sum(challenger_correct & ~champion_correct))
+    champion_only = int(np.sum(champion_correct & ~challenger_correct))
+    discordant = challenger_only + champion_only
+    if discordant == 0:
+        return 1.0
+    return float(binomtest(challenger_only, discordant, 0.5, alternative="greater").pvalue)
+
+
+def decide_promotion(
+    champion_correct: np.ndarray,
+    challenger_correct: np.ndarray,
+    margin: float = 0.005,
+    alpha: float = 0.05,
+    floor: float = 0.80,
+    base_rows: np.ndarray | None = None,
+    max_regression: float = 0.02,
+    min_feedback_rows: int = 0,
+) -> GateDecision:
+    """Compare two models' per-text correctness on the same gate set (boolean arrays, same order).
+
+    ``base_rows`` marks the rows of the base test split (default: every row); the others are held-out
+    feedback, on which the improvement is judged when there are at least ``min_feedback_rows`` (> 0).
+
+    Raises:
+        ValueError: the arrays differ in shape or are empty.
+    """
+    champion_correct = np.asarray(champion_correct, dtype=bool)
+    challenger_correct = np.asarray(challenger_correct, dtype=bool)
+    if champion_correct.shape != challenger_correct.shape or champion_correct.size == 0:
+        raise ValueError("the gate needs both models' answers on the same, non-empty gate set")
+    base = np.ones_like(champion_correct) if base_rows is None else np.asarray(base_rows, dtype=bool)
+    on_feedback = 0 < min_feedback_rows <= int((~base).sum())
+    judged = ~base if on_feedback else np.ones_like(base)
+    old, new = float(champion_correct[judged].mean()), float(challenger_correct[judged].mean())
+    regression = float(champion_correct[base].mean() - challenger_correct[base].mean()) if base.any() else 0.0
+    p = mcnemar_p_value(champion_correct[judged], challenger_correct[judged])
+    numbers = dict(
+        champion_accuracy=old,
+        challenger_accuracy=new,
+        p_value=p,
+        n=int(judged.sum()),
+        base_regression=regression,
+        judged_on="feedback holdout" if on_feedback else "gate set",
+    )
+    if regression > max_regression:
+        reason = f"challenger {regression:.4f} less accurate on the base test split (allowed {max_regression})"
+        return GateDecision(False, reason, **numbers)
+    where = f"on the {numbers['judged_on']}"
+    if new - old >= margin and p < alpha:
+        reason = f"challenger better by {new - old:+.4f} {where} (margin {margin}), McNemar p = {p:.3g} < {alpha}"
+        return GateDecision(True, reason, **numbers)
+    if old < floor <= new:
+        reason = f"champion {old:.4f} below the floor {floor} {where}, challenger {new:.4f} above it"
+        return GateDecision(True, reason, **numbers)
+    reason = (
+        f"challenger {new:.4f} vs champion {old:.4f} {where}: not better by {margin} with p < {alpha} (p = {p:.3g})"
+    )
+    return GateDecision(False, reason, **numbers)
+
+
+def build_gate_set(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The rows both models answer: the base ``test`` split (``base`` True) and the ``feedback_holdout``."""
+    parts = [frames["test"].assign(base=True)]
+    if "feedback_holdout" in frames:
+        parts.append(frames["feedback_holdout"].assign(base=False))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _correct(predictor: Any, gate_set: pd.DataFrame) -> np.ndarray:
+    labels = predictor.predict(gate_set[TEXT_COLUMN].tolist()).labels
+    return np.array(labels) == gate_set[LABEL_COLUMN].to_numpy()
+
+
+def thresholds(settings: Settings) -> dict[str, Any]:
+    """The gate's thresholds from the settings, as keyword arguments of :func:`apply_policy`."""
+    return {
+        "margin": settings.gate_margin,
+        "alpha": settings.gate_alpha,
+        "floor": settings.gate_floor,
+        "max_regression": settings.gate_max_regression,
+        "min_feedback_rows": settings.min_feedback_rows,
+    }
+
+
+def apply_policy(
+    registered_name: str,
+    challenger: Any,
+    challenger_predictor: Any,
+    gate_set: pd.DataFrame,
+    *,
+    policy: str = "gate",
+    margin: float = 0.005,
+    alpha: float = 0.05,
+    floor: float = 0.80,
+    max_regression: float = 0.02,
+    min_feedback_rows: int = 0,
+) -> str:
+    """Decide whether ``challenger`` (a model version) becomes ``@champion``; return what happened.
+
+    ``gate``: the first version ever is promoted; later ones only through :func:`decide_promotion` on
+    ``gate_set``, whose numbers are tagged on both versions. ``always`` / ``never`` do what they say.
+    ``gate_set`` may have a boolean ``base`` column marking rows of the base test split (default: all).
+
+    Raises:
+        ModelError: unknown policy.
+    """
+    if policy not in POLICIES:
+        raise ModelError(f"promote must be one of {POLICIES}, got {policy!r}")
+    version = str(challenger.version)
+    champion = registry.version_for_alias(registered_name, CHAMPION)
+    if policy == "never":
+        return f"Version {version} not promoted (policy never)."
+    if champion is None or policy == "always":
+        why = "first version" if champion is None else "policy always"
+        registry.promote(registered_name, version, why)
+        return f"Version {version} is now @{CHAMPION} ({why})."
+    if str(champion.version) == version:
+        return f"Version {version} is already @{CHAMPION}."
+    champion_predictor = registry.load_served_model(registered_name, version=str(champion.version)).predictor
+    base_rows = gate_set["base"].to_numpy(dtype=bool) if "base" in gate_set else None
+    decision = decide_promotion(
+        _correct(champion_predictor, gate_set),
+        _correct(challenger_predictor, gate_set),
+        margin=margin,
+        alpha=alpha,
+        floor=floor,
+        base_rows=base_rows,
+        max_regression=max_regression,
+        min_feedback_rows=min_feedback_rows,
+    )
+    tags = {**decision.tags(), "gate.champion_version": champion.version, "gate.challenger_version": version}
+    registry.tag_version(registered_name, version, tags)
+    registry.tag_version(registered_name, str(champion.version), {f"challenged_by.{version}": decision.reason})
+    if decision.promote:
+        registry.promote(registered_name, version, f"gate: {decision.reason}")
+        return f"Version {version} is now @{CHAMPION}: {decision.reason}."
+    return f"Version {version} rejected; @{CHAMPION} stays version {champion.version}: {decision.reason}."

@@ -1,0 +1,131 @@
+"""The trained model as an MLflow pyfunc model, its registration, and the ``champion`` alias."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from sentiment_lib.config import CHALLENGER, CHAMPION
+from sentiment_lib.data.schema import TEXT_COLUMN
+from sentiment_lib.errors import ModelError
+from sentiment_lib.inference import onnx_export
+
+log = logging.getLogger(__name__)
+
+MODEL_ARTIFACT = "model"
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+_RUNTIME_PACKAGES = ("torch", "transformers", "pandas", "numpy", "mlflow", "onnxruntime")
+
+
+def _pip_requirements() -> list[str]:
+    # Listed explicitly: MLflow's inference would load and run the model in a subprocess to guess them.
+    return [f"{name}=={version(name)}" for name in _RUNTIME_PACKAGES] + ["sentiment-lib"]
+
+
+def log_and_register(
+    model_dir: str | Path, registered_name: str, calibration_texts: list[str], keep_local: bool = False
+) -> Any:
+    """Log ``model_dir`` as a pyfunc model in the active run and register it as a new version.
+
+    The new version gets the ``challenger`` alias until evaluation decides about it. The local folder
+    is removed afterwards unless ``keep_local``: the MLflow artifact is the copy that counts.
+    ``calibration_texts`` calibrate the int8 model logged beside the weights.
+
+    Raises:
+        ModelError: no active MLflow run.
+    """
+    if mlflow.active_run() is None:
+        raise ModelError("log_and_register needs an active MLflow run")
+    # exported once here so that every loader of this version (API, batch, evaluation) gets the fast path
+    onnx_export.export_int8(model_dir, calibration_texts)
+    info = mlflow.pyfunc.log_model(
+        name=MODEL_ARTIFACT,
+        python_model=str(PYFUNC_CODE),
+        artifacts={"model_dir": str(model_dir)},
+        input_example=pd.DataFrame({TEXT_COLUMN: ["a wonderful film", "a dull mess"]}),
+        pip_requirements=_pip_requirements(),
+        registered_model_name=registered_name,
+    )
+    client = MlflowClient()
+    client.set_registered_model_alias(registered_name, CHALLENGER, info.registered_model_version)
+    if not keep_local:
+        shutil.rmtree(model_dir, ignore_errors=True)
+    return client.get_model_version(registered_name, str(info.registered_model_version))
+
+
+def model_uri(registered_name: str, alias: str) -> str:
+    return f"models:/{registered_name}@{alias}"
+
+
+def version_for_alias(registered_name: str, alias: str) -> Any | None:
+    """The model version behind ``alias``, or None if the alias (or the model) does not exist."""
+    try:
+        return MlflowClient().get_model_version_by_alias(registered_name, alias)
+    except MlflowException:
+        return None
+
+
+def promote(registered_name: str, version: str, reason: str) -> None:
+    """Move the ``champion`` alias to ``version`` and record why on the version."""
+    client = MlflowClient()
+    client.set_registered_model_alias(registered_name, CHAMPION, version)
+    client.set_model_version_tag(registered_name, version, "promotion.reason", reason)
+    log.info("Version %s of %s is now @%s (%s)", version, registered_name, CHAMPION, reason)
+
+
+def tag_version(registered_name: str, version: str, tags: dict[str, Any]) -> None:
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(registered_name, version, key, str(value))
+
+
+def require_version(registered_name: str, alias: str) -> Any:
+    """The model version behind ``alias``.
+
+    Raises:
+        ModelError: no such alias; the message says how to create it.
+    """
+    found = version_for_alias(registered_name, alias)
+    if found is None:
+        raise ModelError(f"No version of {registered_name!r} has alias @{alias}: run `python runner.py train` first")
+    return found
+
+
+def load_served_model(registered_name: str, alias: str | None = None, version: str | None = None) -> Any:
+    """Load ``models:/<name>@<alias>`` (or ``models:/<name>/<version>``) through MLflow's pyfunc loader.
+
+    Returns our model object: ``predictor`` (the default back-end) and ``model_dir`` (the HF files).
+
+    Raises:
+        ModelError: the alias or version does not exist, or the model does not load.
+    """
+    if version is None:
+        require_version(registered_name, alias or CHAMPION)
+        uri = model_uri(registered_name, alias or CHAMPION)
+    else:
+        uri = f"models:/{registered_name}/{version}"
+    try:
+        loaded = mlflow.pyfunc.load_model(uri)
+    except MlflowException as err:
+        raise ModelError(f"Cannot load {uri}: {err}") from None
+    return loaded.unwrap_python_model()
+
+
+def baseline_accuracy(version: Any) -> float:
+    """The accuracy a version reached on its held-out test split at evaluation (its ``test_accuracy`` tag).
+
+    Raises:
+        ModelError: the version was never evaluated.
+    """
+    value = version.tags.get("test_accuracy")
+    if value is None:
+        raise ModelError(f"Version {version.version} has no test_accuracy tag: run `python runner.py evaluate` first")
+    return float(value)

@@ -1,0 +1,136 @@
+"""The training stage as the pipeline runs it: gather the rows, then train, calibrate and register in one call.
+
+02_train calls :func:`load_training_rows` and :func:`train_and_register`; the notebook shows the outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from sentiment_lib.data import augment, dataset, feedback
+from sentiment_lib.data.schema import TEXT_COLUMN
+from sentiment_lib.tracking import registry, runs
+from sentiment_lib.training.calibration import CalibrationResult, calibrate
+from sentiment_lib.training.train import TrainResult, train_with_teachers
+from sentiment_lib.workspace import Workspace
+
+# validation reviews that set the int8 model's activation scales (see inference/onnx_export.py)
+INT8_CALIBRATION_ROWS = 500
+
+
+@dataclass
+class TrainingRows:
+    """The rows one training run learns from and selects its checkpoint on."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    feedback_rows: int  # of ``train``, the rows from labelled feedback
+
+    def summary(self) -> str:
+        return (
+            f"Training on {len(self.train)} rows ({self.feedback_rows} from feedback), "
+            f"validating on {len(self.validation)}"
+        )
+
+
+def load_training_rows(ws: Workspace) -> TrainingRows:
+    """The base training split plus every feedback training row (augmented when ``augment`` is on), and the
+    validation split plus the feedback validation rows, each capped as the settings say.
+
+    Raises:
+        DataValidationError: the splits are missing (run the preprocess step first).
+    """
+    s = ws.settings
+    feedback_train = feedback.read_feedback_part(ws.processed, "train")
+    train = feedback.with_feedback(
+        dataset.read_split(ws.processed, "train"), feedback_train, s.max_train_samples, s.seed
+    )
+    if s.augment:
+        train = augment.augment_frame(train, s.augment_copies, s.seed)
+    validation = feedback.with_feedback(
+        dataset.read_split(ws.processed, "validation"),
+        feedback.read_feedback_part(ws.processed, "validation"),
+        s.max_eval_samples,
+        s.seed,
+    )
+    return TrainingRows(train, validation, len(feedback_train))
+
+
+@dataclass
+class TrainingOutcome:
+    """What one training run produced: the model's training numbers, its calibration and its registry entry."""
+
+    result: TrainResult
+    calibration: CalibrationResult
+    version: Any  # the registered MLflow ModelVersion (alias @challenger)
+    run_id: str
+    rows: TrainingRows
+
+    def metrics(self) -> dict[str, float]:
+        """Everything logged to the run besides the Trainer's own metrics."""
+        result = self.result
+        averaged = {} if result.averaged_metric is None else {"averaged_val_accuracy": result.averaged_metric}
+        teachers = {f"teacher_{k}_val_accuracy": a for k, a in enumerate(result.teacher_accuracies, 1)}
+        return {
+            **self.calibration.metrics(),
+            "train_seconds": result.train_seconds,
+            "best_val_accuracy": result.best_metric or 0.0,
+            **averaged,
+            "kept_average": float(result.kept_average),
+            **teachers,
+            "train_rows": len(self.rows.train),
+            "train_feedback_rows": self.rows.feedback_rows,
+        }
+
+    def summary(self) -> str:
+        result, cal = self.result, self.calibration
+        lines = [f"Trained {result.global_step} steps in {result.train_seconds:.0f} s (teachers included)"]
+        lines += [f"Teacher {k}: validation accuracy {a:.4f}" for k, a in enumerate(result.teacher_accuracies, 1)]
+        lines.append(f"Best validation accuracy {result.best_metric or 0.0:.4f}")
+        if result.averaged_metric is not None:
+            kept = "kept" if result.kept_average else "discarded for the best checkpoint"
+            lines.append(f"Averaged weights: validation accuracy {result.averaged_metric:.4f}, {kept}")
+        lines.append(
+            f"Temperature {cal.temperature:.3f}: validation ECE {cal.ece_before:.4f} -> {cal.ece_after:.4f}, "
+            f"NLL {cal.nll_before:.4f} -> {cal.nll_after:.4f}"
+        )
+        if result.resumed_from:
+            lines.append(f"Resumed from {result.resumed_from}")
+        lines.append(
+            f"Registered {self.version.name} version {self.version.version} (run {self.run_id}) as @challenger"
+        )
+        return "\n".join(lines)
+
+
+def train_and_register(ws: Workspace, rows: TrainingRows, run_name: str) -> TrainingOutcome:
+    """Fine-tune (with teachers if configured), fit the temperature, log everything to one tracked run, and
+    register the model as a new version with alias ``@challenger``.
+
+    Raises:
+        ModelError: the pretrained model does not load, or registration fails.
+    """
+    s = ws.settings
+    with runs.tracked_run(s, run_name=run_name, job_type="train") as run:
+        run_id = run.info.run_id
+        result = train_with_teachers(s, rows.train, rows.validation, ws.model_dir(run_id), run_name)
+        calibrated = calibrate(result.model_dir, rows.validation)
+        texts = dataset.sample_rows(rows.validation, INT8_CALIBRATION_ROWS, s.seed)[TEXT_COLUMN].tolist()
+        outcome = TrainingOutcome(result, calibrated, None, run_id, rows)
+        runs.log_metrics_everywhere(outcome.metrics())
+        outcome.version = registry.log_and_register(result.model_dir, ws.registered_model, texts)
+    return outcome
+
+
+def record_evaluation(
+    ws: Workspace, version: Any, metrics: dict[str, float], figures: dict[str, Any], run_name: str
+) -> None:
+    """Log an evaluation's metrics and figures to the version's own training run (and wandb), and tag the
+    version with its metrics so the registry shows them (the gate and the API read ``test_accuracy``)."""
+    with runs.tracked_run(ws.settings, run_name=run_name, job_type="evaluate", run_id=version.run_id):
+        runs.log_metrics_everywhere(metrics)
+        for name, figure in figures.items():
+            runs.log_figure(figure, f"plots/{name}.png")
+    registry.tag_version(ws.registered_model, version.version, {k: round(v, 4) for k, v in metrics.items()})

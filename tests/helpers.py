@@ -1,0 +1,167 @@
+"""Helpers every test folder shares: the real data sets, small workspaces made from them, a registry with a
+real model, a real app.py on loopback, a real SMTP inbox, and runner.py run as a user runs it.
+
+Fixtures live in the conftest.py files and call these; tests import from here, never from a conftest."""
+
+from __future__ import annotations
+
+import csv
+import email
+import functools
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from sentiment_lib.config import Settings
+from sentiment_lib.serving import process
+from sentiment_lib.tracking import registry, runs
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+SST2 = SHARED_DATA / "sst2"
+AIRLINE = SHARED_DATA / "airline" / "Tweets.csv"
+
+
+@functools.cache
+def _read_sst2(split: str) -> pd.DataFrame:
+    from sentiment_lib.data import importers
+
+    return importers.import_sst2(SST2, splits=(split,)).frame
+
+
+def sst2(split: str) -> pd.DataFrame:
+    """One split of the real SST-2 (``train``, ``dev``, ``test``) as ``Review``, ``Sentiment``, in file order."""
+    return _read_sst2(split).copy()
+
+
+def write_sst2_sample(workspace: Path, rows: int = 800, test_rows: int = 200, seed: int = 1) -> Path:
+    """A small workspace from real SST-2: ``data/raw`` training CSV and a cut of the labelled test set."""
+    raw = workspace / "data" / "raw" / "sentiment_analysis.csv"
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    sst2("train").sample(rows, random_state=seed).to_csv(raw, index=False)
+    test = pd.read_csv(SST2 / "test.tsv", sep="\t", quoting=csv.QUOTE_NONE)
+    cut = workspace / "sst2" / "test.tsv"
+    cut.parent.mkdir(parents=True, exist_ok=True)
+    test.sample(test_rows, random_state=seed).to_csv(cut, sep="\t", index=False, quoting=csv.QUOTE_NONE)
+    return cut
+
+
+def write_airline_sample(workspace: Path, rows: int = 150, seed: int = 1) -> Path:
+    """A cut of the real airline tweets file, every column kept, as ``03_evaluate`` reads it."""
+    tweets = pd.read_csv(AIRLINE).sample(rows, random_state=seed)
+    cut = workspace / "airline" / "Tweets.csv"
+    cut.parent.mkdir(parents=True, exist_ok=True)
+    tweets.to_csv(cut, index=False)
+    return cut
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process of a test: offline, and pointed at nothing but its workspace.
+
+    A user's own tracking settings, or ones the test process picked up, must not redirect its runs.
+    """
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", **extra}
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "WANDB_DIR"):
+        env.pop(name, None)
+    return env
+
+
+def run_runner(
+    *args: str, workspace: Path, timeout: int = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``runner.py`` as a user would, in its own process, against ``workspace`` (``env``: extra variables)."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "runner.py"), *args, "--workspace", str(workspace)],
+        cwd=workspace,
+        env=child_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+NAME = Settings().registered_model_name
+
+
+def calibration_texts() -> list[str]:
+    return sst2("dev")["Review"].head(100).tolist()
+
+
+def register_version(model_dir: Path, promote: bool = True, name: str = NAME) -> str:
+    """Log and register ``model_dir`` as a new version of ``name``; optionally make it the champion."""
+    with mlflow.start_run():
+        version = registry.log_and_register(model_dir, name, calibration_texts(), keep_local=True)
+    if promote:
+        registry.promote(name, str(version.version), "test")
+    return str(version.version)
+
+
+def new_registry(workspace: Path, model_dir: Path, name: str = NAME) -> Path:
+    """A workspace whose registry has ``model_dir`` as version 1 of ``name``, @champion."""
+    runs.configure(workspace, "api-tests")
+    register_version(model_dir, name=name)
+    return workspace
+
+
+class LiveServer:
+    """``python app.py`` in its own process on a free loopback port."""
+
+    def __init__(self, workspace: Path, env: dict[str, str]):
+        self.port = process.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = process.launch_app(workspace, self.port, env=child_env(**env))
+        process.wait_until_healthy(self.process, self.url, timeout=90)
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as response:
+                return response.status, response.read(), dict(response.headers)
+        except urllib.error.HTTPError as err:
+            return err.code, err.read(), dict(err.headers)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def as_json(payload: bytes):
+    return json.loads(payload.decode())
+
+
+def save_untrained_model(folder: Path) -> Path:
+    """The packaged encoder with a seeded, untrained head, saved as a fine-tuned model would be.
+
+    Its answers are not meaningful sentiment, which the API tests do not need.
+    """
+    import torch
+
+    from sentiment_lib.config import PACKAGED_MODEL
+    from sentiment_lib.training import train
+
+    torch.manual_seed(0)
+    tokenizer, model = train.load_pretrained(PACKAGED_MODEL)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self):
+        self.messages: list[email.message.Message] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 Message accepted"
+
+    def kinds(self) -> list[str]:
+        return [m["X-Alert-Kind"] for m in self.messages]

@@ -1,0 +1,199 @@
+"""The HTTP API against the Flask test client and against a real server on loopback, with a real registry."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+
+from sentiment_lib.serving.api import ServeConfig, create_app
+from tests.helpers import LiveServer, as_json
+
+pytestmark = pytest.mark.slow
+TOKEN = secrets.token_urlsafe(16)  # made per run: no credential-looking literal in the repository
+JSON = {"Content-Type": "application/json"}
+
+
+class FlaskClient:
+    """The Flask test client behind the same ``request`` interface as LiveServer."""
+
+    def __init__(self, app):
+        self.client = app.test_client()
+
+    def request(self, method, path, body=None, headers=None):
+        response = self.client.open(path, method=method, data=body, headers=headers or {})
+        return response.status_code, response.data, dict(response.headers)
+
+
+@pytest.fixture(scope="module", params=["test-client", "live-server"])
+def api(request, served_workspace):
+    if request.param == "test-client":
+        config = ServeConfig(workspace=str(served_workspace), refresh_seconds=0, admin_token=TOKEN)
+        yield FlaskClient(create_app(config))
+        return
+    server = LiveServer(served_workspace, {"ADMIN_TOKEN": TOKEN, "SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
+    yield server
+    server.stop()
+
+
+def post_json(api, path, payload):
+    return api.request("POST", path, json.dumps(payload).encode(), JSON)
+
+
+BAD_INPUTS = [
+    ("body not JSON", "/predict", b"{not json", JSON, 400, "not valid JSON"),
+    ("JSON but not an object", "/predict", b'["a review"]', JSON, 400, "must be a JSON object"),
+    ("wrong content type", "/predict", b'{"review": "fine"}', {"Content-Type": "text/plain"}, 415, "application/json"),
+    ("missing review", "/predict", b"{}", JSON, 400, 'Missing field \\"review\\"'),
+    ("review not a string", "/predict", b'{"review": 5}', JSON, 400, "must be a string, got int"),
+    ("review null", "/predict", b'{"review": null}', JSON, 400, "must be a string, got NoneType"),
+    ("empty review", "/predict", b'{"review": ""}', JSON, 400, "is empty"),
+    ("whitespace review", "/predict", b'{"review": " \\n\\t "}', JSON, 400, "is empty"),
+    (
+        "review too long",
+        "/predict",
+        json.dumps({"review": "a" * 5001}).encode(),
+        JSON,
+        400,
+        "has 5001 characters; the limit is 5000",
+    ),
+    ("reviews not a list", "/batch_predict", b'{"reviews": "one"}', JSON, 400, "must be a list"),
+    ("reviews missing", "/batch_predict", b'{"review": "one"}', JSON, 400, "must be a list"),
+    ("empty list", "/batch_predict", b'{"reviews": []}', JSON, 400, "the list is empty"),
+    (
+        "too many reviews",
+        "/batch_predict",
+        json.dumps({"reviews": ["ok"] * 1001}).encode(),
+        JSON,
+        400,
+        "1001 reviews in one request; the limit is 1000",
+    ),
+    ("non-string item", "/batch_predict", b'{"reviews": ["good", 3]}', JSON, 400, '\\"reviews\\"[1] must be a string'),
+    ("empty item", "/batch_predict", b'{"reviews": ["good", "  "]}', JSON, 400, '\\"reviews\\"[1] is empty'),
+    ("CSV without Review", "/batch_predict", b"text\ngood\n", {"Content-Type": "text/csv"}, 400, "no 'Review' column"),
+    ("CSV undecodable", "/batch_predict", b"Review\ncaf\xe9\n", {"Content-Type": "text/csv"}, 400, "not valid UTF-8"),
+    (
+        "CSV empty review",
+        "/batch_predict",
+        b'Review\ngood\n""\n',
+        {"Content-Type": "text/csv"},
+        400,
+        "row 3 of the CSV is empty",
+    ),
+    ("batch wrong type", "/batch_predict", b"hello", {"Content-Type": "text/plain"}, 415, "Send JSON"),
+    (
+        "body over the size limit",
+        "/predict",
+        b"x" * (6 * 1024 * 1024),
+        JSON,
+        413,
+        "larger than the limit of 5242880 bytes",
+    ),
+    ("admin without token", "/admin/reload", b"", {}, 401, "admin token"),
+    ("admin wrong token", "/admin/reload", b"", {"Authorization": "Bearer nope"}, 401, "admin token"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "path", "body", "headers", "status", "message"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS]
+)
+def test_bad_input_gets_a_json_error(api, case, path, body, headers, status, message):
+    code, payload, response_headers = api.request("POST", path, body, headers)
+    assert code == status, payload[:300]
+    assert response_headers["Content-Type"].startswith("application/json")
+    assert message in payload.decode(), payload[:300]
+    # and the worker is still there
+    assert post_json(api, "/predict", {"review": "still alive?"})[0] == 200
+
+
+def test_predict(api):
+    code, payload, _ = post_json(api, "/predict", {"review": "A warm, funny film 🎬 — très bien!"})
+    assert code == 200
+    body = as_json(payload)
+    assert set(body) == {"sentiment", "confidence", "model_version"}
+    assert body["sentiment"] in {"positive", "negative"}
+    assert 0.5 <= body["confidence"] <= 1
+    assert body["model_version"] == "1"
+
+
+def test_batch_predict_json_keeps_order_and_equals_live(api):
+    texts = ["A warm, funny film", "dull", "電影很好看", "Awful acting, worse plot 😡", "ok " * 200]
+    code, payload, _ = post_json(api, "/batch_predict", {"reviews": texts})
+    assert code == 200
+    batch = as_json(payload)
+    assert batch["model_version"] == "1"
+    live = [as_json(post_json(api, "/predict", {"review": t})[1]) for t in texts]
+    # the same texts get the same answers online and in a batch (the int8 model has fixed scales)
+    assert [p["sentiment"] for p in batch["predictions"]] == [p["sentiment"] for p in live]
+    assert [p["confidence"] for p in batch["predictions"]] == [p["confidence"] for p in live]
+
+
+def test_batch_predict_csv_upload_returns_csv(api):
+    csv_body = 'id,Review,extra\n1,great fun,x\n2,"boring, long",y\n'
+    for headers, body in [
+        ({"Content-Type": "text/csv"}, csv_body.encode()),
+        (
+            {"Content-Type": "multipart/form-data; boundary=XyZ"},
+            (
+                '--XyZ\r\nContent-Disposition: form-data; name="file"; filename="in.csv"\r\n'
+                f"Content-Type: text/csv\r\n\r\n{csv_body}\r\n--XyZ--\r\n"
+            ).encode(),
+        ),
+    ]:
+        code, payload, response_headers = api.request("POST", "/batch_predict", body, headers)
+        assert code == 200, payload[:300]
+        assert response_headers["Content-Type"].startswith("text/csv")
+        lines = payload.decode().splitlines()
+        assert lines[0] == "id,Review,extra,sentiment,confidence"
+        assert lines[2].startswith('2,"boring, long",y,')
+        assert response_headers["X-Model-Version"] == "1"
+
+
+def test_health_and_model(api):
+    code, payload, _ = api.request("GET", "/health")
+    assert (code, as_json(payload)) == (200, {"status": "ok", "model_version": "1"})
+    code, payload, _ = api.request("GET", "/model")
+    info = as_json(payload)
+    assert code == 200
+    assert info["model_version"] == "1" and info["backend"] == "onnx-int8"
+    assert info["registered_at"].startswith("20")
+
+
+def test_admin_reload_with_the_token(api):
+    code, payload, _ = api.request("POST", "/admin/reload", b"", {"Authorization": f"Bearer {TOKEN}"})
+    assert code == 200
+    assert as_json(payload)["model_version"] == "1"
+
+
+def test_health_is_503_without_a_champion(tmp_path):
+    app = create_app(ServeConfig(workspace=str(tmp_path), refresh_seconds=0))
+    client = app.test_client()
+    response = client.get("/health")
+    assert response.status_code == 503, (response.get_json(), str(tmp_path))
+    assert "no version of 'sentiment-classifier' has alias @champion" in response.get_json()["reason"]
+    response = client.post("/predict", json={"review": "hello"})
+    assert response.status_code == 503 and "No model is loaded" in response.get_json()["error"]
+
+
+def test_admin_reload_absent_without_admin_token(served_workspace):
+    app = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0, admin_token=""))
+    assert app.test_client().post("/admin/reload", headers={"Authorization": "Bearer x"}).status_code == 404
+
+
+def test_served_texts_are_logged_for_the_drift_checks(served_workspace):
+    from datetime import UTC, datetime
+
+    from sentiment_lib.serving.served_log import read_served
+
+    started = datetime.now(UTC)
+    client = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0)).test_client()
+    single = client.post("/predict", json={"review": "logged once 🙂"}).get_json()
+    batch = client.post("/batch_predict", json={"reviews": ["logged twice", "logged thrice"]}).get_json()
+    records = [
+        r for r in read_served(served_workspace / "logs" / "served", since=started) if r["text"].startswith("logged")
+    ]
+    assert [r["text"] for r in records] == ["logged once 🙂", "logged twice", "logged thrice"]
+    assert records[0]["sentiment"] == single["sentiment"] and records[0]["confidence"] == single["confidence"]
+    assert [r["sentiment"] for r in records[1:]] == [p["sentiment"] for p in batch["predictions"]]
+    assert {r["model_version"] for r in records} == {"1"}

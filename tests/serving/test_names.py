@@ -1,0 +1,30 @@
+"""The API follows the model the pipeline registers, whatever the settings name it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import LiveServer, as_json, new_registry
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_api_serves_the_registered_model_named_by_the_settings(tmp_path, small_model):
+    # SENTIMENT_REGISTERED_MODEL_NAME=foo used to train and register foo while the API still followed
+    # sentiment-classifier, found no champion and answered 503
+    workspace = new_registry(tmp_path, small_model, name="foo")
+    env = {"SENTIMENT_REGISTERED_MODEL_NAME": "foo", "SENTIMENT_SERVED_LOG_DIR": "served-elsewhere"}
+    server = LiveServer(workspace, {**env, "SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
+    try:
+        status, body, _ = server.request("GET", "/health")
+        assert status == 200 and as_json(body)["model_version"] == "1"
+        review = json.dumps({"review": "a warm and funny film"}).encode()
+        status, body, _ = server.request("POST", "/predict", review, {"Content-Type": "application/json"})
+        assert status == 200 and as_json(body)["sentiment"] in {"positive", "negative"}
+    finally:
+        server.stop()
+    logged = list((workspace / "served-elsewhere").glob("served-*.jsonl"))
+    assert len(logged) == 1 and "a warm and funny film" in logged[0].read_text()
+    assert not (workspace / "logs" / "served").exists()

@@ -1,0 +1,109 @@
+"""The package's shape: no import cycles, a server that imports only what serving needs, thin notebooks."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sentiment_lib import notebooks
+from tests.helpers import REPO, child_env
+
+PACKAGE = REPO / "sentiment_lib"
+NOTEBOOK_CODE_LIMIT = 40
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The project modules ``path`` imports anywhere in its body (lazy imports inside functions count too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            # "from sentiment_lib.data import feedback" imports the module sentiment_lib.data.feedback
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found.update(name for name in names if name in known)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    return {name: imported_modules(path, set(files)) - {name} for name, path in files.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle as a path of module names, or [] when there is none."""
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                return [*path, node, nxt]
+            if nxt not in state and (cycle := visit(nxt, [*path, node])):
+                return cycle
+        state[node] = "done"
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node, [])):
+            return cycle
+    return []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    graph = import_graph()
+    assert "sentiment_lib.inference.predictor" in graph["sentiment_lib.training.evaluate"]  # the graph is real
+    assert find_cycle(graph) == []
+
+
+def test_each_stage_is_a_folder_with_its_own_docstring():
+    for stage in ("data", "training", "inference", "tracking", "serving", "monitoring"):
+        init = PACKAGE / stage / "__init__.py"
+        assert ast.get_docstring(ast.parse(init.read_text())), f"{stage}/__init__.py says what the stage holds"
+
+
+def test_importing_the_app_loads_no_notebook_runner_and_no_torch():
+    heavy = ("papermill", "nbconvert", "nbclient", "torch", "transformers")
+    probe = f"import sys, app; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, env=child_env(), capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == ""
+
+
+def code_lines(source: str) -> int:
+    """Lines that hold code: blank lines and comment lines are not counted."""
+    return sum(1 for line in source.splitlines() if line.strip() and not line.strip().startswith("#"))
+
+
+@pytest.mark.parametrize("step", list(notebooks.STEPS))
+def test_notebooks_are_thin(step):
+    notebook = nbformat.read(notebooks.notebook_path(step), as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    assert code_lines("\n".join(c.source for c in code)) <= NOTEBOOK_CODE_LIMIT
+
+
+@pytest.mark.parametrize("step", list(notebooks.STEPS))
+def test_every_plot_is_introduced_by_a_sentence(step):
+    cells = nbformat.read(notebooks.notebook_path(step), as_version=4).cells
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "code" and "plt.show()" in cell.source:
+            before = cells[i - 1]
+            assert before.cell_type == "markdown" and before.source.rstrip().endswith("."), cell.source[:60]

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sentiment_lib.tracking import gate
+
+
+def answers(n_both: int, champion_only: int, challenger_only: int, n_neither: int):
+    champion = [True] * n_both + [True] * champion_only + [False] * challenger_only + [False] * n_neither
+    challenger = [True] * n_both + [False] * champion_only + [True] * challenger_only + [False] * n_neither
+    return np.array(champion), np.array(challenger)
+
+
+def test_clearly_better_challenger_is_promoted():
+    decision = gate.decide_promotion(*answers(800, 10, 40, 150))
+    assert decision.promote and decision.p_value < 0.001
+    assert decision.challenger_accuracy - decision.champion_accuracy == pytest.approx(0.03)
+    assert decision.tags()["gate.promote"] == "true"
+
+
+def test_a_lucky_small_gain_is_not_enough():
+    # +0.6 points, but from 11 against 5 disagreements: could be chance
+    decision = gate.decide_promotion(*answers(850, 5, 11, 134))
+    assert not decision.promote and decision.p_value > 0.05
+    assert "not better" in decision.reason
+
+
+def test_worse_challenger_is_rejected():
+    decision = gate.decide_promotion(*answers(700, 100, 20, 180))
+    assert not decision.promote and decision.challenger_accuracy < decision.champion_accuracy
+
+
+def test_floor_rescue():
+    decision = gate.decide_promotion(*answers(780, 0, 30, 190), margin=0.05, floor=0.80)
+    assert decision.promote and "below the floor" in decision.reason
+
+
+def test_mcnemar_exact_value_and_bad_input():
+    champion, challenger = answers(0, 0, 6, 0)  # 6 of 6 disagreements favour the challenger
+    assert gate.mcnemar_p_value(champion, challenger) == pytest.approx(1 / 64)
+    with pytest.raises(ValueError, match="same, non-empty gate set"):
+        gate.decide_promotion(np.array([True]), np.array([True, False]))
+
+
+def test_a_win_on_feedback_bought_with_a_loss_on_the_base_test_is_rejected():
+    # 100 base test rows where the challenger loses 5, 100 feedback rows where it gains 30
+    champion = np.r_[np.ones(100, bool), np.zeros(100, bool)]
+    challenger = np.r_[np.ones(95, bool), np.zeros(5, bool), np.ones(30, bool), np.zeros(70, bool)]
+    base = np.r_[np.ones(100, bool), np.zeros(100, bool)]
+    decision = gate.decide_promotion(champion, challenger, base_rows=base, max_regression=0.02)
+    assert not decision.promote and decision.base_regression == pytest.approx(0.05)
+    assert "less accurate on the base test split" in decision.reason
+    # the same answers pass when the loss stays within what is allowed
+    assert gate.decide_promotion(champion, challenger, base_rows=base, max_regression=0.06).promote
+
+
+def test_improvement_is_judged_on_the_feedback_holdout_when_it_is_large_enough():
+    base_champion, base_challenger = answers(900, 0, 0, 100)  # 1000 base rows: the two agree everywhere
+    fb_champion, fb_challenger = answers(38, 2, 12, 8)  # 60 feedback rows: 12 fixed, 2 broken
+    champion, challenger = np.r_[base_champion, fb_champion], np.r_[base_challenger, fb_challenger]
+    base = np.r_[np.ones(1000, bool), np.zeros(60, bool)]
+    on_feedback = gate.decide_promotion(champion, challenger, base_rows=base, min_feedback_rows=50)
+    assert (on_feedback.judged_on, on_feedback.n) == ("feedback holdout", 60)
+    assert on_feedback.challenger_accuracy - on_feedback.champion_accuracy == pytest.approx(10 / 60)
+    assert on_feedback.promote and on_feedback.p_value == pytest.approx(
+        gate.mcnemar_p_value(fb_champion, fb_challenger)
+    )
+    # too few feedback rows: the same answers are judged on all 1060 rows, where the gain is diluted
+    whole = gate.decide_promotion(champion, challenger, base_rows=base, min_feedback_rows=100, margin=0.02)
+    assert (whole.judged_on, whole.n) == ("gate set", 1060)
+    assert not whole.promote

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sentiment_lib.inference.predictor import Predictions
+from sentiment_lib.training import evaluate
+
+
+def predictions(labels, confidences):
+    confidences = np.array(confidences)
+    p_pos = np.where(np.array(labels) == "positive", confidences, 1 - confidences)
+    return Predictions(list(labels), confidences, p_pos)
+
+
+def test_metrics_on_known_predictions():
+    y_true = np.array([1, 1, 0, 0])
+    preds = predictions(["positive", "negative", "negative", "negative"], [0.9, 0.6, 0.8, 0.7])
+    m = evaluate.classification_metrics(y_true, preds)
+    assert m["accuracy"] == 0.75
+    assert m["precision"] == 1.0
+    assert m["recall"] == 0.5
+    assert m["f1"] == pytest.approx(2 / 3)
+    assert m["roc_auc"] == 1.0  # every positive has a higher P(positive) than every negative
+
+
+def test_expected_calibration_error():
+    confidences = np.array([0.9] * 10 + [0.6] * 10)
+    correct = np.array([1] * 9 + [0] + [1] * 6 + [0] * 4)
+    assert evaluate.expected_calibration_error(confidences, correct) == pytest.approx(0.0)
+    overconfident = np.array([1] * 5 + [0] * 5 + [1] * 6 + [0] * 4)
+    # first bin: confidence 0.9, accuracy 0.5 -> gap 0.4 on half the rows
+    assert evaluate.expected_calibration_error(confidences, overconfident) == pytest.approx(0.2)
