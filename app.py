@@ -13,6 +13,7 @@ from dotenv import load_dotenv
 
 from sentiment_lib.config import apply_offline_defaults
 from sentiment_lib.serving.api import ServeConfig, create_app
+from sentiment_lib.workspace import ENV_FILE
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    load_dotenv(os.path.join(args.workspace, ".env"), override=False)
+    load_dotenv(os.path.join(args.workspace, ENV_FILE), override=False)
     apply_offline_defaults()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = ServeConfig.from_env(

@@ -23,10 +23,9 @@ from sentiment_lib.monitoring.replay import Replay
 from sentiment_lib.monitoring.scheduler import StopSignal, run_loop
 from sentiment_lib.serving import process
 from sentiment_lib.tracking import registry, runs
-from sentiment_lib.workspace import Workspace
+from sentiment_lib.workspace import ENV_FILE, Workspace
 
 log = logging.getLogger("runner")
-DEFAULT_RAW = resolve_settings("quick", environ={}).raw_path
 
 
 def _add_step_options(parser: argparse.ArgumentParser, with_cycle_id: bool = True) -> None:
@@ -67,7 +66,7 @@ def _add_import_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("import-data", help="convert SST-2, airline tweets or any CSV/TSV to the training CSV")
     parser.add_argument("format", choices=["sst2", "airline", "table"])
     parser.add_argument("--source", required=True, help="SST-2 folder, Tweets.csv, or a CSV/TSV file")
-    parser.add_argument("--output", default=DEFAULT_RAW, help=f"canonical CSV to write (default: {DEFAULT_RAW})")
+    parser.add_argument("--output", help="canonical CSV to write (default: the raw_path setting, data/raw/...)")
     parser.add_argument("--splits", default="train,dev", help="sst2: which TSV files to read (default: train,dev)")
     parser.add_argument("--text-column", help="table: the column holding the text")
     parser.add_argument("--label-column", help="table: the column holding the label")
@@ -133,7 +132,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         result = importers.import_table(
             args.source, args.text_column, args.label_column, label_map, args.timestamp_column
         )
-    for note in importers.write_canonical(result, args.output, args.mode):
+    output = args.output or Workspace(".").raw_data
+    for note in importers.write_canonical(result, output, args.mode):
         print(note)
     return 0
 
@@ -153,8 +153,13 @@ def cmd_steps(args: argparse.Namespace) -> int:
 
 
 def _workspace(args: argparse.Namespace) -> Workspace:
-    """The workspace a command works on, with the settings its preset and ``-p`` overrides give."""
-    overrides = {name: value for name, value in getattr(args, "parameter", []) if name in field_types()}
+    """The workspace a command works on, with the settings its preset and ``-p`` overrides give.
+
+    Raises:
+        ConfigError: a ``-p`` name that is neither a setting nor a notebook parameter (a typo must not be ignored).
+    """
+    given = notebooks.check_overrides(dict(getattr(args, "parameter", [])))
+    overrides = {name: value for name, value in given.items() if name in field_types()}
     return Workspace(args.workspace, resolve_settings(getattr(args, "preset", None), overrides))
 
 
@@ -290,7 +295,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Secrets (wandb key, SMTP password) may live in a git-ignored .env; real env vars win over it.
-    load_dotenv(Path(getattr(args, "workspace", ".")) / ".env", override=False)
+    load_dotenv(Path(getattr(args, "workspace", ".")) / ENV_FILE, override=False)
     try:
         _configure_logging(args)
         return args.handler(args)

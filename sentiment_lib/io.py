@@ -10,13 +10,18 @@ import csv
 import json
 import os
 import tempfile
-from io import StringIO
+from io import BytesIO, StringIO
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sentiment_lib.errors import DataValidationError
+
+# mkstemp creates files readable by their owner only; written files get the usual mode instead (666 less the
+# umask), read once here because reading it means setting it, which is not safe once threads run
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
@@ -25,6 +30,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, 0o666 & ~_UMASK)
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
@@ -47,6 +53,13 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
 def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
     """``frame`` as a UTF-8 CSV without its index."""
     return write_text_atomic(path, frame.to_csv(index=False))
+
+
+def write_figure_atomic(figure: Any, path: str | Path, dpi: int = 80) -> Path:
+    """A matplotlib figure as a PNG file."""
+    buffer = BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return write_bytes_atomic(path, buffer.getvalue())
 
 
 def read_json(path: str | Path, default: Any) -> Any:

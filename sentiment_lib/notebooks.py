@@ -65,6 +65,19 @@ def check_parameter_names(steps: Sequence[str], overrides: Mapping[str, Any]) ->
         )
 
 
+def check_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Check that every override is a setting or a parameter some notebook declares.
+
+    Raises:
+        ConfigError: a name that nothing knows, so a typo never goes unnoticed in an unattended loop.
+    """
+    known = set(field_types()).union(*(declared_parameters(step) for step in STEPS))
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"Unknown parameter(s) {unknown}. Known: {', '.join(sorted(known))}")
+    return dict(overrides)
+
+
 def build_parameters(
     step: str, preset: str | None, overrides: Mapping[str, Any], cycle: str, workspace: str | Path = "."
 ) -> dict[str, Any]:

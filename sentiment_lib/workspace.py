@@ -16,6 +16,7 @@ from sentiment_lib.config import Settings, resolve_settings, settings_from_param
 # the repository: notebooks/ and app.py live here (an editable install keeps it so)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MLFLOW_STORE_FILE = "mlflow.db"
+ENV_FILE = ".env"  # secrets (SMTP password, wandb key), git-ignored; read by runner.py and app.py
 ARTIFACT_DIR = "mlartifacts"
 # files under reports/
 INDEX_FILE = "index.html"
@@ -58,7 +59,7 @@ class Workspace:
         self.runner_log = self.logs / "runner.log"
         self.app_log = self.logs / "app.log"
         self.app_pid = self.logs / "app.pid"
-        self.env_file = self.root / ".env"
+        self.env_file = self.root / ENV_FILE
         self.mlflow_store = self.root / MLFLOW_STORE_FILE
         self.artifacts = self.root / ARTIFACT_DIR
         self.wandb = self.root / "wandb"

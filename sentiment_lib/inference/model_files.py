@@ -3,10 +3,9 @@ ONNX model. Written at training and registration, read by every loader of a vers
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from sentiment_lib.io import write_json_atomic
+from sentiment_lib.io import read_json, write_json_atomic
 
 CALIBRATION_FILE = "calibration.json"
 ONNX_DIR = "onnx"
@@ -23,5 +22,4 @@ def save_temperature(model_dir: str | Path, temperature: float) -> Path:
 
 def load_temperature(model_dir: str | Path) -> float:
     """The stored temperature, or 1.0 (no scaling) for a model saved without one."""
-    path = Path(model_dir) / CALIBRATION_FILE
-    return float(json.loads(path.read_text())["temperature"]) if path.is_file() else 1.0
+    return float(read_json(Path(model_dir) / CALIBRATION_FILE, {"temperature": 1.0})["temperature"])

@@ -63,7 +63,9 @@ class TorchBackend:
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         torch = self.torch
         with torch.inference_mode():
-            out = self.model(**{name: torch.from_numpy(array) for name, array in inputs.items()})
+            # ids and mask only: not every architecture takes token_type_ids (DistilBERT does not)
+            ids, mask = torch.from_numpy(inputs["input_ids"]), torch.from_numpy(inputs["attention_mask"])
+            out = self.model(input_ids=ids, attention_mask=mask)
         return out.logits.float().numpy()
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from sentiment_lib import notebooks, reports
 from sentiment_lib.config import CHALLENGER, CHAMPION, field_types, resolve_settings
 from sentiment_lib.data import feedback
-from sentiment_lib.errors import ConfigError, SentimentError, StepFailedError
+from sentiment_lib.errors import SentimentError, StepFailedError
 from sentiment_lib.io import read_json, write_json_atomic
 from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
 from sentiment_lib.monitoring.staleness import HEALTHY
@@ -101,19 +101,6 @@ def cycle_lock(workspace: Workspace) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def check_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Check that every override is a setting or a parameter some notebook declares.
-
-    Raises:
-        ConfigError: a name that nothing knows, so a typo never goes unnoticed in an unattended loop.
-    """
-    known = set(field_types()).union(*(notebooks.declared_parameters(step) for step in notebooks.STEPS))
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ConfigError(f"Unknown parameter(s) {unknown}. Known: {', '.join(sorted(known))}")
-    return dict(overrides)
-
-
 class Cycle:
     """One pass: ingest → (first training if there is no champion) → staleness → maybe retrain → reports."""
 
@@ -125,7 +112,7 @@ class Cycle:
         stop_requested: Callable[[], bool] = lambda: False,
     ):
         self.preset = preset
-        self.overrides = check_overrides(overrides)
+        self.overrides = notebooks.check_overrides(overrides)
         settings_overrides = {k: v for k, v in self.overrides.items() if k in field_types()}
         self.settings = resolve_settings(preset, settings_overrides)
         # the same settings the notebooks get: one feedback store, one registered model for both

@@ -13,7 +13,7 @@ import pandas as pd
 from sentiment_lib.data import importers
 from sentiment_lib.data.dataset import validate_reviews
 from sentiment_lib.errors import DataValidationError
-from sentiment_lib.io import read_csv_strict, read_json, write_json_atomic
+from sentiment_lib.io import read_csv_strict, read_json, write_csv_atomic, write_json_atomic
 
 AIRLINE_COLUMNS = {"text", "airline_sentiment", "tweet_created"}
 
@@ -63,10 +63,8 @@ class Replay:
         batch = self.stream.iloc[start : start + self.per_cycle]
         if batch.empty:
             return None
-        self.incoming.mkdir(parents=True, exist_ok=True)
         name = f"replay-{start:06d}-{start + len(batch) - 1:06d}.csv"
-        partial = self.incoming / (name + ".partial")  # not *.csv: ingestion never sees half a file
-        batch.to_csv(partial, index=False)
-        partial.replace(self.incoming / name)
+        # the temporary file's name does not end in .csv: ingestion never sees half a file
+        write_csv_atomic(batch, self.incoming / name)
         self._save_position(start + len(batch))
         return self.incoming / name

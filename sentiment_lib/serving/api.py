@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from sentiment_lib.config import CHAMPION, parse_value
 from sentiment_lib.data.schema import TEXT_COLUMN
-from sentiment_lib.errors import DataValidationError
+from sentiment_lib.errors import ConfigError, DataValidationError
 from sentiment_lib.io import read_csv_strict
 from sentiment_lib.serving.model_holder import MicroBatcher, ModelHolder
 from sentiment_lib.serving.served_log import ServedLog
@@ -53,6 +53,12 @@ class ServeConfig:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServeConfig:
+        """Raises ConfigError: a value does not convert, or a setting that moved to the pipeline's is set."""
+        if "SENTIMENT_SERVE_REGISTERED_MODEL_NAME" in os.environ:
+            raise ConfigError(
+                "SENTIMENT_SERVE_REGISTERED_MODEL_NAME is no longer read: set SENTIMENT_REGISTERED_MODEL_NAME, "
+                "which names the model for training and serving alike"
+            )
         values: dict[str, Any] = {}
         for f in fields(cls):
             name = f"SENTIMENT_SERVE_{f.name.upper()}"
@@ -205,7 +211,7 @@ def _read_csv_upload() -> pd.DataFrame:
     upload = next(iter(request.files.values()), None)
     raw = upload.read() if upload is not None else request.get_data()
     try:
-        frame = read_csv_strict(raw, name="CSV")
+        frame = read_csv_strict(raw, name="the uploaded CSV")
     except DataValidationError as err:
         raise BadRequest(str(err)) from None
     if TEXT_COLUMN not in frame.columns:

@@ -18,8 +18,6 @@ from sentiment_lib.workspace import ARTIFACT_DIR, MLFLOW_STORE_FILE
 
 log = logging.getLogger(__name__)
 
-WANDB_PROJECT = "sentiment-analysis"
-
 
 @dataclass(frozen=True)
 class TrackingInfo:
@@ -104,7 +102,7 @@ def _start_wandb(settings: Settings, mlflow_run_id: str, run_name: str, job_type
     import wandb
 
     run = wandb.init(
-        project=os.environ.get("WANDB_PROJECT", WANDB_PROJECT),
+        project=os.environ.get("WANDB_PROJECT", settings.experiment_name),
         name=f"{run_name}-{job_type}",
         group=mlflow_run_id,
         job_type=job_type,

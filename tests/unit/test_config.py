@@ -69,3 +69,11 @@ def test_serving_and_alert_settings_share_the_strict_parser(monkeypatch):
         ServeConfig.from_env()
     with pytest.raises(ConfigError, match="'ALERT_SMTP_STARTTLS' must be true or false"):
         SmtpConfig.from_env({"ALERT_EMAIL_TO": "a@b.test", "ALERT_SMTP_STARTTLS": "sometimes"})
+
+
+def test_the_old_serving_name_variable_is_refused_not_ignored(monkeypatch):
+    from sentiment_lib.serving.api import ServeConfig
+
+    monkeypatch.setenv("SENTIMENT_SERVE_REGISTERED_MODEL_NAME", "foo")
+    with pytest.raises(ConfigError, match="set SENTIMENT_REGISTERED_MODEL_NAME"):
+        ServeConfig.from_env()

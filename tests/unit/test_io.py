@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pandas as pd
 import pytest
 
@@ -19,6 +22,13 @@ def test_an_atomic_write_replaces_the_file_whole_and_leaves_nothing_behind(tmp_p
     write_json_atomic(path, {"n": 2})
     assert read_json(path, None) == {"n": 2}
     assert [p.name for p in path.parent.iterdir()] == ["state.json"]
+
+
+def test_written_files_get_the_usual_mode_not_owner_only(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = write_text_atomic(tmp_path / "index.html", "<html></html>")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
 def test_a_failed_write_keeps_the_previous_file(tmp_path):

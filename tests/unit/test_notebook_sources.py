@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import ast
-
 import nbformat
 import pytest
 
 from sentiment_lib import notebooks as pipeline
-from sentiment_lib.config import Settings, field_types
 from sentiment_lib.errors import ConfigError
 
 
@@ -58,12 +55,3 @@ def test_parameters_for_a_step_come_typed_from_preset_and_overrides():
 def test_bad_parameter_value():
     with pytest.raises(ConfigError, match="'max_length' must be int, got 'long'"):
         pipeline.build_parameters("train", "smoke", {"max_length": "long"}, "c1")
-
-
-@pytest.mark.parametrize("step", list(pipeline.STEPS))
-def test_parameter_defaults_are_the_settings_defaults(step):
-    # papermill needs literal defaults in the cell; they must not drift from the one source of truth
-    defaults = Settings()
-    for name, info in pipeline.declared_parameters(step).items():
-        if name in field_types():
-            assert ast.literal_eval(info["default"]) == getattr(defaults, name), name

@@ -57,3 +57,8 @@ def test_runner_ingest_writes_where_the_parameter_says(tmp_path):
     assert sorted(store["Review"]) == ["late again", "lovely crew"]
     assert not (tmp_path / "data" / "feedback").exists()
     assert (tmp_path / "data" / "archive" / "day1.csv").is_file()
+
+
+def test_a_misspelt_parameter_is_refused_not_ignored(tmp_path):
+    done = run_runner("ingest", "-p", "feedback_pth", "x.csv", workspace=tmp_path, timeout=120)
+    assert done.returncode == 2 and "Unknown parameter(s) ['feedback_pth']" in done.stderr

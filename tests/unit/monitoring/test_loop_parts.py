@@ -9,9 +9,10 @@ import pytest
 
 from sentiment_lib.data import feedback
 from sentiment_lib.errors import ConfigError, DataValidationError
-from sentiment_lib.monitoring.cycle import Cycle, LoopState, check_overrides
+from sentiment_lib.monitoring.cycle import Cycle, LoopState
 from sentiment_lib.monitoring.replay import Replay
 from sentiment_lib.monitoring.scheduler import StopSignal, run_loop
+from sentiment_lib.notebooks import check_overrides
 from tests.helpers import AIRLINE
 
 
