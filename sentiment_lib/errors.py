@@ -21,6 +21,11 @@ class ModelError(SentimentError):
     """A model cannot be found, loaded or registered."""
 
 
+class RegistryUnavailableError(SentimentError):
+    """The model registry cannot be read (locked or corrupt store, server down or failing): nothing can be
+    concluded about which versions exist, so nothing may be promoted or trained as a "first" model."""
+
+
 class StepFailedError(SentimentError):
     """A pipeline notebook failed; the executed notebook is kept for inspection."""
 

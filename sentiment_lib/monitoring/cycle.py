@@ -19,7 +19,7 @@ from typing import Any
 from sentiment_lib import notebooks, reports
 from sentiment_lib.config import CHALLENGER, CHAMPION, field_types, resolve_settings
 from sentiment_lib.data import feedback
-from sentiment_lib.errors import SentimentError, StepFailedError
+from sentiment_lib.errors import RegistryUnavailableError, SentimentError, StepFailedError
 from sentiment_lib.io import read_json, write_json_atomic
 from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
 from sentiment_lib.monitoring.staleness import HEALTHY
@@ -134,6 +134,8 @@ class Cycle:
                 self._run_steps_of_cycle(summary, state, now)
             except StepFailedError as err:
                 self._step_failed(summary, err)
+            except RegistryUnavailableError as err:
+                self._registry_unavailable(summary, err)
             except SentimentError as err:  # outside a notebook: a registry or file problem
                 self._cycle_failed(summary, err)
             finally:
@@ -276,6 +278,16 @@ class Cycle:
         )
         key = f"step_failed:{step}:v{champion}"
         self._alert(summary, Alert("step_failed", f"Pipeline step {step} failed", body, key))
+
+    def _registry_unavailable(self, summary: CycleSummary, err: RegistryUnavailableError) -> None:
+        summary.failed_step = "registry"
+        summary.actions.append(f"{err}; nothing was trained or promoted, the champion is unchanged")
+        body = (
+            f"{err}\n\nWithout the registry the loop cannot tell which model serves, so this cycle neither trained "
+            f"nor promoted anything; the API keeps serving the model it has loaded. The next cycle tries again.\n"
+            f"Registry: {runs.describe_store(self.ws.root)}\nLog: {self.ws.runner_log}\n"
+        )
+        self._alert(summary, Alert("registry_unavailable", "The model registry cannot be read", body, "registry"))
 
     def _cycle_failed(self, summary: CycleSummary, err: SentimentError) -> None:
         summary.failed_step = "cycle"

@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from sentiment_lib.config import CHALLENGER, CHAMPION
 from sentiment_lib.data.schema import TEXT_COLUMN
-from sentiment_lib.errors import ModelError
+from sentiment_lib.errors import ModelError, RegistryUnavailableError
 from sentiment_lib.inference import onnx_export
 
 log = logging.getLogger(__name__)
@@ -66,11 +66,29 @@ def model_uri(registered_name: str, alias: str) -> str:
 
 
 def version_for_alias(registered_name: str, alias: str) -> Any | None:
-    """The model version behind ``alias``, or None if the alias (or the model) does not exist."""
+    """The model version behind ``alias``, or None if the alias (or the model) does not exist.
+
+    Raises:
+        RegistryUnavailableError: any other failure to read the registry; it never means "no version".
+    """
     try:
         return MlflowClient().get_model_version_by_alias(registered_name, alias)
-    except MlflowException:
-        return None
+    except MlflowException as err:
+        if _does_not_exist(err):
+            return None
+        raise RegistryUnavailableError(f"The model registry cannot be read ({_short(err)})") from err
+    except Exception as err:  # the store's own errors (SQLAlchemy, a corrupt file, a broken connection)
+        raise RegistryUnavailableError(f"The model registry cannot be read ({_short(err)})") from err
+
+
+def _does_not_exist(err: MlflowException) -> bool:
+    # a missing model is RESOURCE_DOES_NOT_EXIST; a missing alias of an existing model, INVALID_PARAMETER_VALUE
+    missing_alias = err.error_code == "INVALID_PARAMETER_VALUE" and "alias" in str(err) and "not found" in str(err)
+    return err.error_code == "RESOURCE_DOES_NOT_EXIST" or missing_alias
+
+
+def _short(err: Exception) -> str:
+    return f"{type(err).__name__}: {str(err).splitlines()[0][:300]}" if str(err) else type(err).__name__
 
 
 def promote(registered_name: str, version: str, reason: str) -> None:
