@@ -14,7 +14,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from sentiment_lib import notebooks, reports
-from sentiment_lib.config import CHAMPION, PRESETS, field_types, resolve_settings
+from sentiment_lib.config import CHAMPION, PRESETS, settings_for
 from sentiment_lib.data import feedback, importers
 from sentiment_lib.errors import SentimentError, StepFailedError
 from sentiment_lib.inference import batch
@@ -158,9 +158,8 @@ def _workspace(args: argparse.Namespace) -> Workspace:
     Raises:
         ConfigError: a ``-p`` name that is neither a setting nor a notebook parameter (a typo must not be ignored).
     """
-    given = notebooks.check_overrides(dict(getattr(args, "parameter", [])))
-    overrides = {name: value for name, value in given.items() if name in field_types()}
-    return Workspace(args.workspace, resolve_settings(getattr(args, "preset", None), overrides))
+    overrides = notebooks.check_overrides(dict(getattr(args, "parameter", [])))
+    return Workspace(args.workspace, settings_for(getattr(args, "preset", None), overrides))
 
 
 def _load_predictor(spec: str | None, ws: Workspace, batch_size: int):
@@ -215,9 +214,10 @@ def _cycle(args: argparse.Namespace, stop: StopSignal | None = None) -> Cycle:
 
 
 def cmd_once(args: argparse.Namespace) -> int:
-    summary = _cycle(args).run()
+    cycle = _cycle(args)
+    summary = cycle.run()
     _print_cycle(summary)
-    print(f"Reports: {_workspace(args).index}")
+    print(f"Reports: {cycle.ws.index}")
     return 1 if summary.failed_step else 0
 
 
@@ -237,7 +237,7 @@ def cmd_loop(args: argparse.Namespace) -> int:
     stop = StopSignal().install()
     cycle = _cycle(args, stop)
     minutes = args.every if args.every is not None else cycle.settings.cycle_minutes
-    log.info("Loop: a cycle every %s minutes; logs in %s; stop with Ctrl-C or SIGTERM", minutes, _log_file(args))
+    log.info("Loop: a cycle every %s minutes; logs in %s; stop with Ctrl-C or SIGTERM", minutes, cycle.ws.runner_log)
     run_loop(_loop_job(cycle), minutes * 60, stop, args.max_cycles)
     return 0
 
@@ -275,16 +275,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _log_file(args: argparse.Namespace) -> Path:
-    return _workspace(args).runner_log
-
-
 def _configure_logging(args: argparse.Namespace) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if args.handler in (cmd_once, cmd_loop, cmd_replay):
         # the unattended commands also keep their log on disk
-        _log_file(args).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(_log_file(args), encoding="utf-8"))
+        log_file = _workspace(args).runner_log
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

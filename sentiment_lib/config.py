@@ -288,6 +288,17 @@ def resolve_settings(
     return Settings(**values)
 
 
+def settings_for(preset: str | None, parameters: Mapping[str, Any]) -> Settings:
+    """:func:`resolve_settings` with those of ``parameters`` that name a setting; the others (notebook-only
+    parameters such as ``cycle`` or ``promote``) are left out.
+
+    Raises:
+        ConfigError: unknown preset or an invalid value.
+    """
+    names = field_types()
+    return resolve_settings(preset, {name: value for name, value in parameters.items() if name in names})
+
+
 def settings_from_parameters(parameters: Mapping[str, Any]) -> Settings:
     """The settings a notebook runs with: its ``preset`` parameter, then env vars, then every parameter that
     names a setting (pass ``globals()`` of the notebook; other names are ignored).
@@ -295,9 +306,7 @@ def settings_from_parameters(parameters: Mapping[str, Any]) -> Settings:
     Raises:
         ConfigError: unknown preset or an invalid value.
     """
-    names = field_types()
-    overrides = {name: value for name, value in parameters.items() if name in names and name != "preset"}
-    return resolve_settings(parameters.get("preset"), overrides)
+    return settings_for(parameters.get("preset"), parameters)
 
 
 def apply_offline_defaults() -> None:

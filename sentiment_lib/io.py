@@ -24,6 +24,10 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
+# what pandas raises for a CSV it cannot read; csv_error turns each into the project's message
+CSV_READ_ERRORS = (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError)
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file, fsync and a rename; make the folder if needed."""
     path = Path(path)
@@ -128,7 +132,7 @@ def parse_csv_text(text: str, source: str, sep: str = ",", quoting: int = csv.QU
     """
     try:
         return pd.read_csv(StringIO(text), sep=sep, quoting=quoting, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+    except CSV_READ_ERRORS as err:
         raise csv_error(source, err) from None
 
 
@@ -148,5 +152,5 @@ def iter_csv_chunks(path: str | Path, chunk_rows: int, skip_rows: int = 0):
             encoding="utf-8",
         )
         yield from reader
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+    except CSV_READ_ERRORS as err:
         raise csv_error(path, err) from None

@@ -14,7 +14,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from sentiment_lib import reports
-from sentiment_lib.config import apply_offline_defaults, coerce, field_types, resolve_settings
+from sentiment_lib.config import apply_offline_defaults, coerce, field_types, settings_for
 from sentiment_lib.errors import ConfigError, StepFailedError
 from sentiment_lib.workspace import REPO_ROOT, Workspace
 
@@ -87,8 +87,7 @@ def build_parameters(
         ConfigError: an override the notebook does not declare, or an invalid value.
     """
     declared = declared_parameters(step)
-    setting_overrides = {k: v for k, v in overrides.items() if k in field_types()}
-    settings = resolve_settings(preset, setting_overrides)
+    settings = settings_for(preset, overrides)
     params = {name: getattr(settings, name) for name in declared if name in field_types()}
     params.update({k: _coerce_declared(k, v, declared[k]) for k, v in overrides.items() if k in declared})
     if "cycle" in declared:
@@ -201,6 +200,5 @@ def run_steps(
         # only overrides a step declares go to it; each step still gets the preset's values
         own = {k: v for k, v in overrides.items() if k in declared_parameters(step)}
         plans.append((step, build_parameters(step, preset, own, cycle, workspace)))
-    setting_overrides = {k: v for k, v in overrides.items() if k in field_types()}
-    cycle_dir = Workspace(workspace, resolve_settings(preset, setting_overrides)).cycle_dir(cycle)
+    cycle_dir = Workspace(workspace, settings_for(preset, overrides)).cycle_dir(cycle)
     return [run_step_with_retry(step, params, cycle_dir, workspace, timeout, retries) for step, params in plans]

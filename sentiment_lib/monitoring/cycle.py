@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_lib import notebooks, reports
-from sentiment_lib.config import CHALLENGER, CHAMPION, field_types, resolve_settings
+from sentiment_lib.config import CHALLENGER, CHAMPION, settings_for
 from sentiment_lib.data import feedback
 from sentiment_lib.errors import RegistryUnavailableError, SentimentError, StepFailedError
 from sentiment_lib.io import read_json, write_json_atomic
@@ -113,8 +113,7 @@ class Cycle:
     ):
         self.preset = preset
         self.overrides = notebooks.check_overrides(overrides)
-        settings_overrides = {k: v for k, v in self.overrides.items() if k in field_types()}
-        self.settings = resolve_settings(preset, settings_overrides)
+        self.settings = settings_for(preset, self.overrides)
         # the same settings the notebooks get: one feedback store, one registered model for both
         self.ws = Workspace(workspace, self.settings)
         self.sender = alert_sender(self.ws)

@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
-from sentiment_lib.io import csv_error, write_csv_atomic, write_json_atomic
+from sentiment_lib.io import CSV_READ_ERRORS, csv_error, write_csv_atomic, write_json_atomic
 
 HEALTHY, STALE, DEGRADED = "healthy", "stale", "degraded"
 
@@ -198,7 +198,7 @@ def append_history(row: dict, path: str | Path) -> pd.DataFrame:
     path = Path(path)
     try:
         history = pd.read_csv(path) if path.is_file() else pd.DataFrame()
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+    except CSV_READ_ERRORS as err:
         raise csv_error(path, err) from None
     history = pd.concat([history, pd.DataFrame([row])], ignore_index=True)
     write_csv_atomic(history, path)

@@ -59,6 +59,22 @@ def load_training_rows(ws: Workspace) -> TrainingRows:
     return TrainingRows(train, validation, len(feedback_train))
 
 
+def run_metrics(result: TrainResult, calibration: CalibrationResult, rows: TrainingRows) -> dict[str, float]:
+    """Everything a training run logs besides the Trainer's own metrics."""
+    averaged = {} if result.averaged_metric is None else {"averaged_val_accuracy": result.averaged_metric}
+    teachers = {f"teacher_{k}_val_accuracy": a for k, a in enumerate(result.teacher_accuracies, 1)}
+    return {
+        **calibration.metrics(),
+        "train_seconds": result.train_seconds,
+        "best_val_accuracy": result.best_metric or 0.0,
+        **averaged,
+        "kept_average": float(result.kept_average),
+        **teachers,
+        "train_rows": len(rows.train),
+        "train_feedback_rows": rows.feedback_rows,
+    }
+
+
 @dataclass
 class TrainingOutcome:
     """What one training run produced: the model's training numbers, its calibration and its registry entry."""
@@ -70,20 +86,7 @@ class TrainingOutcome:
     rows: TrainingRows
 
     def metrics(self) -> dict[str, float]:
-        """Everything logged to the run besides the Trainer's own metrics."""
-        result = self.result
-        averaged = {} if result.averaged_metric is None else {"averaged_val_accuracy": result.averaged_metric}
-        teachers = {f"teacher_{k}_val_accuracy": a for k, a in enumerate(result.teacher_accuracies, 1)}
-        return {
-            **self.calibration.metrics(),
-            "train_seconds": result.train_seconds,
-            "best_val_accuracy": result.best_metric or 0.0,
-            **averaged,
-            "kept_average": float(result.kept_average),
-            **teachers,
-            "train_rows": len(self.rows.train),
-            "train_feedback_rows": self.rows.feedback_rows,
-        }
+        return run_metrics(self.result, self.calibration, self.rows)
 
     def summary(self) -> str:
         result, cal = self.result, self.calibration
@@ -118,10 +121,9 @@ def train_and_register(ws: Workspace, rows: TrainingRows, run_name: str) -> Trai
         result = train_with_teachers(s, rows.train, rows.validation, ws.model_dir(run_id), run_name)
         calibrated = calibrate(result.model_dir, rows.validation)
         texts = dataset.sample_rows(rows.validation, INT8_CALIBRATION_ROWS, s.seed)[TEXT_COLUMN].tolist()
-        outcome = TrainingOutcome(result, calibrated, None, run_id, rows)
-        runs.log_metrics_everywhere(outcome.metrics())
-        outcome.version = registry.log_and_register(result.model_dir, ws.registered_model, texts)
-    return outcome
+        runs.log_metrics_everywhere(run_metrics(result, calibrated, rows))
+        version = registry.log_and_register(result.model_dir, ws.registered_model, texts)
+    return TrainingOutcome(result, calibrated, version, run_id, rows)
 
 
 def record_evaluation(
