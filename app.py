@@ -45,7 +45,10 @@ def main(argv: list[str] | None = None) -> None:
     from waitress import serve
 
     logging.getLogger("app").info("Serving on http://%s:%d (threads=%d)", args.host, args.port, args.threads)
-    serve(app, host=args.host, port=args.port, threads=args.threads, ident="sentiment")
+    # waitress refuses a body over the limit (by Content-Length, or once a chunked body passes it) before
+    # reading it in full; Flask's own check would come only after waitress had buffered the whole body
+    limit = config.max_body_bytes
+    serve(app, host=args.host, port=args.port, threads=args.threads, ident="sentiment", max_request_body_size=limit)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ from sentiment_lib.config import CHAMPION, PRESETS, settings_for
 from sentiment_lib.data import feedback, importers
 from sentiment_lib.errors import SentimentError, StepFailedError
 from sentiment_lib.inference import batch
-from sentiment_lib.monitoring.cycle import Cycle, CycleBusyError
+from sentiment_lib.locking import WorkspaceBusyError, workspace_lock
+from sentiment_lib.monitoring.cycle import Cycle
 from sentiment_lib.monitoring.replay import Replay
 from sentiment_lib.monitoring.scheduler import StopSignal, run_loop
 from sentiment_lib.serving import process
@@ -42,6 +43,15 @@ def _add_step_options(parser: argparse.ArgumentParser, with_cycle_id: bool = Tru
     if with_cycle_id:
         parser.add_argument("--cycle", help="cycle id, the folder under reports/ (default: a UTC timestamp)")
     parser.add_argument("--workspace", default=".", help="folder holding data/, reports/, mlflow.db (default: .)")
+    _add_wait_option(parser)
+
+
+def _add_wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another command is writing the workspace, wait for it (default: exit with a message)",
+    )
 
 
 def _add_loop_parsers(commands: argparse._SubParsersAction) -> None:
@@ -86,14 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     for step, notebook in notebooks.STEPS.items():
         sub = commands.add_parser(step, help=f"run notebooks/{notebook} with papermill")
         _add_step_options(sub)
-        sub.set_defaults(handler=cmd_steps, steps=[step])
+        sub.set_defaults(handler=cmd_steps, steps=[step], writes_workspace=True)
     sub = commands.add_parser("pipeline", help="preprocess -> train -> evaluate in one cycle")
     _add_step_options(sub)
-    sub.set_defaults(handler=cmd_steps, steps=list(notebooks.TRAINING_STEPS))
+    sub.set_defaults(handler=cmd_steps, steps=list(notebooks.TRAINING_STEPS), writes_workspace=True)
     _add_loop_parsers(commands)
     sub = commands.add_parser("ingest", help="move data/incoming/*.csv into the feedback store (bad files quarantined)")
     _add_step_options(sub, with_cycle_id=False)
-    sub.set_defaults(handler=cmd_ingest)
+    sub.set_defaults(handler=cmd_ingest, writes_workspace=True)
     sub = commands.add_parser("batch", help="predict a CSV file with the champion model (streaming, resumable)")
     sub.add_argument("--input_path", "--input-path", required=True, help="CSV with a review column")
     sub.add_argument(
@@ -116,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=cmd_params)
     sub = commands.add_parser("report", help="rebuild reports/index.html from the cycle folders")
     sub.add_argument("--workspace", default=".", help="folder holding reports/ (default: .)")
-    sub.set_defaults(handler=cmd_report)
+    _add_wait_option(sub)
+    sub.set_defaults(handler=cmd_report, writes_workspace=True)
     return parser
 
 
@@ -193,7 +204,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    report = feedback.ingest_incoming(ws.incoming, ws.feedback_store, ws.archive, ws.quarantine)
+    report = feedback.ingest_workspace(ws)
     added, skipped = report.rows_added, report.duplicates_skipped
     print(f"ingested {len(report.files)} file(s): {added} new rows, {skipped} duplicates skipped")
     for name, reason in report.quarantined.items():
@@ -210,7 +221,8 @@ def _print_cycle(summary) -> None:
 
 
 def _cycle(args: argparse.Namespace, stop: StopSignal | None = None) -> Cycle:
-    return Cycle(args.workspace, args.preset, dict(args.parameter), stop or (lambda: False))
+    command = f"runner.py {args.command}"
+    return Cycle(args.workspace, args.preset, dict(args.parameter), stop or (lambda: False), command, args.wait)
 
 
 def cmd_once(args: argparse.Namespace) -> int:
@@ -227,7 +239,7 @@ def _loop_job(cycle: Cycle, before: Callable[[], None] | None = None) -> Callabl
             before()
         try:
             _print_cycle(cycle.run())
-        except CycleBusyError as err:
+        except WorkspaceBusyError as err:
             log.warning("%s", err)
 
     return job
@@ -275,6 +287,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_command(args: argparse.Namespace) -> int:
+    """Run the command; one that writes the workspace holds its lock (a loop cycle takes it itself)."""
+    if not getattr(args, "writes_workspace", False):
+        return args.handler(args)
+    with workspace_lock(_workspace(args), f"runner.py {args.command}", wait=args.wait):
+        return args.handler(args)
+
+
 def _configure_logging(args: argparse.Namespace) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if args.handler in (cmd_once, cmd_loop, cmd_replay):
@@ -295,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv(Path(getattr(args, "workspace", ".")) / ENV_FILE, override=False)
     try:
         _configure_logging(args)
-        return args.handler(args)
+        return _run_command(args)
     except StepFailedError as err:
         log.error("%s", err)
         log.error("The executed notebook is kept for inspection: %s", err.executed_notebook)

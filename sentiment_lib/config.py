@@ -77,6 +77,8 @@ class Settings:
     # staleness
     feedback_path: str = "data/feedback/feedback.csv"
     served_log_dir: str = "logs/served"
+    served_log_retention_days: int = 30  # the API deletes served-log days older than this
+    incoming_settle_seconds: float = 0.0  # data/incoming: skip files changed more recently (0: rename protocol only)
     staleness_window: int = 500  # most recent labelled feedback rows judged
     min_feedback_rows: int = 100  # fewer labelled rows than this: performance is not judged
     accuracy_tolerance: float = 0.03  # accuracy may fall this far below the baseline
@@ -154,6 +156,8 @@ def _validate(s: Settings) -> None:
         problems.append("val_fraction and test_fraction must each be between 0 and 0.5")
     if not 0 < s.feedback_holdout_fraction < 0.5:
         problems.append(f"feedback_holdout_fraction must be between 0 and 0.5, got {s.feedback_holdout_fraction}")
+    if s.served_log_retention_days < 1:
+        problems.append(f"served_log_retention_days must be >= 1, got {s.served_log_retention_days}")
     if s.cycle_minutes <= 0 or s.step_timeout_seconds <= 0:
         problems.append("cycle_minutes and step_timeout_seconds must be > 0")
     positives = [
@@ -178,6 +182,7 @@ def _validate(s: Settings) -> None:
         "gate_max_regression",
         "min_new_rows",
         "max_retrains_per_day",
+        "incoming_settle_seconds",
         "step_retries",
         "alert_cooldown_hours",
         "distill_teachers",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import tempfile
 from io import BytesIO, StringIO
@@ -17,6 +18,8 @@ from typing import Any
 import pandas as pd
 
 from sentiment_lib.errors import DataValidationError
+
+log = logging.getLogger(__name__)
 
 # mkstemp creates files readable by their owner only; written files get the usual mode instead (666 less the
 # umask), read once here because reading it means setting it, which is not safe once threads run
@@ -64,6 +67,61 @@ def write_figure_atomic(figure: Any, path: str | Path, dpi: int = 80) -> Path:
     buffer = BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return write_bytes_atomic(path, buffer.getvalue())
+
+
+def csv_records_end(data: bytes) -> int:
+    """The offset just past the last whole CSV record: its newline is outside double quotes.
+
+    Quotes inside a field are doubled, so a newline is outside every field exactly when the number of
+    quotes before it is even. Whatever follows the offset is a torn tail (an append cut short).
+    """
+    quotes_before = data.count(b'"')
+    end = len(data)
+    newline = data.rfind(b"\n")
+    while newline != -1:
+        quotes_before -= data.count(b'"', newline, end)
+        if quotes_before % 2 == 0:
+            return newline + 1
+        end = newline
+        newline = data.rfind(b"\n", 0, newline)
+    return 0
+
+
+def append_csv_records(path: str | Path, records: bytes, header: bytes) -> int:
+    """Append whole CSV ``records`` (``header`` first in a new file), fsync'd; return the torn bytes cut.
+
+    A torn tail left by an append a crash interrupted is cut first, so the file always ends on a record
+    boundary and the new records are never glued onto half of an old one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as handle:
+        handle.seek(0)
+        data = handle.read()
+        end = csv_records_end(data)
+        if end < len(data):
+            handle.truncate(end)
+        handle.seek(0, os.SEEK_END)
+        handle.write((header if end == 0 else b"") + records)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return len(data) - end
+
+
+def read_csv_records(path: str | Path, what: str) -> tuple[pd.DataFrame, int]:
+    """A CSV written by :func:`append_csv_records` and the number of torn bytes at its end, which are skipped.
+
+    Raises:
+        DataValidationError: the whole records do not read as CSV.
+    """
+    data = Path(path).read_bytes()
+    end = csv_records_end(data)
+    torn = len(data) - end
+    if torn:
+        log.warning("%s ends with %d bytes of a record cut short by a crash; they are skipped", what, torn)
+    if end == 0:
+        raise csv_error(path, pd.errors.EmptyDataError())
+    return read_csv_strict(data[:end], name=str(path)), torn
 
 
 def read_json(path: str | Path, default: Any) -> Any:

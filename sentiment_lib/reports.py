@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import html
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
 
-from sentiment_lib.io import read_json, write_json_atomic, write_text_atomic
+from sentiment_lib.errors import DataValidationError
+from sentiment_lib.io import append_csv_records, read_csv_records, read_json, write_json_atomic, write_text_atomic
 from sentiment_lib.workspace import CYCLE_FILE, EVENTS_FILE, HISTORY_PLOT, INDEX_FILE, STATUS_FILE
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,8 +39,8 @@ def render_html(notebook_path: str | Path) -> Path:
 
 
 def record_step(cycle_dir: str | Path, record: StepRecord) -> None:
-    """Add (or replace) a step's record in the cycle's ``status.json``."""
-    records = [r for r in read_records(cycle_dir) if r.step != record.step]
+    """Add (or replace) a step's record in the cycle's ``status.json`` (a damaged one is started afresh)."""
+    records = [r for r in _readable(read_records, Path(cycle_dir)) or [] if r.step != record.step]
     write_json_atomic(Path(cycle_dir) / STATUS_FILE, [asdict(r) for r in [*records, record]])
 
 
@@ -44,25 +48,22 @@ def read_records(cycle_dir: str | Path) -> list[StepRecord]:
     return [StepRecord(**r) for r in read_json(Path(cycle_dir) / STATUS_FILE, [])]
 
 
+_EVENT_COLUMNS = ("time", "event", "model_version")
+
+
 def append_event(reports_dir: str | Path, time: str, event: str, version: str) -> None:
     """Record a retrain, promotion or rejection for the staleness plot (``reports/events.csv``)."""
-    path = Path(reports_dir) / EVENTS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new = not path.is_file()
-    with path.open("a", encoding="utf-8") as handle:
-        if new:
-            handle.write("time,event,model_version\n")
-        handle.write(f"{time},{event},{version}\n")
+    header = (",".join(_EVENT_COLUMNS) + "\n").encode()
+    append_csv_records(Path(reports_dir) / EVENTS_FILE, f"{time},{event},{version}\n".encode(), header)
 
 
 def read_events(reports_dir: str | Path) -> list[dict[str, str]]:
     """The events :func:`append_event` recorded, oldest first (empty before the first retrain)."""
     path = Path(reports_dir) / EVENTS_FILE
-    if not path.is_file():
+    if not path.is_file() or path.stat().st_size == 0:
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    header = lines[0].split(",")
-    return [dict(zip(header, line.split(","), strict=True)) for line in lines[1:] if line]
+    frame, _ = read_csv_records(path, f"The event log {path}")
+    return frame.to_dict("records")
 
 
 def read_cycle(cycle_dir: str | Path) -> dict | None:
@@ -136,14 +137,42 @@ def _history(reports_dir: Path) -> str:
     )
 
 
+def _readable(read, folder: Path):
+    """``read(folder)``, or None (logged) when the folder's file is damaged: one broken cycle folder, for
+    example a file cut short by a full disk, must not take the index of every other cycle down."""
+    try:
+        return read(folder)
+    except (DataValidationError, KeyError, TypeError, AttributeError) as err:
+        log.warning("Skipped the damaged report folder %s in the index: %s", folder, err)
+        return None
+
+
+def _cycle_summaries(folders: list[Path]) -> list[dict]:
+    cycles = [c for c in (_readable(read_cycle, d) for d in folders) if isinstance(c, dict) and _is_cycle(c)]
+    return sorted(cycles, key=lambda c: c["started"], reverse=True)
+
+
+def _is_cycle(cycle: dict) -> bool:
+    return isinstance(cycle.get("cycle"), str) and isinstance(cycle.get("started"), str)
+
+
+def _step_records(folders: list[Path]) -> list[tuple[str, list[StepRecord]]]:
+    """Each cycle's step records, newest cycle first."""
+    steps = [(d.name, _readable(read_records, d)) for d in folders if (d / STATUS_FILE).is_file()]
+    steps = [(name, records) for name, records in steps if records]
+    steps.sort(key=lambda cycle: min(r.started for r in cycle[1]), reverse=True)
+    return steps
+
+
 def write_index(reports_dir: str | Path) -> Path:
-    """(Re)write ``reports/index.html``: the staleness history, every loop cycle, every notebook step."""
+    """(Re)write ``reports/index.html``: the staleness history, every loop cycle, every notebook step.
+
+    A damaged cycle folder is skipped (and logged), never fatal.
+    """
     reports_dir = Path(reports_dir)
     folders = [d for d in reports_dir.iterdir() if d.is_dir()]
-    cycles = sorted(filter(None, map(read_cycle, folders)), key=lambda c: c["started"], reverse=True)
-    steps = [(d.name, read_records(d)) for d in folders if (d / STATUS_FILE).is_file()]
-    # newest cycle first, its steps in the order they ran
-    steps.sort(key=lambda cycle: min(r.started for r in cycle[1]), reverse=True)
+    cycles = _cycle_summaries(folders)
+    steps = _step_records(folders)
     rows = [_row(name, r) for name, records in steps for r in sorted(records, key=lambda r: r.started)]
     path = reports_dir / INDEX_FILE
     page = _PAGE.format(

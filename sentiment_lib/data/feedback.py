@@ -3,6 +3,11 @@
 Each file is validated like training data. A good file's new rows (duplicates of stored reviews are
 counted and skipped) are appended to the store with their arrival time and source file, and the file is
 moved to ``archive/``. A bad file is moved to ``quarantine/`` with a ``.reason.txt`` beside it.
+
+Only complete files are taken. The protocol for writers: write ``name.csv.tmp`` (or any name not ending in
+``.csv``) and rename it to ``name.csv`` when done; a rename is atomic, so the file appears whole. A writer
+that cannot rename (a copy tool, a spreadsheet export) is covered by the ``incoming_settle_seconds`` setting:
+files changed more recently than that are left for the next ingestion.
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ import pandas as pd
 from sentiment_lib.data.dataset import sample_rows, validate_reviews
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import DataValidationError
-from sentiment_lib.io import read_csv_strict, write_csv_atomic, write_text_atomic
+from sentiment_lib.io import (
+    append_csv_records,
+    csv_records_end,
+    read_csv_records,
+    read_csv_strict,
+    write_csv_atomic,
+    write_text_atomic,
+)
+from sentiment_lib.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +74,34 @@ def quarantine(path: Path, quarantine_dir: Path, reason: str) -> Path:
 
 
 def read_store(store_path: str | Path) -> pd.DataFrame:
-    """The feedback store, oldest rows first (empty, with the store's columns, before any ingestion)."""
+    """The feedback store, oldest rows first (empty, with the store's columns, before any ingestion).
+
+    A record cut short by a crash at the end is skipped (and logged): its incoming file was not archived
+    yet, so the next ingestion adds that row again.
+    """
     store_path = Path(store_path)
-    if not store_path.is_file():
+    if not store_path.is_file() or store_path.stat().st_size == 0:
         return pd.DataFrame(columns=STORE_COLUMNS)
-    return read_csv_strict(store_path)
+    try:
+        return read_csv_records(store_path, f"The feedback store {store_path}")[0]
+    except DataValidationError:
+        if csv_records_end(store_path.read_bytes()) == 0:  # only a torn header: nothing was stored yet
+            return pd.DataFrame(columns=STORE_COLUMNS)
+        raise
+
+
+def _incoming_files(incoming_dir: Path, settle_seconds: float, now: float) -> list[Path]:
+    """``*.csv`` entries, oldest name first; with ``settle_seconds``, only those unchanged for that long
+    (a writer that cannot rename a finished ``.tmp`` file may still be writing a younger one)."""
+    ready = []
+    for path in sorted(incoming_dir.glob("*.csv")):
+        try:
+            young = settle_seconds > 0 and now - path.stat().st_mtime < settle_seconds
+        except OSError:  # it vanished since the listing: nothing to take
+            continue
+        if not young:
+            ready.append(path)
+    return ready
 
 
 def ingest_incoming(
@@ -74,19 +110,27 @@ def ingest_incoming(
     archive_dir: str | Path,
     quarantine_dir: str | Path,
     now: datetime | None = None,
+    settle_seconds: float = 0.0,
+    report: IngestReport | None = None,
 ) -> IngestReport:
-    """Ingest every ``*.csv`` in ``incoming_dir``, oldest name first; see the module docstring."""
+    """Ingest every complete ``*.csv`` in ``incoming_dir``, oldest name first; see the module docstring.
+
+    A file that cannot be read for any reason (not a CSV, not UTF-8, a folder, gone mid-read) is quarantined
+    with its reason; the others are still ingested. A store that cannot be written raises; a ``report``
+    passed in then still tells what was done before (files quarantined need their alerts all the same).
+    """
     incoming_dir, store_path = Path(incoming_dir), Path(store_path)
     archive_dir, quarantine_dir = Path(archive_dir), Path(quarantine_dir)
-    arrived = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    report = IngestReport()
+    now = now or datetime.now(UTC)
+    arrived = now.isoformat(timespec="seconds")
+    report = report if report is not None else IngestReport()
     known = set(read_store(store_path)[TEXT_COLUMN])
-    for path in sorted(incoming_dir.glob("*.csv")):
+    for path in _incoming_files(incoming_dir, settle_seconds, now.timestamp()):
         try:
             rows = _validate_file(path)
-        except DataValidationError as err:
-            report.quarantined[path.name] = str(err)
-            quarantine(path, quarantine_dir, str(err))
+        except Exception as err:  # whatever makes a file unreadable, it must not stop the others
+            reason = str(err) if isinstance(err, DataValidationError) else f"{path.name} cannot be read: {err!r}"
+            _quarantine_safely(path, quarantine_dir, reason, report)
             continue
         new = rows[~rows[TEXT_COLUMN].isin(known)].copy()
         report.duplicates_skipped += len(rows) - len(new)
@@ -96,14 +140,31 @@ def ingest_incoming(
         known.update(new[TEXT_COLUMN])
         report.rows_added += len(new)
         report.files.append(path.name)
+        # archived only once its rows are stored: a crash in between re-ingests it, and its rows are duplicates
         archive_dir.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), _free_name(archive_dir, path.name))
     return report
 
 
+def ingest_workspace(ws: Workspace, report: IngestReport | None = None) -> IngestReport:
+    """:func:`ingest_incoming` over the workspace's folders and settings."""
+    settle = ws.settings.incoming_settle_seconds
+    folders = (ws.incoming, ws.feedback_store, ws.archive, ws.quarantine)
+    return ingest_incoming(*folders, settle_seconds=settle, report=report)
+
+
+def _quarantine_safely(path: Path, quarantine_dir: Path, reason: str, report: IngestReport) -> None:
+    try:
+        quarantine(path, quarantine_dir, reason)
+    except OSError as err:  # for example it vanished: there is nothing left to move
+        reason += f" (and it could not be moved to quarantine: {err})"
+        log.warning("Incoming file %s: %s", path.name, reason)
+    report.quarantined[path.name] = reason
+
+
 def _append(store_path: Path, rows: pd.DataFrame) -> None:
-    store_path.parent.mkdir(parents=True, exist_ok=True)
-    rows.to_csv(store_path, mode="a", header=not store_path.is_file(), index=False)
+    header = rows.head(0).to_csv(index=False).encode("utf-8")
+    append_csv_records(store_path, rows.to_csv(index=False, header=False).encode("utf-8"), header)
 
 
 def stable_bucket(text: str) -> float:

@@ -7,6 +7,7 @@ reference), and records the outcome (verdict file, history, tracked run).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -49,7 +50,7 @@ def assess_champion(ws: Workspace, champion: Champion, now: datetime) -> stalene
     train = dataset.read_split(ws.processed, "train")
     reference = feedback.with_feedback(train, feedback.read_feedback_part(ws.processed, "train"), 0, s.seed)
     # what the app served with this champion: its inputs for drift, its confidences for the label-free estimate
-    served = [r for r in read_served(ws.served_log) if r["model_version"] == champion.version][-s.drift_sample :]
+    served = _recently_served(ws, champion)
     return staleness.assess(
         champion.predictor,
         model_version=champion.version,
@@ -62,6 +63,15 @@ def assess_champion(ws: Workspace, champion: Champion, now: datetime) -> stalene
         reference_texts=reference[TEXT_COLUMN].tolist(),
         settings=s,
     )
+
+
+def _recently_served(ws: Workspace, champion: Champion) -> list[dict]:
+    """The last ``drift_sample`` texts the app served with this champion: only its days are read, and only
+    that many records are kept in memory."""
+    window = deque(maxlen=ws.settings.drift_sample)
+    records = read_served(ws.served_log, since=champion.trained_at)
+    window.extend(r for r in records if r["model_version"] == champion.version)
+    return list(window)
 
 
 def log_assessment(ws: Workspace, assessment: staleness.Assessment, run_name: str) -> dict[str, Any]:

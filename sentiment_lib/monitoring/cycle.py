@@ -1,16 +1,15 @@
 """One cycle of the watchful loop: ingest feedback, judge the champion, maybe retrain behind the gate.
 
-A cycle never raises for a failed notebook or a bad file: it alerts, records what happened in
-``reports/<cycle>/cycle.json`` and leaves the champion as it was. What must survive a restart (the
-last verdict, past retrains, the alert cooldowns) lives in ``state/``.
+A cycle never raises, whatever fails inside it (a notebook, a bad file, the registry, the disk): it
+alerts, records what happened in ``reports/<cycle>/cycle.json`` and leaves the champion as it was. What
+must survive a restart (the last verdict, past retrains, the alert cooldowns) lives in ``state/``.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,18 +18,15 @@ from typing import Any
 from sentiment_lib import notebooks, reports
 from sentiment_lib.config import CHALLENGER, CHAMPION, settings_for
 from sentiment_lib.data import feedback
-from sentiment_lib.errors import RegistryUnavailableError, SentimentError, StepFailedError
+from sentiment_lib.errors import DataValidationError, RegistryUnavailableError, SentimentError, StepFailedError
 from sentiment_lib.io import read_json, write_json_atomic
+from sentiment_lib.locking import workspace_lock
 from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
 from sentiment_lib.monitoring.staleness import HEALTHY
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.workspace import Workspace
 
 log = logging.getLogger(__name__)
-
-
-class CycleBusyError(SentimentError):
-    """Another cycle holds the workspace's lock."""
 
 
 @dataclass
@@ -82,25 +78,6 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-@contextmanager
-def cycle_lock(workspace: Workspace) -> Iterator[None]:
-    """Hold the workspace's lock for one cycle; the OS releases it if the process dies.
-
-    Raises:
-        CycleBusyError: another cycle is running on this workspace.
-    """
-    workspace.state.mkdir(parents=True, exist_ok=True)
-    with open(workspace.cycle_lock, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CycleBusyError(f"another cycle is running on {workspace.root}; this one is skipped") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 class Cycle:
     """One pass: ingest → (first training if there is no champion) → staleness → maybe retrain → reports."""
 
@@ -110,6 +87,8 @@ class Cycle:
         preset: str | None,
         overrides: Mapping[str, Any],
         stop_requested: Callable[[], bool] = lambda: False,
+        command: str = "runner.py once",
+        wait_for_lock: bool = False,
     ):
         self.preset = preset
         self.overrides = notebooks.check_overrides(overrides)
@@ -118,29 +97,52 @@ class Cycle:
         self.ws = Workspace(workspace, self.settings)
         self.sender = alert_sender(self.ws)
         self.stop_requested = stop_requested
+        self.command = command
+        self.wait_for_lock = wait_for_lock
 
     def run(self, now: datetime | None = None) -> CycleSummary:
         """Run one cycle under the workspace lock; see the class docstring.
 
+        Whatever goes wrong inside the cycle is caught here, alerted and recorded, so the next cycle runs.
+
         Raises:
-            CycleBusyError: another cycle holds the lock.
+            WorkspaceBusyError: another command holds the lock (and the cycle was not asked to wait).
         """
         now = now or datetime.now(UTC)
         summary = CycleSummary(notebooks.new_cycle_id(), now.isoformat(timespec="seconds"))
-        with cycle_lock(self.ws):
-            state = LoopState.load(self.ws.loop_state)
+        with workspace_lock(self.ws, self.command, wait=self.wait_for_lock):
+            state = LoopState()
             try:
+                state = self._load_state(summary)
                 self._run_steps_of_cycle(summary, state, now)
             except StepFailedError as err:
                 self._step_failed(summary, err)
             except RegistryUnavailableError as err:
                 self._registry_unavailable(summary, err)
-            except SentimentError as err:  # outside a notebook: a registry or file problem
+            except Exception as err:  # the cycle boundary: anything else is alerted here, never silent
+                log.exception("Cycle %s failed", summary.cycle)
                 self._cycle_failed(summary, err)
-            finally:
-                state.save(self.ws.loop_state)
-                self._write_summary(summary)
+            self._record(summary, state)
         return summary
+
+    def _load_state(self, summary: CycleSummary) -> LoopState:
+        """The loop's memory; a damaged file is moved aside (and said so) rather than failing every cycle."""
+        try:
+            return LoopState.load(self.ws.loop_state)
+        except (DataValidationError, TypeError) as err:
+            kept = self.ws.loop_state.with_name(f"{self.ws.loop_state.name}.damaged-{summary.cycle}")
+            self.ws.loop_state.replace(kept)
+            summary.actions.append(f"{err}: moved to {kept.name}; the loop starts with an empty memory")
+            return LoopState()
+
+    def _record(self, summary: CycleSummary, state: LoopState) -> None:
+        """Save the loop's memory and the cycle's summary; a failure here (a full disk) is alerted, not raised."""
+        try:
+            state.save(self.ws.loop_state)
+            self._write_summary(summary)
+        except Exception as err:  # the last line of defence: the loop must go on
+            log.exception("Cycle %s could not be recorded", summary.cycle)
+            self._cycle_failed(summary, err, what="could not record its summary")
 
     def _run_steps_of_cycle(self, summary: CycleSummary, state: LoopState, now: datetime) -> None:
         self._ingest(summary)
@@ -181,7 +183,13 @@ class Cycle:
         )
 
     def _ingest(self, summary: CycleSummary) -> None:
-        report = feedback.ingest_incoming(self.ws.incoming, self.ws.feedback_store, self.ws.archive, self.ws.quarantine)
+        report = feedback.IngestReport()
+        try:
+            feedback.ingest_workspace(self.ws, report)
+        finally:  # files quarantined before a failure are alerted all the same
+            self._report_ingestion(summary, report)
+
+    def _report_ingestion(self, summary: CycleSummary, report: feedback.IngestReport) -> None:
         summary.ingested_rows = report.rows_added
         if report.files:
             summary.actions.append(
@@ -288,13 +296,17 @@ class Cycle:
         )
         self._alert(summary, Alert("registry_unavailable", "The model registry cannot be read", body, "registry"))
 
-    def _cycle_failed(self, summary: CycleSummary, err: SentimentError) -> None:
-        summary.failed_step = "cycle"
-        summary.actions.append(f"cycle failed: {err}; the champion is unchanged")
-        body = f"{err}\n\nThe champion is unchanged and the loop goes on. Log: {self.ws.runner_log}\n"
-        self._alert(
-            summary, Alert("cycle_failed", "A cycle of the loop failed", body, f"cycle_failed:{type(err).__name__}")
+    def _cycle_failed(self, summary: CycleSummary, err: BaseException, what: str = "failed") -> None:
+        last_line = traceback.format_exception_only(err)[-1].strip()
+        summary.failed_step = summary.failed_step or "cycle"
+        summary.actions.append(f"cycle {what}: {last_line}; the champion is unchanged")
+        body = (
+            f"Cycle {summary.cycle} {what}:\n{last_line}\n\nThe champion is unchanged and the loop goes on.\n"
+            f"Report: {self.ws.cycle_dir(summary.cycle)} (index: {self.ws.index})\n"
+            f"Log with the whole traceback: {self.ws.runner_log}\n"
         )
+        subject = f"A cycle of the loop {what}: {type(err).__name__}"
+        self._alert(summary, Alert("cycle_failed", subject, body, f"cycle_failed:{type(err).__name__}"))
 
     def _write_summary(self, summary: CycleSummary) -> None:
         reports.write_cycle(self.ws.cycle_dir(summary.cycle), asdict(summary))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -25,11 +27,12 @@ routes = Blueprint("sentiment", __name__)
 
 
 class BadRequest(Exception):
-    """A request the API refuses, with the status and message to answer."""
+    """A request the API refuses, with the status and message to answer (and when to retry, for a 503)."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,11 @@ class ServeConfig:
     workspace: str = "."
     max_review_chars: int = 5000
     max_batch_items: int = 1000
-    max_body_bytes: int = 5 * 1024 * 1024
+    max_body_bytes: int = 5 * 1024 * 1024  # waitress refuses a larger body before reading it
+    max_concurrent_batches: int = 2  # /batch_predict model calls at once; more wait, then get 503
+    batch_wait_seconds: float = 2.0  # how long a batch request waits for its turn before the 503
+    predict_timeout_seconds: float = 30.0  # a /predict waits this long for the micro-batcher, then 503
+    stuck_after_seconds: float = 60.0  # /health reports 503 while one model call runs longer than this
     refresh_seconds: float = 10.0
     micro_batching: bool = True
     log_inputs: bool = True  # served texts go to the workspace's served log for the drift checks
@@ -92,8 +99,11 @@ def create_app(
     app.extensions["sentiment"] = {
         "config": config,
         "holder": holder,
-        "batcher": MicroBatcher(holder) if config.micro_batching else None,
-        "served_log": ServedLog(ws.served_log) if config.log_inputs else None,
+        "batcher": MicroBatcher(holder, timeout_seconds=config.predict_timeout_seconds)
+        if config.micro_batching
+        else None,
+        "batch_slots": threading.BoundedSemaphore(config.max_concurrent_batches),
+        "served_log": ServedLog(ws.served_log, ws.settings.served_log_retention_days) if config.log_inputs else None,
     }
     app.register_blueprint(routes)
     return app
@@ -109,7 +119,10 @@ def _error(message: str, status: int) -> tuple[Response, int]:
 
 @routes.app_errorhandler(BadRequest)
 def _bad_request(err: BadRequest) -> tuple[Response, int]:
-    return _error(str(err), err.status)
+    response, status = _error(str(err), err.status)
+    if err.retry_after is not None:
+        response.headers["Retry-After"] = str(err.retry_after)
+    return response, status
 
 
 @routes.app_errorhandler(HTTPException)
@@ -123,7 +136,19 @@ def _http_error(err: HTTPException) -> tuple[Response, int]:
 def _log_served(texts: Sequence[str], labels: Sequence[str], confidences: Sequence[float], version: str) -> None:
     served_log = _state()["served_log"]
     if served_log is not None:
-        served_log.record(texts, labels, confidences, version)
+        served_log.record(texts, labels, confidences, version)  # a failed write is counted, never raised
+
+
+@contextmanager
+def _batch_slot() -> Iterator[None]:
+    """One of ``max_concurrent_batches`` slots for a batch's model call; none free in time: 503."""
+    slots, wait = _state()["batch_slots"], _state()["config"].batch_wait_seconds
+    if not slots.acquire(timeout=wait):
+        raise BadRequest("Too many batch requests at once; retry shortly", 503, retry_after=max(1, round(wait)))
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 def _serving_model():
@@ -136,7 +161,10 @@ def _serving_model():
 def _json_body() -> Any:
     if not request.is_json:
         raise BadRequest("Content-Type must be application/json", 415)
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # the JSON parser recurses once per level of nesting
+        raise BadRequest("Body is nested too deeply") from None
     if body is None:
         raise BadRequest("Body is not valid JSON")
     if not isinstance(body, dict):
@@ -152,6 +180,10 @@ def _check_text(value: Any, where: str) -> str:
         raise BadRequest(f"{where} is empty")
     if len(value) > limit:
         raise BadRequest(f"{where} has {len(value)} characters; the limit is {limit}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escape such as "\\ud800": not text
+        raise BadRequest(f"{where} is not valid Unicode text") from None
     return value
 
 
@@ -164,7 +196,10 @@ def predict() -> Response:
     model = _serving_model()
     batcher = _state()["batcher"]
     if batcher is not None:
-        label, confidence, version = batcher.predict(text)
+        try:
+            label, confidence, version = batcher.predict(text)
+        except TimeoutError as err:
+            raise BadRequest(f"The model is busy: {err}; retry shortly", 503, retry_after=1) from None
     else:
         out = model.predictor.predict([text])
         label, confidence, version = out.labels[0], float(out.confidences[0]), model.version
@@ -198,7 +233,8 @@ def _batch_json() -> Response:
     _check_count(len(reviews))
     texts = [_check_text(r, f'"reviews"[{i}]') for i, r in enumerate(reviews)]
     model = _serving_model()
-    out = model.predictor.predict(texts)
+    with _batch_slot():
+        out = model.predictor.predict(texts)
     _log_served(texts, out.labels, out.confidences, model.version)
     predictions = [
         {"sentiment": label, "confidence": round(float(conf), 6)}
@@ -225,7 +261,8 @@ def _batch_csv() -> Response:
     for i, text in enumerate(frame[TEXT_COLUMN]):
         _check_text(text, f"row {i + 2} of the CSV")
     model = _serving_model()
-    out = model.predictor.predict(frame[TEXT_COLUMN].tolist())
+    with _batch_slot():
+        out = model.predictor.predict(frame[TEXT_COLUMN].tolist())
     _log_served(frame[TEXT_COLUMN].tolist(), out.labels, out.confidences, model.version)
     frame["sentiment"] = out.labels
     frame["confidence"] = out.confidences.round(6)
@@ -236,10 +273,20 @@ def _batch_csv() -> Response:
 
 @routes.get("/health")
 def health() -> tuple[Response, int]:
-    holder = _state()["holder"]
+    holder, batcher, served_log = _state()["holder"], _state()["batcher"], _state()["served_log"]
     if holder.current is None:
         return jsonify({"status": "unavailable", "reason": holder.last_error}), 503
-    return jsonify({"status": "ok", "model_version": holder.current.version}), 200
+    body = {"status": "ok", "model_version": holder.current.version}
+    if served_log is not None and served_log.failures:
+        body["served_log_failures"] = served_log.failures
+        body["served_log_last_failure"] = served_log.last_failure
+    stuck, limit = (batcher.stuck_seconds() if batcher else 0.0), _state()["config"].stuck_after_seconds
+    if stuck > limit:
+        reason = f"the micro-batcher's model call has run for {stuck:.0f} s (limit {limit:g} s)"
+        if stuck == float("inf"):
+            reason = "the micro-batcher's worker thread is gone"
+        return jsonify({**body, "status": "stuck", "reason": reason}), 503
+    return jsonify(body), 200
 
 
 @routes.get("/model")

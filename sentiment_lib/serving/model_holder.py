@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -132,20 +134,38 @@ class MicroBatcher:
 
     One worker thread takes the first waiting request and everything queued behind it (up to
     ``max_batch``) without waiting further: a lone request pays no delay, concurrent ones share a call.
+    A caller waits at most ``timeout_seconds``; :meth:`stuck_seconds` tells /health when a model call hangs.
     """
 
-    def __init__(self, holder: ModelHolder, max_batch: int = 32):
+    def __init__(self, holder: ModelHolder, max_batch: int = 32, timeout_seconds: float = 30.0):
         self.holder = holder
         self.max_batch = max_batch
+        self.timeout_seconds = timeout_seconds
         self._queue: queue.Queue[_Request] = queue.Queue()
+        self._batch_started: float | None = None  # monotonic time the running model call began
         self._worker = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
         self._worker.start()
 
     def predict(self, text: str) -> tuple[str, float, str]:
-        """Label, confidence and the model version that answered (the snapshot at batch time)."""
+        """Label, confidence and the model version that answered (the snapshot at batch time).
+
+        Raises:
+            TimeoutError: no answer within ``timeout_seconds`` (the request is dropped when its turn comes).
+        """
         request = _Request(text)
         self._queue.put(request)
-        return request.future.result()
+        try:
+            return request.future.result(timeout=self.timeout_seconds)
+        except FutureTimeout:
+            request.future.cancel()
+            raise TimeoutError(f"the model gave no answer within {self.timeout_seconds:g} s") from None
+
+    def stuck_seconds(self) -> float:
+        """How long the running model call has taken (0 when idle; infinite when the worker is gone)."""
+        if not self._worker.is_alive():
+            return float("inf")
+        started = self._batch_started
+        return 0.0 if started is None else time.monotonic() - started
 
     def _run(self) -> None:
         while True:
@@ -155,7 +175,12 @@ class MicroBatcher:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self._answer(batch)
+            # a request whose caller gave up is not worth a model call
+            batch = [r for r in batch if r.future.set_running_or_notify_cancel()]
+            if batch:
+                self._batch_started = time.monotonic()
+                self._answer(batch)
+                self._batch_started = None
 
     def _answer(self, batch: list[_Request]) -> None:
         model = self.holder.current

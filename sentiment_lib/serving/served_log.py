@@ -1,27 +1,53 @@
 """What the API served, one JSON line per text, for the staleness checks (input drift, estimated accuracy).
 
-Files rotate daily: ``<folder>/served-YYYYMMDD.jsonl``. Writes are serialised by a lock, so lines from
-concurrent requests never interleave.
+Files rotate daily: ``<folder>/served-YYYYMMDD.jsonl``; on the first write of a day, days older than the
+retention are deleted. Writes are serialised by a lock, so lines from concurrent requests never
+interleave. A write that fails (full disk, read-only folder) is logged and counted, never raised: the
+log serves the monitoring, and a prediction must not fail because of it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_PREFIX, _SUFFIX, _DAY = "served-", ".jsonl", "%Y%m%d"
+
+
+def _day_of(path: Path) -> datetime | None:
+    """The day a log file covers, from its name (None for a file that is not one of ours)."""
+    try:
+        return datetime.strptime(path.name[len(_PREFIX) : -len(_SUFFIX)], _DAY).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _log_files(folder: Path) -> list[tuple[datetime, Path]]:
+    days = ((_day_of(path), path) for path in folder.glob(f"{_PREFIX}*{_SUFFIX}"))
+    return sorted((day, path) for day, path in days if day is not None)
 
 
 class ServedLog:
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, retention_days: int = 30):
         self.folder = Path(folder)
+        self.retention = timedelta(days=retention_days)
+        self.failures = 0  # writes that failed since the start, reported by /health
+        self.last_failure = ""
         self._lock = threading.Lock()
+        self._pruned_for = ""  # the day retention was last applied
 
     def path_for(self, day: datetime) -> Path:
-        return self.folder / f"served-{day.strftime('%Y%m%d')}.jsonl"
+        return self.folder / f"{_PREFIX}{day.strftime(_DAY)}{_SUFFIX}"
 
-    def record(self, texts: Sequence[str], labels: Sequence[str], confidences: Sequence[float], version: str) -> None:
+    def record(self, texts: Sequence[str], labels: Sequence[str], confidences: Sequence[float], version: str) -> bool:
+        """Append one line per text; return False (logged and counted) when the write failed."""
         now = datetime.now(UTC)
         stamp = now.isoformat(timespec="milliseconds")
         lines = "".join(
@@ -33,16 +59,65 @@ class ServedLog:
             for t, s, c in zip(texts, labels, confidences, strict=True)
         )
         with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with self.path_for(now).open("a", encoding="utf-8") as handle:
-                handle.write(lines)
+            try:
+                self._prune(now)
+                self._append(self.path_for(now), lines.encode("utf-8"))
+            except (OSError, UnicodeError) as err:
+                self.failures += 1
+                self.last_failure = f"{now.isoformat(timespec='seconds')}: {err}"
+                log.error("Served log write failed (%d so far; predictions go on): %s", self.failures, err)
+                return False
+        return True
+
+    def _append(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size and os.pread(handle.fileno(), 1, size - 1) != b"\n":
+                data = b"\n" + data  # end the line a crash cut short; readers skip it, the new ones stay whole
+            handle.write(data)
+
+    def _prune(self, now: datetime) -> None:
+        today = now.strftime(_DAY)
+        if self._pruned_for == today:
+            return
+        oldest = (now - self.retention).replace(hour=0, minute=0, second=0, microsecond=0)
+        for day, path in _log_files(self.folder) if self.folder.is_dir() else []:
+            if day < oldest:
+                path.unlink(missing_ok=True)
+                log.info("Served log %s deleted: older than the %s retention", path.name, self.retention)
+        self._pruned_for = today
 
 
 def read_served(folder: str | Path, since: datetime | None = None) -> Iterator[dict]:
-    """Every served record in ``folder``, oldest file first, optionally only from ``since`` on."""
-    for path in sorted(Path(folder).glob("served-*.jsonl")):
-        with path.open(encoding="utf-8") as handle:
+    """Every served record in ``folder``, oldest first, optionally only from ``since`` on.
+
+    Only the files of the days from ``since`` on are opened. A line that does not parse (one a crash cut
+    short) is skipped and counted in a warning.
+    """
+    first_day = since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) if since else None
+    skipped = 0
+    for day, path in _log_files(Path(folder)):
+        if first_day is not None and day < first_day:
+            continue
+        with path.open(encoding="utf-8", errors="replace") as handle:
             for line in handle:
-                record = json.loads(line)
-                if since is None or datetime.fromisoformat(record["time"]) >= since:
+                record = _parse(line)
+                if record is None:
+                    skipped += 1
+                elif since is None or datetime.fromisoformat(record["time"]) >= since:
                     yield record
+    if skipped:
+        log.warning("Skipped %d damaged line(s) of the served log in %s (cut short by a crash)", skipped, folder)
+
+
+def _parse(line: str) -> dict | None:
+    if not line.endswith("\n"):
+        return None  # the last line of a file whose write was cut short
+    try:
+        record = json.loads(line)
+        datetime.fromisoformat(record["time"])
+    except (json.JSONDecodeError, TypeError, KeyError, ValueError):
+        return None
+    fields = ("text", "confidence", "model_version")
+    return record if isinstance(record, dict) and all(k in record for k in fields) else None

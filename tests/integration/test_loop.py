@@ -13,9 +13,10 @@ import time
 import pandas as pd
 import pytest
 
-from sentiment_lib.monitoring.cycle import Workspace, cycle_lock
+from sentiment_lib.locking import workspace_lock
 from sentiment_lib.tracking import registry
 from sentiment_lib.tracking import runs as tracking
+from sentiment_lib.workspace import Workspace
 from tests.helpers import AIRLINE, NAME, REPO, LiveServer, as_json, child_env, run_runner, sst2, write_sst2_sample
 
 pytestmark = pytest.mark.slow
@@ -216,9 +217,9 @@ def test_an_old_champion_raises_the_age_alert(workspace, smtp):
 
 
 def test_one_cycle_at_a_time(workspace):
-    with cycle_lock(Workspace(workspace)):
+    with workspace_lock(Workspace(workspace), "a test"):
         done = run_runner("once", *SMOKE, workspace=workspace)
-    assert done.returncode == 2 and "another cycle is running" in done.stderr
+    assert done.returncode == 2 and "is busy: `a test`" in done.stderr
     assert not (workspace / "data" / "feedback").exists()  # nothing ran
 
 
@@ -242,5 +243,5 @@ def test_the_loop_stops_cleanly_on_sigterm(workspace):
         loop.kill()
     text = log.read_text()
     assert "SIGTERM received: stopping after the current step" in text and "Loop stopped after 1 cycle(s)" in text
-    with cycle_lock(Workspace(workspace)):
+    with workspace_lock(Workspace(workspace), "a test"):
         pass  # the lock was released

@@ -83,13 +83,15 @@ BAD_INPUTS = [
     ),
     ("batch wrong type", "/batch_predict", b"hello", {"Content-Type": "text/plain"}, 415, "Send JSON"),
     (
-        "body over the size limit",
+        "JSON nested 100,000 deep",
         "/predict",
-        b"x" * (6 * 1024 * 1024),
+        b'{"review": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
         JSON,
-        413,
-        "larger than the limit of 5242880 bytes",
+        400,
+        "nested",
     ),
+    ("lone surrogate", "/predict", b'{"review": "bad \\ud800 text"}', JSON, 400, "not valid Unicode"),
+    ("NaN review", "/predict", b'{"review": NaN}', JSON, 400, "must be a string, got float"),
     ("admin without token", "/admin/reload", b"", {}, 401, "admin token"),
     ("admin wrong token", "/admin/reload", b"", {"Authorization": "Bearer nope"}, 401, "admin token"),
 ]
@@ -105,6 +107,14 @@ def test_bad_input_gets_a_json_error(api, case, path, body, headers, status, mes
     assert message in payload.decode(), payload[:300]
     # and the worker is still there
     assert post_json(api, "/predict", {"review": "still alive?"})[0] == 200
+
+
+def test_a_body_over_the_limit_gets_a_json_413_from_flask(served_workspace):
+    # the live server refuses it earlier, in waitress: see tests/serving/test_pressure.py
+    app = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0))
+    response = app.test_client().post("/predict", data=b"x" * (6 * 1024 * 1024), headers=JSON)
+    assert response.status_code == 413
+    assert "larger than the limit of 5242880 bytes" in response.get_json()["error"]
 
 
 def test_predict(api):

@@ -71,3 +71,26 @@ def test_empty_and_malformed_csv(tmp_path):
     with pytest.raises(DataValidationError, match=r"ragged\.csv is not a well-formed CSV"):
         read_csv_strict(ragged)
     assert read_csv_strict(b"Review\n\nfine\n").equals(pd.DataFrame({"Review": ["fine"]}))
+
+
+def test_csv_records_end_finds_the_last_whole_record():
+    from sentiment_lib.io import csv_records_end
+
+    whole = b'Review,Sentiment\n"a ""quoted"" one\nover two lines",positive\nplain,negative\n'
+    assert csv_records_end(whole) == len(whole)
+    assert csv_records_end(whole + b'"torn\n') == len(whole)  # the newline is inside an open quote
+    assert csv_records_end(whole + b"torn,neg") == len(whole)
+    assert csv_records_end(b"Review,Sent") == 0
+
+
+def test_appending_after_a_torn_tail_cuts_it_and_keeps_the_records_whole(tmp_path):
+    from sentiment_lib.io import append_csv_records, read_csv_records
+
+    path = tmp_path / "log.csv"
+    assert append_csv_records(path, b"1,a\n", b"n,x\n") == 0
+    with path.open("ab") as handle:
+        handle.write(b'2,"b is cut')
+    assert read_csv_records(path, "the log")[1] == 11
+    assert append_csv_records(path, b"3,c\n", b"n,x\n") == 11
+    frame, torn = read_csv_records(path, "the log")
+    assert (frame["n"].tolist(), frame["x"].tolist(), torn) == (["1", "3"], ["a", "c"], 0)

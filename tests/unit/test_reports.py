@@ -52,3 +52,33 @@ def test_index_shows_loop_cycles_newest_first_with_verdict_actions_and_alerts(tm
     assert '<span class="degraded">degraded</span>' in page and "accuracy 0.61 &lt; 0.85" in page
     assert "retrained on 400 labelled feedback rows" in page and "Model v3 degraded: performance (outbox)" in page
     assert f'<img src="{reports.HISTORY_PLOT}"' in page
+
+
+def test_a_damaged_cycle_folder_is_skipped_by_the_index_not_fatal(tmp_path):
+    good, torn_status, torn_cycle, odd = (tmp_path / name for name in ("good", "torn-status", "torn-cycle", "odd"))
+    reports.record_step(good, reports.StepRecord("train", "ok", 2.0, "02.ipynb", "02.html", "2026-01-01T10:00"))
+    reports.write_cycle(good, {"cycle": "good", "started": "2026-01-01T10:00"})
+    torn_status.mkdir()
+    (torn_status / "status.json").write_text('[{"step": "train", "sta')  # cut short by a crash
+    torn_cycle.mkdir()
+    (torn_cycle / "cycle.json").write_text('{"cycle": "torn-cycle", "star')
+    odd.mkdir()
+    (odd / "cycle.json").write_text('["valid JSON", "but not a cycle"]')
+    (odd / "status.json").write_text('{"not": "a list of steps"}')
+    page = reports.write_index(tmp_path).read_text()
+    assert 'href="good/02.html"' in page and "torn-cycle" not in page and "torn-status" not in page
+    # the next step of a damaged cycle starts its status afresh instead of failing
+    reports.record_step(torn_status, reports.StepRecord("evaluate", "ok", 1.0, "03.ipynb", "03.html", "t"))
+    assert [r.step for r in reports.read_records(torn_status)] == ["evaluate"]
+
+
+def test_a_torn_event_line_is_skipped_and_the_next_event_stays_whole(tmp_path):
+    reports.append_event(tmp_path, "2026-01-01T00:00:00", "retrain", "1")
+    with (tmp_path / "events.csv").open("a") as handle:
+        handle.write("2026-01-02T00:00:00,promo")  # a crash mid-append
+    assert [e["event"] for e in reports.read_events(tmp_path)] == ["retrain"]
+    reports.append_event(tmp_path, "2026-01-03T00:00:00", "promoted", "2")
+    assert [(e["event"], e["model_version"]) for e in reports.read_events(tmp_path)] == [
+        ("retrain", "1"),
+        ("promoted", "2"),
+    ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -49,3 +50,60 @@ def test_a_second_file_of_the_same_name_is_archived_beside_the_first(tmp_path):
         feedback.ingest_incoming(incoming, store, archive, quarantine)
     assert sorted(p.name for p in archive.iterdir()) == ["daily.1.csv", "daily.csv"]
     assert len(feedback.read_store(store)) == 2
+
+
+def test_every_unreadable_incoming_file_is_quarantined_and_the_rest_ingested(tmp_path):
+    incoming, store, archive, quarantine = folders(tmp_path)
+    (incoming / "a folder.csv").mkdir()  # a directory with a .csv name
+    (incoming / "gone.csv").symlink_to(tmp_path / "nowhere.csv")  # listed, then not there to read
+    (incoming / "binary.csv").write_bytes(bytes(range(256)) * 4)
+    (incoming / "two\nlines.csv").write_text("Review,Sentiment\nfine name aside,positive\n")
+    (incoming / "good.csv").write_text("Review,Sentiment\nall good,positive\n")
+    report = feedback.ingest_incoming(incoming, store, archive, quarantine)
+    assert report.files == ["good.csv", "two\nlines.csv"] and report.rows_added == 2
+    assert set(report.quarantined) == {"a folder.csv", "gone.csv", "binary.csv"}
+    assert (quarantine / "a folder.csv").is_dir() and (quarantine / "binary.csv").is_file()
+    assert "not found" in report.quarantined["gone.csv"]
+    assert "not valid UTF-8" in (quarantine / "binary.csv.reason.txt").read_text()
+    assert not list(incoming.iterdir())  # nothing left behind to fail the next cycle again
+
+
+def test_a_torn_tail_of_the_store_is_skipped_then_repaired_by_the_next_append(tmp_path):
+    incoming, store, archive, quarantine = folders(tmp_path)
+    (incoming / "a.csv").write_text('Review,Sentiment\n"first, with comma",positive\nsecond,negative\n')
+    feedback.ingest_incoming(incoming, store, archive, quarantine)
+    whole = store.read_bytes()
+    # a crash in the middle of the next append: a quoted review cut inside its quotes, after a newline
+    store.write_bytes(whole + b'"third review\nstill inside the quotes')
+    assert feedback.read_store(store)["Review"].tolist() == ["first, with comma", "second"]
+    # the interrupted file was not archived, so it is ingested again: the torn row comes back whole, once
+    (incoming / "b.csv").write_text('Review,Sentiment\n"third review\nstill inside the quotes",positive\n')
+    (incoming / "c.csv").write_text("Review,Sentiment\nsecond,negative\nfourth,positive\n")
+    report = feedback.ingest_incoming(incoming, store, archive, quarantine)
+    assert (report.rows_added, report.duplicates_skipped) == (2, 1)
+    rows = feedback.read_store(store)["Review"].tolist()
+    # (validation folds the newline into a space, as for every review)
+    assert rows == ["first, with comma", "second", "third review still inside the quotes", "fourth"]
+
+
+def test_a_store_cut_inside_its_header_reads_as_empty(tmp_path):
+    store = tmp_path / "feedback.csv"
+    store.write_bytes(b"Review,Sentim")
+    assert feedback.read_store(store).empty
+    incoming, _, archive, quarantine = folders(tmp_path)
+    (incoming / "a.csv").write_text("Review,Sentiment\nok,positive\n")
+    feedback.ingest_incoming(incoming, store, archive, quarantine)
+    assert store.read_text().startswith("Review,Sentiment,timestamp,arrived_at,source_file\nok,positive,")
+
+
+def test_only_complete_incoming_files_are_taken(tmp_path):
+    incoming, store, archive, quarantine = folders(tmp_path)
+    (incoming / "being-written.csv.tmp").write_text("Review,Sentiment\nhalf,posi")
+    (incoming / "fresh.csv").write_text("Review,Sentiment\njust copied,positive\n")
+    now = datetime.now(UTC)
+    report = feedback.ingest_incoming(incoming, store, archive, quarantine, now=now, settle_seconds=60)
+    assert report.files == [] and sorted(p.name for p in incoming.iterdir()) == ["being-written.csv.tmp", "fresh.csv"]
+    settled = now.timestamp() - 61
+    os.utime(incoming / "fresh.csv", (settled, settled))
+    report = feedback.ingest_incoming(incoming, store, archive, quarantine, now=now, settle_seconds=60)
+    assert report.files == ["fresh.csv"] and (incoming / "being-written.csv.tmp").exists()

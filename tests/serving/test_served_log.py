@@ -1,0 +1,50 @@
+"""The served log: torn lines skipped and counted, daily files kept for the retention, only the window read."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sentiment_lib.serving.served_log import ServedLog, read_served
+
+
+def test_a_line_cut_short_is_skipped_and_the_next_write_stays_whole(tmp_path, caplog):
+    log = ServedLog(tmp_path)
+    assert log.record(["first"], ["positive"], [0.9], "1")
+    path = next(tmp_path.glob("served-*.jsonl"))
+    with path.open("a") as handle:
+        handle.write('{"time": "2026-01-01T00:00:00+00:00", "text": "cut sh')  # a crash mid-write
+    assert [r["text"] for r in read_served(tmp_path)] == ["first"]
+    assert log.record(["second"], ["negative"], [0.8], "1")
+    with caplog.at_level(logging.WARNING):
+        assert [r["text"] for r in read_served(tmp_path)] == ["first", "second"]
+    assert "Skipped 1 damaged line(s)" in caplog.text
+
+
+def test_days_older_than_the_retention_are_deleted_on_the_first_write_of_a_day(tmp_path):
+    today = datetime.now(UTC)
+    log = ServedLog(tmp_path, retention_days=7)
+    old, kept = log.path_for(today - timedelta(days=8)), log.path_for(today - timedelta(days=6))
+    for path in (old, kept):
+        path.write_text("")
+    (tmp_path / "notes.jsonl").write_text("not ours")
+    log.record(["text"], ["positive"], [0.7], "1")
+    assert not old.exists() and kept.exists() and (tmp_path / "notes.jsonl").exists()
+
+
+def test_only_the_days_of_the_window_are_read(tmp_path):
+    log = ServedLog(tmp_path)
+    log.record(["today"], ["positive"], [0.7], "1")
+    # a day before the window that cannot even be opened: reading it would raise IsADirectoryError
+    log.path_for(datetime.now(UTC) - timedelta(days=3)).mkdir()
+    since = datetime.now(UTC) - timedelta(hours=1)
+    assert [r["text"] for r in read_served(tmp_path, since=since)] == ["today"]
+
+
+def test_a_write_that_fails_is_counted_not_raised(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    log = ServedLog(blocker / "served")
+    assert log.record(["a"], ["positive"], [0.5], "1") is False
+    assert log.record(["b"], ["positive"], [0.5], "1") is False
+    assert log.failures == 2 and "Not a directory" in log.last_failure
