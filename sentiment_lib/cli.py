@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--batch-size", type=int, default=32, help="texts per model call (default: 32)")
     sub.add_argument("--chunk-rows", type=int, default=5000, help="rows read and written at a time (default: 5000)")
     sub.add_argument("--resume", action="store_true", help="continue an interrupted run of the same input")
+    sub.add_argument(
+        "--csv-safe",
+        action="store_true",
+        help="prefix ' to cells starting with =, +, -, @, tab or CR, so spreadsheets show them as text",
+    )
     sub.add_argument("--model", help="registered NAME@ALIAS or NAME/VERSION (default: the registered model @champion)")
     sub.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
@@ -196,6 +201,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         text_column=args.text_column,
         chunk_rows=args.chunk_rows,
         resume=args.resume,
+        csv_safe=args.csv_safe,
         progress=not args.no_progress,
     )
     print(summary.describe())
@@ -322,4 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except SentimentError as err:
         log.error("%s", err)
+        return 2
+    except OSError as err:  # a full disk, a file-size limit, a folder without permission: say which, plainly
+        log.error("%s failed on the file system: %s", args.command, err)
         return 2

@@ -139,6 +139,8 @@ def run_step(
         error = f"a cell ran longer than the {timeout} s timeout"
     except DeadKernelError as err:
         error = f"the kernel died: {err}"
+    except Exception as err:  # papermill or the disk failed outside a cell: still a failed step, never "ok"
+        error = f"{type(err).__name__}: {err}"
     finally:
         seconds = time.perf_counter() - started
         html = reports.render_html(output) if output.exists() else None

@@ -170,6 +170,7 @@ def write_index(reports_dir: str | Path) -> Path:
     A damaged cycle folder is skipped (and logged), never fatal.
     """
     reports_dir = Path(reports_dir)
+    reports_dir.mkdir(parents=True, exist_ok=True)
     folders = [d for d in reports_dir.iterdir() if d.is_dir()]
     cycles = _cycle_summaries(folders)
     steps = _step_records(folders)

@@ -1,29 +1,51 @@
-"""Streaming batch inference over a CSV: constant memory, crash-safe output, resumable.
+"""Streaming batch inference over a CSV: constant memory, crash-safe output, exactly resumable.
 
-Rows are read in chunks and appended to ``<output>.partial``; after each chunk a small state file
-records how many input rows and output bytes are done. The finished file is renamed into place, so a
-file at ``--output_path`` is always complete. ``resume`` truncates the partial file to the last recorded
-size (a chunk half-written during a crash is dropped and redone) and skips the rows already done.
+The input is read as bytes and cut into whole CSV records (a record ends at a line end outside quotes, so
+a review with a newline inside stays one record); ``chunk_rows`` rows at a time are parsed with pandas
+against the header, predicted, and appended to ``<output>.partial``. After each chunk a small state file
+records the byte offset in the input where the next record starts, the rows done and the output size.
+The finished file is renamed into place, so a file at ``--output_path`` is always complete.
+
+``resume`` truncates the partial file to the recorded size (a chunk half-written during a crash is
+dropped and redone) and seeks the input to the recorded offset. Counting lines instead would shift on
+blank lines and on newlines inside quotes; an offset does not, so a resumed run writes the same bytes as
+a run that never stopped.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from io import StringIO
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 from tqdm import tqdm
 
+from sentiment_lib.csv_safety import neutralise_formulas
 from sentiment_lib.data.schema import TEXT_COLUMN
-from sentiment_lib.errors import DataValidationError
+from sentiment_lib.errors import ConfigError, DataValidationError
 from sentiment_lib.inference.predictor import SentimentPredictor
-from sentiment_lib.io import iter_csv_chunks, read_json, write_json_atomic
+from sentiment_lib.io import CSV_READ_ERRORS, csv_error, read_json, write_json_atomic
 
 EMPTY_MARKER = "no_text"  # the sentiment written for an empty or missing review
 OUTPUT_COLUMNS = ("sentiment", "confidence")
+UTF8_BOM = b"\xef\xbb\xbf"
+# 1: rows_done only, skipped by counting lines (wrong after blank lines or quoted newlines); 2: byte offsets
+STATE_FORMAT = 2
+
+# One CSV record as pandas' C parser reads it (comma, double quote, a quote doubled inside quotes): a field
+# is quoted only if it starts with a quote, and after its closing quote the rest of the field is literal; a
+# record ends at \r\n, \n or \r outside quotes, or at the end of the file. The quantifiers are possessive:
+# nothing backtracks, so a quote still open at the end of the bytes read fails instead of matching less.
+_FIELD = rb'(?:"(?:[^"]++|"")*+"[^,\r\n]*+|[^",\r\n][^,\r\n]*+|)'
+_RECORD = re.compile(_FIELD + rb"(?:," + _FIELD + rb")*+(?:\r\n|\n|\r|\Z)")
+_PANDAS_LINE = re.compile(r"line (\d+)")
 
 
 @dataclass
@@ -32,9 +54,13 @@ class BatchState:
     input_size: int
     input_mtime_ns: int
     text_column: str
+    csv_safe: bool = False
     rows_done: int = 0
     empty_rows: int = 0
     output_bytes: int = 0
+    input_offset: int = 0  # the byte where the first record not yet done starts (0: header not read yet)
+    input_line: int = 1  # that record's line number, for error messages after a resume
+    format: int = STATE_FORMAT
 
 
 @dataclass
@@ -55,54 +81,155 @@ class BatchSummary:
         return text
 
 
-def _paths(output: Path) -> tuple[Path, Path]:
-    return output.with_name(output.name + ".partial"), output.with_name(output.name + ".partial.json")
+class CsvRecords:
+    """The whole records of a binary CSV stream, one at a time, with where the next one starts.
+
+    ``offset`` is a byte offset in the stream and ``line`` a line number (1-based, counting the newlines
+    inside quoted fields); both always point at the start of a record, so either can be saved and resumed.
+    Memory holds one block of the file (or one record, if a record is longer).
+    """
+
+    def __init__(self, stream: BinaryIO, source: str, block_bytes: int = 1 << 20):
+        self.stream = stream
+        self.source = source
+        self.block_bytes = block_bytes
+        # pandas drops a byte-order mark before the header; so do we, or the first column's name would change
+        self.seek(len(UTF8_BOM) if stream.read(len(UTF8_BOM)) == UTF8_BOM else 0, 1)
+
+    def seek(self, offset: int, line: int) -> None:
+        """Continue reading at ``offset``, the start of the record on ``line``."""
+        self.stream.seek(offset)
+        self.offset, self.line = offset, line
+        self._buffer, self._pos, self._eof = b"", 0, False
+
+    def next(self) -> bytes | None:
+        """The next record, line end included; None at the end of the file.
+
+        Raises:
+            DataValidationError: the file ends inside a quoted field.
+        """
+        while True:
+            match = _RECORD.match(self._buffer, self._pos)
+            # a match that reaches the end of the bytes read may go on in the next block (a field, or \r\n)
+            if match and (match.end() < len(self._buffer) or self._eof):
+                break
+            if self._eof:
+                raise DataValidationError(
+                    f"{self.source} is not a well-formed CSV: the quoted field opened in the record at line "
+                    f"{self.line} is never closed"
+                )
+            self._read_block()
+        record = match.group()
+        self._pos = match.end()
+        self.offset += len(record)
+        self.line += record.count(b"\n")
+        return record or None
+
+    def _read_block(self) -> None:
+        # at least as much again as is held: a record longer than a block is rescanned a few times, not hundreds
+        block = self.stream.read(max(self.block_bytes, len(self._buffer) - self._pos))
+        self._buffer, self._pos, self._eof = self._buffer[self._pos :] + block, 0, not block
 
 
-def _fresh_state(input_path: Path, text_column: str) -> BatchState:
-    stat = input_path.stat()
-    return BatchState(str(input_path.resolve()), stat.st_size, stat.st_mtime_ns, text_column)
+def _is_blank(record: bytes) -> bool:
+    """A line pandas skips (empty, or white space only)."""
+    return not record.strip()
 
 
-def _load_state(state_path: Path, expected: BatchState) -> BatchState:
-    """The saved state, checked to belong to the same, unchanged input.
+def _decode(data: bytes, source: str, line: int, offset: int) -> str:
+    """``data``, read from ``offset`` (on ``line``) of ``source``, as text.
 
     Raises:
-        DataValidationError: nothing to resume, or the input changed since.
+        DataValidationError: not UTF-8; the message names the line and byte offset in the file.
     """
-    if not state_path.is_file():
-        raise DataValidationError(f"Nothing to resume: {state_path} does not exist (run without --resume)")
-    saved = BatchState(**read_json(state_path, {}))
-    same = (saved.input, saved.input_size, saved.input_mtime_ns, saved.text_column) == (
-        expected.input,
-        expected.input_size,
-        expected.input_mtime_ns,
-        expected.text_column,
-    )
-    if not same:
-        raise DataValidationError(f"Cannot resume: {expected.input} or --text-column changed since the run began")
-    return saved
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        newlines = data[: err.start].count(b"\n")
+        where = f"line {line + newlines} (byte offset {offset + err.start})"
+        bad = data[err.start : err.start + 1].hex()
+        raise DataValidationError(
+            f"{source} is not valid UTF-8: undecodable byte 0x{bad} at {where}. Re-save it as UTF-8."
+        ) from None
 
 
-def _save_state(state_path: Path, state: BatchState) -> None:
-    write_json_atomic(state_path, asdict(state))
+def read_columns(records: CsvRecords) -> list[str]:
+    """The header's column names as pandas names them (a repeated name gets ``.1``, an empty one ``Unnamed: N``).
+
+    Raises:
+        DataValidationError: no header (the file is empty or blank), or it is not UTF-8 or not CSV.
+    """
+    line, offset = records.line, records.offset
+    while (record := records.next()) is not None:
+        if not _is_blank(record):
+            text = _decode(record, records.source, line, offset)
+            try:
+                return pd.read_csv(StringIO(text), dtype=str, nrows=0).columns.tolist()
+            except CSV_READ_ERRORS as err:
+                raise csv_error(records.source, err) from None
+        line, offset = records.line, records.offset
+    raise csv_error(records.source, pd.errors.EmptyDataError())
 
 
-def _chunks(input_path: Path, text_column: str, chunk_rows: int, skip: int):
-    for chunk in iter_csv_chunks(input_path, chunk_rows, skip):
-        if text_column not in chunk.columns:
-            raise DataValidationError(
-                f"{input_path} has no column {text_column!r}; found {list(chunk.columns)} (see --text-column)"
-            )
-        clash = [c for c in OUTPUT_COLUMNS if c in chunk.columns]
-        if clash:
-            raise DataValidationError(f"{input_path} already has column(s) {clash}; rename them first")
+def _check_columns(columns: list[str], text_column: str, source: str) -> None:
+    """Raises DataValidationError: no text column, or a column the output would add is there already."""
+    if text_column not in columns:
+        raise DataValidationError(f"{source} has no column {text_column!r}; found {columns} (see --text-column)")
+    clash = [c for c in OUTPUT_COLUMNS if c in columns]
+    if clash:
+        raise DataValidationError(f"{source} already has column(s) {clash}; rename them first")
+
+
+def record_chunks(records: CsvRecords, chunk_rows: int) -> Iterator[list[bytes]]:
+    """Lists of whole records, ``chunk_rows`` rows each (the last may hold fewer).
+
+    Blank lines ride along uncounted (pandas skips them). When a list is yielded, ``records.offset`` is
+    where the record after it starts: the resume point once the list is done.
+    """
+    chunk: list[bytes] = []
+    rows = 0
+    while (record := records.next()) is not None:
+        chunk.append(record)
+        rows += not _is_blank(record)
+        if rows == chunk_rows:
+            yield chunk
+            chunk, rows = [], 0
+    if rows:
         yield chunk
 
 
+def _file_line(chunk: list[bytes], first_line: int, record_number: int) -> int:
+    """The line in the file where the ``record_number``-th record (1-based) of ``chunk`` starts."""
+    return first_line + sum(record.count(b"\n") for record in chunk[: record_number - 1])
+
+
+def parse_chunk(chunk: list[bytes], columns: list[str], source: str, first_line: int, offset: int) -> pd.DataFrame:
+    """The rows of ``chunk`` (records that start at ``offset``, on ``first_line``) as strings.
+
+    Raises:
+        DataValidationError: not UTF-8, or a record with more fields than the header; the message names
+            the line in the file.
+    """
+    text = _decode(b"".join(chunk), source, first_line, offset)
+    try:
+        frame = pd.read_csv(StringIO(text), header=None, names=columns, dtype=str, keep_default_na=False)
+    except CSV_READ_ERRORS as err:
+        # pandas counts records from the start of the chunk; the user needs the line in the file
+        message = _PANDAS_LINE.sub(lambda m: f"line {_file_line(chunk, first_line, int(m.group(1)))}", str(err))
+        raise csv_error(source, pd.errors.ParserError(message)) from None
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas takes extra leading fields in the first row for an index, which would be dropped silently
+        first = next(i for i, record in enumerate(chunk, 1) if not _is_blank(record))
+        raise DataValidationError(
+            f"{source} is not a well-formed CSV: the record at line {_file_line(chunk, first_line, first)} "
+            f"has more fields than the header ({len(columns)})"
+        )
+    return frame
+
+
 def predict_chunk(predictor: SentimentPredictor, chunk: pd.DataFrame, text_column: str) -> tuple[pd.DataFrame, int]:
-    """The chunk with ``sentiment`` and ``confidence`` appended; empty reviews get the marker."""
-    texts = chunk[text_column]
+    """The chunk with ``sentiment`` and ``confidence`` appended; empty or missing reviews get the marker."""
+    texts = chunk[text_column].fillna("")  # a short row leaves its last fields missing
     present = texts.str.strip() != ""
     sentiment = pd.Series(EMPTY_MARKER, index=chunk.index, dtype=object)
     confidence = pd.Series("", index=chunk.index, dtype=object)
@@ -113,6 +240,111 @@ def predict_chunk(predictor: SentimentPredictor, chunk: pd.DataFrame, text_colum
     return chunk.assign(sentiment=sentiment, confidence=confidence), int((~present).sum())
 
 
+def _paths(output: Path) -> tuple[Path, Path]:
+    return output.with_name(output.name + ".partial"), output.with_name(output.name + ".partial.json")
+
+
+def _fresh_state(input_path: Path, text_column: str, csv_safe: bool) -> BatchState:
+    stat = input_path.stat()
+    return BatchState(str(input_path.resolve()), stat.st_size, stat.st_mtime_ns, text_column, csv_safe)
+
+
+def _load_state(state_path: Path, expected: BatchState, partial: Path) -> BatchState:
+    """The saved state, checked to belong to the same, unchanged input and the same settings.
+
+    Raises:
+        DataValidationError: nothing to resume, a state file of an older version, or the input or a
+            setting changed since.
+    """
+    if not state_path.is_file():
+        raise DataValidationError(f"Nothing to resume: {state_path} does not exist (run without --resume)")
+    saved = read_json(state_path, {})
+    if not isinstance(saved, dict) or saved.get("format") != STATE_FORMAT:
+        raise DataValidationError(
+            f"Cannot resume: {state_path} was written by an older version, which cannot resume exactly. "
+            f"Remove {partial} and {state_path} and run again without --resume"
+        )
+    saved = BatchState(**saved)
+    same = (saved.input, saved.input_size, saved.input_mtime_ns, saved.text_column) == (
+        expected.input,
+        expected.input_size,
+        expected.input_mtime_ns,
+        expected.text_column,
+    )
+    if not same:
+        raise DataValidationError(f"Cannot resume: {expected.input} or --text-column changed since the run began")
+    if saved.csv_safe != expected.csv_safe:
+        began = "with" if saved.csv_safe else "without"
+        raise DataValidationError(f"Cannot resume: the run began {began} --csv-safe; resume it the same way")
+    return saved
+
+
+def _save_state(state_path: Path, state: BatchState) -> None:
+    write_json_atomic(state_path, asdict(state))
+
+
+def _cut_partial_to(partial: Path, size: int) -> None:
+    """Drop whatever a crash wrote after the last recorded chunk.
+
+    Raises:
+        DataValidationError: the partial file is missing or shorter than recorded.
+    """
+    if not partial.is_file() or partial.stat().st_size < size:
+        raise DataValidationError(
+            f"Cannot resume: {partial} is missing or shorter than its state file says; "
+            "remove both and run again without --resume"
+        )
+    with partial.open("r+b") as handle:
+        handle.truncate(size)
+
+
+def _start(input_path: Path, output_path: Path, text_column: str, csv_safe: bool, resume: bool) -> BatchState:
+    """The state to start from: a fresh one, or the saved one (with the partial file cut to match).
+
+    Raises:
+        DataValidationError: missing input, output exists, a partial output without --resume, or a
+            resume that does not match the input or settings.
+    """
+    if not input_path.is_file():
+        raise DataValidationError(f"Input file not found: {input_path}")
+    if output_path.exists():
+        raise DataValidationError(f"{output_path} exists: choose another --output_path or remove it")
+    partial, state_path = _paths(output_path)
+    state = _fresh_state(input_path, text_column, csv_safe)
+    if resume:
+        state = _load_state(state_path, state, partial)
+        _cut_partial_to(partial, state.output_bytes)
+    elif state_path.exists():
+        raise DataValidationError(f"{partial} exists from an interrupted run: pass --resume to continue it")
+    elif partial.exists():
+        # a crash before the first chunk was recorded: nothing in it counts, start it again
+        _cut_partial_to(partial, 0)
+    return state
+
+
+def _open_records(source: BinaryIO, name: str, text_column: str, state: BatchState) -> tuple[CsvRecords, list[str]]:
+    """The input's header, and its records positioned at the first row not yet done (``state`` says where).
+
+    Raises:
+        DataValidationError: no header, an unreadable one, or one without the text column.
+    """
+    records = CsvRecords(source, name)
+    columns = read_columns(records)
+    _check_columns(columns, text_column, name)
+    if state.input_offset:  # resuming: skip the records already done
+        records.seek(state.input_offset, state.input_line)
+    state.input_offset, state.input_line = records.offset, records.line
+    return records, columns
+
+
+def _append(handle: BinaryIO, frame: pd.DataFrame, header: bool) -> int:
+    """Append ``frame`` as CSV, durably; return the output's size."""
+    handle.write(frame.to_csv(index=False, header=header).encode("utf-8"))
+    handle.flush()
+    os.fsync(handle.fileno())
+    return handle.tell()
+
+
 def run_batch(
     predictor: SentimentPredictor,
     input_path: str | Path,
@@ -121,40 +353,42 @@ def run_batch(
     chunk_rows: int = 5000,
     resume: bool = False,
     progress: bool = True,
+    csv_safe: bool = False,
 ) -> BatchSummary:
     """Predict every row of ``input_path`` into ``output_path`` (see the module docstring).
 
+    ``csv_safe`` neutralises cells a spreadsheet would run as formulas (see :mod:`sentiment_lib.csv_safety`);
+    a resumed run must use the setting the run began with.
+
     Raises:
-        DataValidationError: missing input, missing text column, undecodable bytes, output exists,
-            or a resume that does not match the input.
+        ConfigError: ``chunk_rows`` is not positive.
+        DataValidationError: missing input, missing text column, undecodable bytes, malformed CSV, output
+            exists, or a resume that does not match the input or settings.
     """
+    if chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be at least 1, got {chunk_rows}")
     input_path, output_path = Path(input_path), Path(output_path)
-    if not input_path.is_file():
-        raise DataValidationError(f"Input file not found: {input_path}")
-    if output_path.exists():
-        raise DataValidationError(f"{output_path} exists: choose another --output_path or remove it")
+    state = _start(input_path, output_path, text_column, csv_safe, resume)
     partial, state_path = _paths(output_path)
-    state = _fresh_state(input_path, text_column)
-    if resume:
-        state = _load_state(state_path, state)
-        with partial.open("r+b") as handle:
-            handle.truncate(state.output_bytes)
-    elif partial.exists():
-        raise DataValidationError(f"{partial} exists from an interrupted run: pass --resume to continue it")
     output_path.parent.mkdir(parents=True, exist_ok=True)
     started, resumed_at = time.perf_counter(), state.rows_done
-    bar = tqdm(desc="batch", unit=" rows", initial=state.rows_done, disable=not progress, file=sys.stderr)
-    with partial.open("ab") as handle:
-        for chunk in _chunks(input_path, text_column, chunk_rows, state.rows_done):
-            predicted, empty = predict_chunk(predictor, chunk, text_column)
-            handle.write(predicted.to_csv(index=False, header=state.rows_done == 0).encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-            state.rows_done += len(chunk)
-            state.empty_rows += empty
-            state.output_bytes = handle.tell()
-            _save_state(state_path, state)
-            bar.update(len(chunk))
+    with input_path.open("rb") as source:
+        # the header is checked before the partial file exists: a wrong --text-column leaves nothing behind
+        records, columns = _open_records(source, str(input_path), text_column, state)
+        bar = tqdm(desc="batch", unit=" rows", initial=state.rows_done, disable=not progress, file=sys.stderr)
+        with partial.open("ab") as handle:
+            for chunk in record_chunks(records, chunk_rows):
+                frame = parse_chunk(chunk, columns, str(input_path), state.input_line, state.input_offset)
+                predicted, empty = predict_chunk(predictor, frame, text_column)
+                if csv_safe:  # after predicting: the model reads the text as written, not the escaped copy
+                    predicted = neutralise_formulas(predicted, header=True)
+                if len(predicted):
+                    state.output_bytes = _append(handle, predicted, header=state.rows_done == 0)
+                state.rows_done += len(predicted)
+                state.empty_rows += empty
+                state.input_offset, state.input_line = records.offset, records.line
+                _save_state(state_path, state)
+                bar.update(len(predicted))
     bar.close()
     if state.rows_done == 0:
         partial.unlink()

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from sentiment_lib.config import CHAMPION, parse_value
+from sentiment_lib.csv_safety import neutralise_formulas
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.errors import ConfigError, DataValidationError
 from sentiment_lib.io import read_csv_strict
@@ -50,7 +51,9 @@ class ServeConfig:
     max_batch_items: int = 1000
     max_body_bytes: int = 5 * 1024 * 1024  # waitress refuses a larger body before reading it
     max_concurrent_batches: int = 2  # /batch_predict model calls at once; more wait, then get 503
-    batch_wait_seconds: float = 2.0  # how long a batch request waits for its turn before the 503
+    # how long a batch waits for a slot before the 503; waiting holds a server thread, which /predict and
+    # /health need (16 waiting batches on 16 threads queued /health behind them for 2 s in bench_load)
+    batch_wait_seconds: float = 0.0
     predict_timeout_seconds: float = 30.0  # a /predict waits this long for the micro-batcher, then 503
     stuck_after_seconds: float = 60.0  # /health reports 503 while one model call runs longer than this
     refresh_seconds: float = 10.0
@@ -255,6 +258,14 @@ def _read_csv_upload() -> pd.DataFrame:
     return frame
 
 
+def _csv_safe_requested() -> bool:
+    """``?csv_safe=true``: cells a spreadsheet would run as formulas get a leading ``'`` (opt-in: it changes data)."""
+    try:
+        return parse_value("csv_safe", request.args.get("csv_safe", "false"), bool)
+    except ConfigError as err:
+        raise BadRequest(str(err)) from None
+
+
 def _batch_csv() -> Response:
     frame = _read_csv_upload()
     _check_count(len(frame))
@@ -266,6 +277,8 @@ def _batch_csv() -> Response:
     _log_served(frame[TEXT_COLUMN].tolist(), out.labels, out.confidences, model.version)
     frame["sentiment"] = out.labels
     frame["confidence"] = out.confidences.round(6)
+    if _csv_safe_requested():
+        frame = neutralise_formulas(frame, header=True)
     response = Response(frame.to_csv(index=False), mimetype="text/csv")
     response.headers["X-Model-Version"] = model.version
     return response

@@ -1,14 +1,31 @@
-"""Email alerts through a real SMTP server on loopback (aiosmtpd), the cooldown, and the outbox fallback."""
+"""Email alerts through a real SMTP server on loopback (aiosmtpd), the cooldown, and the outbox fallback;
+TLS (implicit and STARTTLS) with a certificate made per run, and servers that hang or never finish."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
+import email.policy
+import ipaddress
 import logging
 import secrets
+import socket
+import ssl
+import threading
+import time
 from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
 from sentiment_lib.serving.process import free_port
+from tests.helpers import Inbox
 
 
 def config(port: int, **changes) -> SmtpConfig:
@@ -53,7 +70,7 @@ def test_alert_is_delivered_once_per_key_within_the_cooldown(tmp_path, smtp_serv
 def test_smtp_failure_is_retried_then_kept_in_the_outbox_without_raising(tmp_path, caplog):
     dead_port = free_port()  # nothing listens there
     password = secrets.token_urlsafe(12)  # made per run: no credential-looking literal in the repository
-    settings = config(dead_port, ALERT_SMTP_USER="me", ALERT_SMTP_PASSWORD=password)
+    settings = config(dead_port, ALERT_SMTP_USER="me", ALERT_SMTP_PASSWORD=password, ALERT_SMTP_ALLOW_PLAIN="true")
     sender = AlertSender(tmp_path / "outbox", tmp_path / "state.json", settings, retries=3, backoff_seconds=0.01)
     with caplog.at_level(logging.WARNING):
         assert sender.send(ALERT, NOW) == "failed"
@@ -79,3 +96,191 @@ def test_gmail_is_the_default_server():
         True,
         "me@gmail.com",
     )
+
+
+# --- TLS: a self-signed certificate for 127.0.0.1, made per run; the client trusts it through ALERT_SMTP_CA_FILE
+
+
+def self_signed_certificate(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, as PEM files in ``folder``; the certificate is its own CA."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    public = key.public_key()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, False, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
+
+
+class Authenticator:
+    """Accepts one user and password, and keeps whether each login came over TLS."""
+
+    def __init__(self, user: str, password: str):
+        self.expected = LoginPassword(user.encode(), password.encode())
+        self.logins: list[bool] = []
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        self.logins.append(server.transport.get_extra_info("sslcontext") is not None)
+        return AuthResult(success=auth_data == self.expected)
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    return self_signed_certificate(tmp_path)
+
+
+@pytest.fixture
+def tls_server(certificate):
+    """aiosmtpd speaking TLS from the first byte (implicit TLS, as on port 465), requiring a login."""
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox, password = Inbox(), secrets.token_urlsafe(12)
+    authenticator = Authenticator("alerts", password)
+    # the whole connection is TLS, which aiosmtpd's auth_require_tls (made for STARTTLS) does not see
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        ssl_context=context,
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    controller.start()
+    yield inbox, controller.port, password, authenticator
+    controller.stop()
+
+
+@pytest.fixture
+def starttls_server(certificate):
+    """aiosmtpd on plain TCP that offers STARTTLS and takes a login only after it."""
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox, password = Inbox(), secrets.token_urlsafe(12)
+    authenticator = Authenticator("alerts", password)
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_required=True,
+    )
+    controller.start()
+    yield inbox, controller.port, password, authenticator
+    controller.stop()
+
+
+# aiosmtpd warns about a login without STARTTLS; on this server the whole connection is TLS
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_implicit_tls_delivers_with_a_login_and_checks_the_certificate(tmp_path, tls_server, certificate):
+    inbox, port, password, authenticator = tls_server
+    tls = {"ALERT_SMTP_SSL": "true", "ALERT_SMTP_USER": "alerts", "ALERT_SMTP_PASSWORD": password}
+    settings = config(port, ALERT_SMTP_STARTTLS="false", ALERT_SMTP_CA_FILE=certificate[0], **tls)
+    sender = AlertSender(tmp_path / "outbox", tmp_path / "state.json", settings, retries=1)
+    assert sender.send(ALERT, NOW) == "sent"
+    assert [m["Subject"] for m in inbox.messages] == ["[sentiment-pipeline] Model v3 degraded"]
+    assert authenticator.logins == [True]
+
+    # without the CA file the system's trust store is used, which does not know this certificate
+    untrusted = AlertSender(tmp_path / "outbox2", tmp_path / "state2.json", config(port, **tls), retries=1)
+    assert untrusted.send(ALERT, NOW) == "failed"
+    assert len(inbox.messages) == 1 and len(list((tmp_path / "outbox2").glob("*.eml"))) == 1
+
+
+def test_starttls_logs_in_only_after_encrypting(tmp_path, starttls_server, certificate):
+    inbox, port, password, authenticator = starttls_server
+    settings = config(
+        port,
+        ALERT_SMTP_STARTTLS="true",
+        ALERT_SMTP_USER="alerts",
+        ALERT_SMTP_PASSWORD=password,
+        ALERT_SMTP_CA_FILE=certificate[0],
+    )
+    sender = AlertSender(tmp_path / "outbox", tmp_path / "state.json", settings, retries=1)
+    assert sender.send(ALERT, NOW) == "sent"
+    assert len(inbox.messages) == 1 and authenticator.logins == [True]
+
+
+def test_a_subject_with_a_newline_is_sent_on_one_line(tmp_path, smtp_server):
+    inbox, port = smtp_server
+    name = "feedback\r\nBcc: everyone@example.test\n.csv"  # a file name from data/incoming can hold newlines
+    alert = Alert("quarantine", f"Incoming file {name} quarantined", "body", key=f"quarantine:{name}")
+    sender = AlertSender(tmp_path / "outbox", tmp_path / "state.json", config(port))
+    assert sender.send(alert, NOW) == "sent"
+    (received,) = inbox.messages
+    # parsed again with the modern policy, which unfolds long headers: what a mail client shows
+    shown = email.message_from_bytes(received.as_bytes(), policy=email.policy.default)
+    assert shown["Subject"] == "[sentiment-pipeline] Incoming file feedback Bcc: everyone@example.test .csv quarantined"
+    assert shown["X-Alert-Key"] == "quarantine:feedback Bcc: everyone@example.test .csv"
+    assert shown["Bcc"] is None  # no header was smuggled in
+
+
+def silent_server() -> socket.socket:
+    """A TCP listener that accepts connections (the kernel does) and never says a word."""
+    return socket.create_server(("127.0.0.1", 0))
+
+
+def test_a_server_that_never_answers_costs_at_most_the_timeouts(tmp_path):
+    with silent_server() as server:
+        port = server.getsockname()[1]
+        sender = AlertSender(
+            tmp_path / "outbox",
+            tmp_path / "state.json",
+            config(port),
+            retries=2,
+            backoff_seconds=0.1,
+            timeout_seconds=1,
+        )
+        started = time.monotonic()
+        assert sender.send(ALERT, NOW) == "failed"
+        elapsed = time.monotonic() - started
+    assert 2 <= elapsed < 2 * 1 + 0.1 + 1.5  # retries x timeout + back-off, with slack for a slow machine
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+def test_a_server_that_drips_its_greeting_is_cut_off_at_the_timeout(tmp_path):
+    """A reply that never ends, one line every 0.2 s: every single read is quick, the whole is bounded."""
+    stop = threading.Event()
+
+    def drip(server: socket.socket) -> None:
+        server.settimeout(5)
+        with server.accept()[0] as connection:
+            while not stop.is_set():
+                connection.sendall(b"220-still greeting\r\n")
+                time.sleep(0.2)
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        worker = threading.Thread(target=drip, args=(server,), daemon=True)
+        worker.start()
+        sender = AlertSender(
+            tmp_path / "outbox", tmp_path / "state.json", config(server.getsockname()[1]), retries=1, timeout_seconds=1
+        )
+        started = time.monotonic()
+        status = sender.send(ALERT, NOW)
+        elapsed = time.monotonic() - started
+        stop.set()
+        worker.join(timeout=5)
+    assert status == "failed" and elapsed < 2.5
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1

@@ -207,3 +207,15 @@ def test_served_texts_are_logged_for_the_drift_checks(served_workspace):
     assert records[0]["sentiment"] == single["sentiment"] and records[0]["confidence"] == single["confidence"]
     assert [r["sentiment"] for r in records[1:]] == [p["sentiment"] for p in batch["predictions"]]
     assert {r["model_version"] for r in records} == {"1"}
+
+
+def test_csv_safe_neutralises_formula_cells_in_the_csv_answer(served_workspace):
+    client = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0)).test_client()
+    upload = b'Review,note\n"=HYPERLINK(""http://x"",""hi"")",+1\nplain text,@me\n'
+    headers = {"Content-Type": "text/csv"}
+    unsafe = client.post("/batch_predict", data=upload, headers=headers).data.decode()
+    assert '"=HYPERLINK' in unsafe  # off by default: the data is returned as it came
+    safe = client.post("/batch_predict?csv_safe=true", data=upload, headers=headers).data.decode().splitlines()
+    assert safe[1].startswith("\"'=HYPERLINK") and ",'+1," in safe[1] and ",'@me," in safe[2]
+    refused = client.post("/batch_predict?csv_safe=maybe", data=upload, headers=headers)
+    assert refused.status_code == 400 and "true or false" in refused.get_json()["error"]
