@@ -51,6 +51,7 @@ class SmtpConfig:
     implicit_tls: bool = False  # ALERT_SMTP_SSL: TLS from the first byte (SMTP_SSL, port 465)
     ca_file: str = ""  # certificates to trust instead of the system's (a private or test server)
     allow_plain: bool = False  # send the password even without TLS
+    timeout_seconds: float = 20.0  # each attempt, connect to the last reply (ALERT_SMTP_TIMEOUT_SECONDS)
 
     def __post_init__(self) -> None:
         """Raises ConfigError: both kinds of TLS, a password over plain text not allowed, or a missing CA file."""
@@ -109,6 +110,9 @@ class SmtpConfig:
             implicit_tls=implicit_tls,
             ca_file=env.get("ALERT_SMTP_CA_FILE", ""),
             allow_plain=_flag(env, "ALERT_SMTP_ALLOW_PLAIN", False),
+            timeout_seconds=parse_value(
+                "ALERT_SMTP_TIMEOUT_SECONDS", env.get("ALERT_SMTP_TIMEOUT_SECONDS", "20"), float
+            ),
         )
 
 

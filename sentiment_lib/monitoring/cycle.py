@@ -66,11 +66,13 @@ class CycleSummary:
 
 def alert_sender(workspace: Workspace) -> AlertSender:
     """The loop's alert sender: SMTP from the environment, cooldowns kept in the workspace's state."""
+    smtp = SmtpConfig.from_env()
     return AlertSender(
         workspace.outbox,
         workspace.alert_state,
-        SmtpConfig.from_env(),
+        smtp,
         cooldown=timedelta(hours=workspace.settings.alert_cooldown_hours),
+        timeout_seconds=smtp.timeout_seconds if smtp else SmtpConfig.timeout_seconds,
     )
 
 

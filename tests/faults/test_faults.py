@@ -276,3 +276,30 @@ def test_a_kernel_killed_mid_cell_fails_the_step_with_an_alert_and_the_next_run_
     assert (status_file.parent / Path(status[0]["notebook"]).name).is_file()  # kept for inspection
     again = run_runner("preprocess", "--preset", "smoke", workspace=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
+
+
+def test_an_smtp_server_that_never_answers_delays_the_cycle_boundedly_and_keeps_the_alerts(tmp_path):
+    relay = SilentSmtp()
+    incoming = tmp_path / "data" / "incoming"
+    incoming.mkdir(parents=True)
+    (incoming / "bad.csv").write_text("Review,Sentiment\nmeh,neutral\n")
+    env = {
+        "ALERT_SMTP_HOST": "127.0.0.1",
+        "ALERT_SMTP_PORT": str(relay.port),
+        "ALERT_SMTP_STARTTLS": "false",
+        "ALERT_EMAIL_TO": "ops@example.test",
+        "ALERT_SMTP_TIMEOUT_SECONDS": "1",
+    }
+    # no training data: the first training fails at once, which is one more alert to send
+    args = ("once", "--preset", "smoke", "-p", "step_retries", "0", "-p", "raw_path", "missing.csv")
+    started = time.monotonic()
+    try:
+        done = run_runner(*args, workspace=tmp_path, env=env, timeout=300)
+    finally:
+        relay.close()
+    # two alerts, each 3 attempts of 1 s with 2 s + 4 s between: about 18 s of waiting, plus the step
+    assert time.monotonic() - started < 150
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "quarantine: Incoming file bad.csv quarantined (failed)" in done.stdout
+    assert "step_failed: Pipeline step 01_preprocess failed (failed)" in done.stdout
+    assert sorted(m["X-Alert-Kind"] for m in outbox(tmp_path)) == ["quarantine", "step_failed"]
