@@ -67,10 +67,10 @@ def child_env(**extra: str) -> dict[str, str]:
 
     A user's own tracking settings, or ones the test process picked up, must not redirect its runs.
     """
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", **extra}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
     for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "WANDB_DIR"):
         env.pop(name, None)
-    return env
+    return {**env, **extra}  # what the test itself asks for, a tracking server for one, is kept
 
 
 def run_runner(

@@ -12,7 +12,7 @@ import pandas as pd
 from sentiment_lib.data.dataset import validate_reviews
 from sentiment_lib.data.schema import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from sentiment_lib.errors import DataValidationError
-from sentiment_lib.io import read_csv_strict, write_csv_atomic
+from sentiment_lib.io import append_csv_records, read_csv_strict, write_csv_atomic
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,8 @@ def write_canonical(result: ImportResult, output: str | Path, mode: str = "fail"
             raise DataValidationError(
                 f"Cannot append: {output} has columns {existing}, the import has {list(clean.columns)}"
             )
-        clean[existing].to_csv(output, mode="a", header=False, index=False)
+        rows = clean[existing].to_csv(index=False, header=False).encode("utf-8")
+        append_csv_records(output, rows, header=b"")  # whole records: a crash never glues a half row
     else:
         write_csv_atomic(clean, output)
     return [*result.notes, report.summary(), f"wrote {len(clean)} rows to {output} ({mode})"]

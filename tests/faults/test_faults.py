@@ -303,3 +303,64 @@ def test_an_smtp_server_that_never_answers_delays_the_cycle_boundedly_and_keeps_
     assert "quarantine: Incoming file bad.csv quarantined (failed)" in done.stdout
     assert "step_failed: Pipeline step 01_preprocess failed (failed)" in done.stdout
     assert sorted(m["X-Alert-Kind"] for m in outbox(tmp_path)) == ["quarantine", "step_failed"]
+
+
+def test_a_batch_output_that_fails_for_lack_of_space_resumes_byte_identical(served_workspace, tmp_path):
+    source = tmp_path / "reviews.csv"
+    sst2("train").sample(4000, random_state=2)[["Review"]].to_csv(source, index=False)
+    options = ("--chunk-rows", "200", "--no-progress")
+
+    def batch(output: Path, *extra: str) -> list[str]:
+        return [sys.executable, RUNNER, "batch", "--input_path", str(source), "--output_path", str(output), *extra]
+
+    reference = tmp_path / "reference.csv"
+    done = subprocess.run(
+        batch(reference, *options, "--workspace", str(served_workspace)), env=child_env(), timeout=600
+    )
+    assert done.returncode == 0
+    output = tmp_path / "out.csv"
+    running = subprocess.Popen(
+        batch(output, *options, "--workspace", str(served_workspace)),
+        env=child_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    partial = tmp_path / "out.csv.partial"
+    while not (partial.exists() and partial.stat().st_size > 0) and running.poll() is None:
+        time.sleep(0.05)
+    # the model is loaded and the first chunk written: from now on the disk is "full" a little further on
+    limit = partial.stat().st_size + 30_000
+    subprocess.run(["prlimit", "--pid", str(running.pid), f"--fsize={limit}"], check=True)
+    assert running.wait(timeout=600) == 2
+    assert "File too large" in running.stderr.read()
+    assert not output.exists()  # never a half file at the output path
+    resumed = subprocess.run(batch(output, "--resume"), env=child_env(), timeout=600)
+    assert resumed.returncode == 0
+    assert output.read_bytes() == reference.read_bytes()
+
+
+def test_each_bad_incoming_file_is_quarantined_with_an_alert_and_the_good_one_ingested(tmp_path):
+    incoming = tmp_path / "data" / "incoming"
+    incoming.mkdir(parents=True)
+    (incoming / "a folder.csv").mkdir()
+    (incoming / "vanished.csv").symlink_to(tmp_path / "gone.csv")  # listed, not there when read
+    os.mkfifo(incoming / "pipe.csv")  # a reader that opened it would wait forever
+    (incoming / "binary.csv").write_bytes(os.urandom(4096))
+    (incoming / "new\nline.csv").write_text("Review,Sentiment\nmeh,neutral\n")
+    (incoming / "good.csv").write_text("Review,Sentiment\nall fine here,positive\n")
+    # no training data: the first training fails at once instead of taking minutes
+    args = ("once", "--preset", "smoke", "-p", "step_retries", "0", "-p", "raw_path", "missing.csv")
+    done = run_runner(*args, workspace=tmp_path, timeout=300)
+    assert done.returncode == 1, done.stderr[-2000:]
+    kinds = sorted(m["X-Alert-Kind"] for m in outbox(tmp_path))
+    assert kinds == ["quarantine"] * 5 + ["step_failed"]
+    assert sorted(p.name for p in (tmp_path / "data" / "quarantine").iterdir() if not p.name.endswith(".txt")) == [
+        "a folder.csv",
+        "binary.csv",
+        "new\nline.csv",
+        "pipe.csv",
+        "vanished.csv",
+    ]
+    assert list(incoming.iterdir()) == []
+    store = feedback.read_store(tmp_path / "data" / "feedback" / "feedback.csv")
+    assert store["Review"].tolist() == ["all fine here"]
