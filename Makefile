@@ -40,7 +40,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=30
 
 lint: install
 	$(BIN)/ruff check .

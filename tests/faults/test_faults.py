@@ -308,23 +308,15 @@ def test_an_smtp_server_that_never_answers_delays_the_cycle_boundedly_and_keeps_
 def test_a_batch_output_that_fails_for_lack_of_space_resumes_byte_identical(served_workspace, tmp_path):
     source = tmp_path / "reviews.csv"
     sst2("train").sample(4000, random_state=2)[["Review"]].to_csv(source, index=False)
-    options = ("--chunk-rows", "200", "--no-progress")
 
     def batch(output: Path, *extra: str) -> list[str]:
-        return [sys.executable, RUNNER, "batch", "--input_path", str(source), "--output_path", str(output), *extra]
+        files = ("--input_path", str(source), "--output_path", str(output), "--workspace", str(served_workspace))
+        return [sys.executable, RUNNER, "batch", *files, "--chunk-rows", "200", "--no-progress", *extra]
 
     reference = tmp_path / "reference.csv"
-    done = subprocess.run(
-        batch(reference, *options, "--workspace", str(served_workspace)), env=child_env(), timeout=600
-    )
-    assert done.returncode == 0
+    assert subprocess.run(batch(reference), env=child_env(), timeout=600).returncode == 0
     output = tmp_path / "out.csv"
-    running = subprocess.Popen(
-        batch(output, *options, "--workspace", str(served_workspace)),
-        env=child_env(),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    running = subprocess.Popen(batch(output), env=child_env(), stderr=subprocess.PIPE, text=True)
     partial = tmp_path / "out.csv.partial"
     while not (partial.exists() and partial.stat().st_size > 0) and running.poll() is None:
         time.sleep(0.05)
@@ -334,8 +326,9 @@ def test_a_batch_output_that_fails_for_lack_of_space_resumes_byte_identical(serv
     assert running.wait(timeout=600) == 2
     assert "File too large" in running.stderr.read()
     assert not output.exists()  # never a half file at the output path
-    resumed = subprocess.run(batch(output, "--resume"), env=child_env(), timeout=600)
-    assert resumed.returncode == 0
+    resumed = subprocess.run(batch(output, "--resume"), env=child_env(), timeout=600, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed after row" in resumed.stdout
     assert output.read_bytes() == reference.read_bytes()
 
 

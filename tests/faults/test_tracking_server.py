@@ -25,7 +25,7 @@ from tests.helpers import NAME, child_env, register_version, run_runner, write_s
 pytestmark = pytest.mark.slow
 SMOKE = ("--preset", "smoke", "-p", "sst2_test_path", "none", "-p", "airline_test_path", "none")
 # MLflow retries a failing server with back-off for minutes by default; a test needs the verdict sooner
-FAST_GIVE_UP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0.1"}
+FAST_GIVE_UP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0"}
 
 
 class FaultProxy(ThreadingHTTPServer):
@@ -143,7 +143,7 @@ def workspace(tracking_server, small_model, tmp_path_factory, request):
     challenger = register_version(small_model, promote=False)
     mlflow.MlflowClient().set_registered_model_alias(NAME, CHALLENGER, challenger)
     monkeypatch.undo()
-    done = run_runner("preprocess", *SMOKE, workspace=ws, env={"MLFLOW_TRACKING_URI": proxy.url})
+    done = run_runner("preprocess", "--preset", "smoke", workspace=ws, env={"MLFLOW_TRACKING_URI": proxy.url})
     assert done.returncode == 0, done.stderr[-2000:]
     return ws
 
