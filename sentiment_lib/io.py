@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from sentiment_lib.csv_records import csv_records_end
 from sentiment_lib.errors import DataValidationError
 
 log = logging.getLogger(__name__)
@@ -67,24 +68,6 @@ def write_figure_atomic(figure: Any, path: str | Path, dpi: int = 80) -> Path:
     buffer = BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return write_bytes_atomic(path, buffer.getvalue())
-
-
-def csv_records_end(data: bytes) -> int:
-    """The offset just past the last whole CSV record: its newline is outside double quotes.
-
-    Quotes inside a field are doubled, so a newline is outside every field exactly when the number of
-    quotes before it is even. Whatever follows the offset is a torn tail (an append cut short).
-    """
-    quotes_before = data.count(b'"')
-    end = len(data)
-    newline = data.rfind(b"\n")
-    while newline != -1:
-        quotes_before -= data.count(b'"', newline, end)
-        if quotes_before % 2 == 0:
-            return newline + 1
-        end = newline
-        newline = data.rfind(b"\n", 0, newline)
-    return 0
 
 
 def append_csv_records(path: str | Path, records: bytes, header: bytes) -> int:

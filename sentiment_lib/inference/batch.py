@@ -27,6 +27,7 @@ from typing import BinaryIO
 import pandas as pd
 from tqdm import tqdm
 
+from sentiment_lib.csv_records import CsvRecords
 from sentiment_lib.csv_safety import neutralise_formulas
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.errors import ConfigError, DataValidationError
@@ -35,16 +36,9 @@ from sentiment_lib.io import CSV_READ_ERRORS, csv_error, read_json, write_json_a
 
 EMPTY_MARKER = "no_text"  # the sentiment written for an empty or missing review
 OUTPUT_COLUMNS = ("sentiment", "confidence")
-UTF8_BOM = b"\xef\xbb\xbf"
 # 1: rows_done only, skipped by counting lines (wrong after blank lines or quoted newlines); 2: byte offsets
 STATE_FORMAT = 2
 
-# One CSV record as pandas' C parser reads it (comma, double quote, a quote doubled inside quotes): a field
-# is quoted only if it starts with a quote, and after its closing quote the rest of the field is literal; a
-# record ends at \r\n, \n or \r outside quotes, or at the end of the file. The quantifiers are possessive:
-# nothing backtracks, so a quote still open at the end of the bytes read fails instead of matching less.
-_FIELD = rb'(?:"(?:[^"]++|"")*+"[^,\r\n]*+|[^",\r\n][^,\r\n]*+|)'
-_RECORD = re.compile(_FIELD + rb"(?:," + _FIELD + rb")*+(?:\r\n|\n|\r|\Z)")
 _PANDAS_LINE = re.compile(r"line (\d+)")
 
 
@@ -79,56 +73,6 @@ class BatchSummary:
         if self.resumed_at:
             text += f"; resumed after row {self.resumed_at}"
         return text
-
-
-class CsvRecords:
-    """The whole records of a binary CSV stream, one at a time, with where the next one starts.
-
-    ``offset`` is a byte offset in the stream and ``line`` a line number (1-based, counting the newlines
-    inside quoted fields); both always point at the start of a record, so either can be saved and resumed.
-    Memory holds one block of the file (or one record, if a record is longer).
-    """
-
-    def __init__(self, stream: BinaryIO, source: str, block_bytes: int = 1 << 20):
-        self.stream = stream
-        self.source = source
-        self.block_bytes = block_bytes
-        # pandas drops a byte-order mark before the header; so do we, or the first column's name would change
-        self.seek(len(UTF8_BOM) if stream.read(len(UTF8_BOM)) == UTF8_BOM else 0, 1)
-
-    def seek(self, offset: int, line: int) -> None:
-        """Continue reading at ``offset``, the start of the record on ``line``."""
-        self.stream.seek(offset)
-        self.offset, self.line = offset, line
-        self._buffer, self._pos, self._eof = b"", 0, False
-
-    def next(self) -> bytes | None:
-        """The next record, line end included; None at the end of the file.
-
-        Raises:
-            DataValidationError: the file ends inside a quoted field.
-        """
-        while True:
-            match = _RECORD.match(self._buffer, self._pos)
-            # a match that reaches the end of the bytes read may go on in the next block (a field, or \r\n)
-            if match and (match.end() < len(self._buffer) or self._eof):
-                break
-            if self._eof:
-                raise DataValidationError(
-                    f"{self.source} is not a well-formed CSV: the quoted field opened in the record at line "
-                    f"{self.line} is never closed"
-                )
-            self._read_block()
-        record = match.group()
-        self._pos = match.end()
-        self.offset += len(record)
-        self.line += record.count(b"\n")
-        return record or None
-
-    def _read_block(self) -> None:
-        # at least as much again as is held: a record longer than a block is rescanned a few times, not hundreds
-        block = self.stream.read(max(self.block_bytes, len(self._buffer) - self._pos))
-        self._buffer, self._pos, self._eof = self._buffer[self._pos :] + block, 0, not block
 
 
 def _is_blank(record: bytes) -> bool:

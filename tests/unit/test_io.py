@@ -74,7 +74,7 @@ def test_empty_and_malformed_csv(tmp_path):
 
 
 def test_csv_records_end_finds_the_last_whole_record():
-    from sentiment_lib.io import csv_records_end
+    from sentiment_lib.csv_records import csv_records_end
 
     whole = b'Review,Sentiment\n"a ""quoted"" one\nover two lines",positive\nplain,negative\n'
     assert csv_records_end(whole) == len(whole)

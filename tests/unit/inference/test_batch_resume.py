@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sentiment_lib.csv_records import CsvRecords
 from sentiment_lib.errors import DataValidationError
-from sentiment_lib.inference.batch import CsvRecords, run_batch
+from sentiment_lib.inference.batch import run_batch
 from sentiment_lib.inference.predictor import Predictions
 from tests.helpers import REPO, child_env, run_runner, sst2
 
