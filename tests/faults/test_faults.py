@@ -338,7 +338,7 @@ def test_each_bad_incoming_file_is_quarantined_with_an_alert_and_the_good_one_in
     (incoming / "a folder.csv").mkdir()
     (incoming / "vanished.csv").symlink_to(tmp_path / "gone.csv")  # listed, not there when read
     os.mkfifo(incoming / "pipe.csv")  # a reader that opened it would wait forever
-    (incoming / "binary.csv").write_bytes(os.urandom(4096))
+    (incoming / "binary.csv").write_bytes(random.Random(3).randbytes(4096))
     (incoming / "new\nline.csv").write_text("Review,Sentiment\nmeh,neutral\n")
     (incoming / "good.csv").write_text("Review,Sentiment\nall fine here,positive\n")
     # no training data: the first training fails at once instead of taking minutes
