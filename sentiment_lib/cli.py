@@ -297,7 +297,8 @@ def _run_command(args: argparse.Namespace) -> int:
     """Run the command; one that writes the workspace holds its lock (a loop cycle takes it itself)."""
     if not getattr(args, "writes_workspace", False):
         return args.handler(args)
-    with workspace_lock(_workspace(args), f"runner.py {args.command}", wait=args.wait):
+    # the lock lives in the fixed layout (state/): the command itself checks its -p overrides, with its message
+    with workspace_lock(Workspace(args.workspace), f"runner.py {args.command}", wait=args.wait):
         return args.handler(args)
 
 

@@ -326,6 +326,8 @@ def test_a_batch_output_that_fails_for_lack_of_space_resumes_byte_identical(serv
     assert running.wait(timeout=600) == 2
     assert "File too large" in running.stderr.read()
     assert not output.exists()  # never a half file at the output path
+    again = subprocess.run(batch(output), env=child_env(), timeout=600, capture_output=True, text=True)
+    assert again.returncode == 2 and "pass --resume" in again.stderr  # a rerun never overwrites the partial
     resumed = subprocess.run(batch(output, "--resume"), env=child_env(), timeout=600, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed after row" in resumed.stdout

@@ -139,9 +139,11 @@ def workspace(tracking_server, small_model, tmp_path_factory, request):
     for key, value in FAST_GIVE_UP.items():
         monkeypatch.setenv(key, value)
     runs.configure(ws, "sentiment-analysis")
-    register_version(small_model)  # v1, @champion
-    challenger = register_version(small_model, promote=False)
-    mlflow.MlflowClient().set_registered_model_alias(NAME, CHALLENGER, challenger)
+    champion = register_version(small_model)  # v1, @champion
+    client = mlflow.MlflowClient()
+    # v2: the same logged model registered again, which costs no second export
+    challenger = mlflow.register_model(client.get_model_version(NAME, champion).source, NAME).version
+    client.set_registered_model_alias(NAME, CHALLENGER, str(challenger))
     monkeypatch.undo()
     done = run_runner("preprocess", "--preset", "smoke", workspace=ws, env={"MLFLOW_TRACKING_URI": proxy.url})
     assert done.returncode == 0, done.stderr[-2000:]

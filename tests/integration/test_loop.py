@@ -119,7 +119,7 @@ def test_a_degraded_stream_alerts_once_retrains_promotes_and_the_app_follows(wor
         assert as_json(server.request("POST", "/predict", b'{"review": "fine"}', JSON)[1])["model_version"] == "1"
         drop(workspace, stream.iloc[:40], "day-1.csv")
         first = cycle(workspace, env, *LENIENT_GATE)
-        assert first["status"] == "degraded" and any("accuracy 0.000 on 40" in r for r in first["reasons"])
+        assert first["status"] == "degraded" and any("accuracy 0.000 on 40" in r for r in first["reasons"]), first
         assert any(
             "not retrained: 40 new labelled rows since the last retrain, 50 needed" in a for a in first["actions"]
         )

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import sys
-import time
-
 import pandas as pd
 import pytest
 
-from tests.helpers import REPO, child_env, run_runner, sst2
+from tests.helpers import run_runner, sst2
 
 pytestmark = pytest.mark.slow
 
@@ -53,57 +47,6 @@ def test_batch_appends_predictions_and_marks_empty_reviews(tmp_path, served_work
     assert "rows/s" in done.stderr  # the progress bar
 
 
-def test_interrupted_run_resumes_to_the_same_file(tmp_path, served_workspace):
-    make_input(tmp_path / "in.csv", 4000)
-    common = ["--input_path", str(tmp_path / "in.csv"), "--chunk-rows", "200", "--no-progress"]
-    reference = run_runner("batch", *common, "--output_path", str(tmp_path / "ref.csv"), workspace=served_workspace)
-    assert reference.returncode == 0, reference.stderr[-2000:]
-
-    out, state = tmp_path / "out.csv", tmp_path / "out.csv.partial.json"
-    env = child_env()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(REPO / "runner.py"),
-            "batch",
-            *common,
-            "--output_path",
-            str(out),
-            "--workspace",
-            str(served_workspace),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (state.exists() and json.loads(state.read_text())["rows_done"] >= 600):
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)  # a crash: no clean-up code runs
-    process.wait()
-    rows_done = json.loads(state.read_text())["rows_done"]
-    assert 600 <= rows_done < 4000
-    assert not out.exists(), "a half-written output must never look complete"
-
-    again = run_runner("batch", *common, "--output_path", str(out), workspace=served_workspace)
-    assert again.returncode == 2 and "pass --resume" in again.stderr
-    resumed = run_runner("batch", *common, "--output_path", str(out), "--resume", workspace=served_workspace)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert f"resumed after row {rows_done}" in resumed.stdout
-    assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes()
-    assert not state.exists() and not (tmp_path / "out.csv.partial").exists()
-
-
-@pytest.mark.parametrize(
-    ("content", "extra", "message"),
-    [
-        ("text\nhello\n", [], "has no column 'Review'; found ['text'] (see --text-column)"),
-        (b"Review\ncaf\xe9\n", [], "is not valid UTF-8"),
-        ("Review\n", [], "has a header but no rows"),
-        ("Review,sentiment\nhi,positive\n", [], "already has column(s) ['sentiment']"),
-        ("Review\nhi\n", ["--resume"], "Nothing to resume"),
-    ],
-)
 def test_bad_input_is_explained(tmp_path, served_workspace, content, extra, message):
     source = tmp_path / "in.csv"
     source.write_bytes(content if isinstance(content, bytes) else content.encode())
