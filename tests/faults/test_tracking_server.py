@@ -133,10 +133,14 @@ def workspace(tracking_server, small_model, tmp_path_factory, request):
     proxy, _ = tracking_server
     ws = tmp_path_factory.mktemp("ws")
     write_sst2_sample(ws, rows=300, test_rows=10)
+    # this process registers through the proxy, then must point MLflow back where it was: a later test that
+    # loads "models:/<name>@champion" in this process would otherwise read this server's untrained model
     monkeypatch = pytest.MonkeyPatch()
     request.addfinalizer(monkeypatch.undo)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", proxy.url)
-    for key, value in FAST_GIVE_UP.items():
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    request.addfinalizer(lambda: (mlflow.set_tracking_uri(before[0]), mlflow.set_registry_uri(before[1])))
+    monkeypatch.setattr(runs, "_SET_BY_US", {})
+    for key, value in {"MLFLOW_TRACKING_URI": proxy.url, "MLFLOW_REGISTRY_URI": proxy.url, **FAST_GIVE_UP}.items():
         monkeypatch.setenv(key, value)
     runs.configure(ws, "sentiment-analysis")
     champion = register_version(small_model)  # v1, @champion
@@ -145,6 +149,8 @@ def workspace(tracking_server, small_model, tmp_path_factory, request):
     challenger = mlflow.register_model(client.get_model_version(NAME, champion).source, NAME).version
     client.set_registered_model_alias(NAME, CHALLENGER, str(challenger))
     monkeypatch.undo()
+    mlflow.set_tracking_uri(before[0])
+    mlflow.set_registry_uri(before[1])
     done = run_runner("preprocess", "--preset", "smoke", workspace=ws, env={"MLFLOW_TRACKING_URI": proxy.url})
     assert done.returncode == 0, done.stderr[-2000:]
     return ws

@@ -47,6 +47,16 @@ def test_batch_appends_predictions_and_marks_empty_reviews(tmp_path, served_work
     assert "rows/s" in done.stderr  # the progress bar
 
 
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        ("text\nhello\n", [], "has no column 'Review'; found ['text'] (see --text-column)"),
+        (b"Review\ncaf\xe9\n", [], "is not valid UTF-8"),
+        ("Review\n", [], "has a header but no rows"),
+        ("Review,sentiment\nhi,positive\n", [], "already has column(s) ['sentiment']"),
+        ("Review\nhi\n", ["--resume"], "Nothing to resume"),
+    ],
+)
 def test_bad_input_is_explained(tmp_path, served_workspace, content, extra, message):
     source = tmp_path / "in.csv"
     source.write_bytes(content if isinstance(content, bytes) else content.encode())
