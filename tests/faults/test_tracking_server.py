@@ -137,8 +137,6 @@ def workspace(tracking_server, small_model, tmp_path_factory, request):
     # loads "models:/<name>@champion" in this process would otherwise read this server's untrained model
     monkeypatch = pytest.MonkeyPatch()
     request.addfinalizer(monkeypatch.undo)
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    request.addfinalizer(lambda: (mlflow.set_tracking_uri(before[0]), mlflow.set_registry_uri(before[1])))
     monkeypatch.setattr(runs, "_SET_BY_US", {})
     for key, value in {"MLFLOW_TRACKING_URI": proxy.url, "MLFLOW_REGISTRY_URI": proxy.url, **FAST_GIVE_UP}.items():
         monkeypatch.setenv(key, value)
@@ -148,9 +146,7 @@ def workspace(tracking_server, small_model, tmp_path_factory, request):
     # v2: the same logged model registered again, which costs no second export
     challenger = mlflow.register_model(client.get_model_version(NAME, champion).source, NAME).version
     client.set_registered_model_alias(NAME, CHALLENGER, str(challenger))
-    monkeypatch.undo()
-    mlflow.set_tracking_uri(before[0])
-    mlflow.set_registry_uri(before[1])
+    monkeypatch.undo()  # MLflow exports both URIs to the environment: undoing them undoes that too
     done = run_runner("preprocess", "--preset", "smoke", workspace=ws, env={"MLFLOW_TRACKING_URI": proxy.url})
     assert done.returncode == 0, done.stderr[-2000:]
     return ws
