@@ -122,6 +122,12 @@ def limited(fsize: int, *command: str) -> list[str]:
     return ["prlimit", f"--fsize={fsize}", *command]
 
 
+def run_runner_limited(fsize: int, *args: str, workspace: Path) -> subprocess.CompletedProcess:
+    """:func:`run_runner` under a file-size limit of ``fsize`` bytes."""
+    command = limited(fsize, sys.executable, RUNNER, *args, "--workspace", str(workspace))
+    return subprocess.run(command, cwd=workspace, env=child_env(), capture_output=True, text=True, timeout=300)
+
+
 def test_a_feedback_append_that_fails_for_lack_of_space_loses_nothing(tmp_path):
     ws = tmp_path
     incoming = ws / "data" / "incoming"
@@ -131,14 +137,7 @@ def test_a_feedback_append_that_fails_for_lack_of_space_loses_nothing(tmp_path):
     size = store.stat().st_size
     second = sst2("dev").sample(200, random_state=8)[["Review", "Sentiment"]]
     second.to_csv(incoming / "big.csv", index=False)
-    full = subprocess.run(
-        limited(size + 300, sys.executable, RUNNER, "ingest", "--workspace", str(ws)),
-        cwd=ws,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    full = run_runner_limited(size + 300, "ingest", workspace=ws)
     assert full.returncode == 2 and "File too large" in full.stderr, full.stderr[-2000:]
     assert (incoming / "big.csv").exists()  # not archived: its rows are not all stored
     assert run_runner("ingest", workspace=ws).returncode == 0
@@ -156,14 +155,7 @@ def test_a_report_write_that_fails_keeps_the_old_index_whole(tmp_path):
     (ws / "reports" / "big-cycle" / "cycle.json").write_text(
         json.dumps({"cycle": "big-cycle", "started": "2026-01-01T00:00:00", "actions": ["x" * 200_000]})
     )
-    full = subprocess.run(
-        limited(len(before) + 1000, sys.executable, RUNNER, "report", "--workspace", str(ws)),
-        cwd=ws,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    full = run_runner_limited(len(before) + 1000, "report", workspace=ws)
     assert full.returncode == 2 and "File too large" in full.stderr, full.stderr[-2000:]
     assert index.read_bytes() == before  # the old page, whole
     assert [p.name for p in (ws / "reports").iterdir() if p.name.endswith(".tmp")] == []
