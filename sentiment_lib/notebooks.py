@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -44,7 +45,20 @@ def notebook_path(step: str) -> Path:
 
 def declared_parameters(step: str) -> dict[str, dict[str, Any]]:
     """The parameters a step's notebook declares in its ``parameters`` cell, with their types."""
-    return dict(papermill.inspect_notebook(str(notebook_path(step))))
+    path = notebook_path(step)
+    return dict(_inspect_notebook(path, path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=len(STEPS) * 2)
+def _inspect_notebook(path: Path, mtime_ns: int) -> dict[str, dict[str, Any]]:
+    # keyed on the file's mtime: a notebook edited while the loop runs is read again on the next cycle
+    papermill_log = logging.getLogger("papermill")
+    level = papermill_log.level
+    papermill_log.setLevel(logging.WARNING)  # else every command's start logs "Input Notebook" once per step
+    try:
+        return dict(papermill.inspect_notebook(str(path)))
+    finally:
+        papermill_log.setLevel(level)
 
 
 def _coerce_declared(name: str, value: Any, info: Mapping[str, Any]) -> Any:

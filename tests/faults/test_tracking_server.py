@@ -3,6 +3,7 @@ registry as "cannot tell", never as "no champion" (which would promote the chall
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import http.client
@@ -44,6 +45,15 @@ class FaultProxy(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    @contextlib.contextmanager
+    def failing(self, fault: str):
+        """Answers reads of ``@champion`` with ``fault`` inside the block, and relays them again after it."""
+        self.fault, self.faults_served = fault, 0
+        try:
+            yield self
+        finally:
+            self.fault = ""
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
@@ -156,12 +166,9 @@ def workspace(tracking_server, small_model, tmp_path_factory, request):
 def test_the_gate_never_promotes_when_the_server_fails_to_say_who_the_champion_is(tracking_server, workspace, fault):
     proxy, direct = tracking_server
     before = aliases(direct)
-    proxy.fault, proxy.faults_served = fault, 0
     env = {"MLFLOW_TRACKING_URI": proxy.url, **FAST_GIVE_UP}
-    try:
+    with proxy.failing(fault):
         done = run_runner("evaluate", *SMOKE, workspace=workspace, env=env)
-    finally:
-        proxy.fault = ""
     assert done.returncode == 1, done.stderr[-2000:]
     assert "RegistryUnavailableError" in done.stderr and proxy.faults_served > 0
     assert aliases(direct) == before == {CHAMPION: "1", CHALLENGER: "2"}  # nothing promoted
@@ -169,12 +176,9 @@ def test_the_gate_never_promotes_when_the_server_fails_to_say_who_the_champion_i
 
 def test_a_cycle_alerts_and_trains_nothing_when_the_server_fails(tracking_server, workspace):
     proxy, direct = tracking_server
-    proxy.fault = "500"
     env = {"MLFLOW_TRACKING_URI": proxy.url, **FAST_GIVE_UP}
-    try:
+    with proxy.failing("500"):
         done = run_runner("once", *SMOKE, workspace=workspace, env=env)
-    finally:
-        proxy.fault = ""
     assert done.returncode == 1, done.stderr[-2000:]
     (alert,) = [
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in workspace.glob("outbox/*")

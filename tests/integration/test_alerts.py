@@ -147,49 +147,40 @@ def certificate(tmp_path):
     return self_signed_certificate(tmp_path)
 
 
-@pytest.fixture
-def tls_server(certificate):
-    """aiosmtpd speaking TLS from the first byte (implicit TLS, as on port 465), requiring a login."""
+def start_login_server(certificate, context_option: str, **options):
+    """aiosmtpd on loopback with this run's certificate, taking one login; yields what a test checks."""
     cert, key = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     inbox, password = Inbox(), secrets.token_urlsafe(12)
     authenticator = Authenticator("alerts", password)
-    # the whole connection is TLS, which aiosmtpd's auth_require_tls (made for STARTTLS) does not see
     controller = Controller(
         inbox,
         hostname="127.0.0.1",
         port=free_port(),
-        ssl_context=context,
         authenticator=authenticator,
         auth_required=True,
-        auth_require_tls=False,
+        **{context_option: context},
+        **options,
     )
     controller.start()
-    yield inbox, controller.port, password, authenticator
-    controller.stop()
+    try:
+        yield inbox, controller.port, password, authenticator
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def tls_server(certificate):
+    """TLS from the first byte (implicit TLS, as on port 465)."""
+    # the whole connection is TLS, which aiosmtpd's auth_require_tls (made for STARTTLS) does not see
+    yield from start_login_server(certificate, "ssl_context", auth_require_tls=False)
 
 
 @pytest.fixture
 def starttls_server(certificate):
-    """aiosmtpd on plain TCP that offers STARTTLS and takes a login only after it."""
-    cert, key = certificate
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    inbox, password = Inbox(), secrets.token_urlsafe(12)
-    authenticator = Authenticator("alerts", password)
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=free_port(),
-        tls_context=context,
-        require_starttls=True,
-        authenticator=authenticator,
-        auth_required=True,
-    )
-    controller.start()
-    yield inbox, controller.port, password, authenticator
-    controller.stop()
+    """Plain TCP that offers STARTTLS and takes a login only after it."""
+    yield from start_login_server(certificate, "tls_context", require_starttls=True)
 
 
 # aiosmtpd warns about a login without STARTTLS; on this server the whole connection is TLS

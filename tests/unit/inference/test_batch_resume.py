@@ -204,31 +204,35 @@ def test_records_do_not_depend_on_where_the_blocks_are_cut(tmp_path, block_bytes
     assert records[1] == b'"x\r\ny",1\r\n' and records[4] == b'z,"3\n"\n'
 
 
-def test_an_unclosed_quote_is_an_error_with_its_line(tmp_path):
-    source = tmp_path / "in.csv"
-    source.write_bytes(b'Review\n"one\ntwo"\nfine\n"never closed\n\n')
-    with pytest.raises(DataValidationError, match=r"quoted field opened in the record at line 5 is never closed"):
-        run_batch(FakePredictor(), source, tmp_path / "out.csv", chunk_rows=1, progress=False)
+UNDECODABLE = b'id,Review\n1,"multi\nline"\n\n2,fine\n3,caf\xe9\n'
+UNDECODABLE_AT = UNDECODABLE.index(0xE9)
+MALFORMED = {
+    "unclosed-quote": (
+        b'Review\n"one\ntwo"\nfine\n"never closed\n\n',
+        1,
+        r"quoted field opened in the record at line 5 is never closed",
+    ),
+    "bad-bytes-in-a-later-chunk": (
+        UNDECODABLE,
+        1,
+        rf"undecodable byte 0xe9 at line 6 \(byte offset {UNDECODABLE_AT}\)",
+    ),
+    # an extra field would otherwise turn the first column into pandas' index without a word
+    "extra-field-alone": (
+        b"id,Review\n1,good\n\n2,good,extra\n",
+        1,
+        r"record at line 4 has more fields than the header",
+    ),
+    "extra-field-after-a-quoted-newline": (b'id,Review\n1,"a\nb"\n2,good,extra\n', 5, r"well-formed CSV: .*line 4"),
+}
 
 
-def test_bad_bytes_in_a_later_chunk_name_their_line_in_the_file(tmp_path):
+@pytest.mark.parametrize("data, chunk_rows, message", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_record_is_an_error_naming_its_line(tmp_path, data, chunk_rows, message):
     source = tmp_path / "in.csv"
-    data = b'id,Review\n1,"multi\nline"\n\n2,fine\n3,caf\xe9\n'
     source.write_bytes(data)
-    offset = data.index(b"\xe9")
-    with pytest.raises(DataValidationError, match=rf"undecodable byte 0xe9 at line 6 \(byte offset {offset}\)"):
-        run_batch(FakePredictor(), source, tmp_path / "out.csv", chunk_rows=1, progress=False)
-
-
-def test_extra_fields_are_an_error_with_their_line_not_a_silent_index(tmp_path):
-    first = tmp_path / "first.csv"
-    first.write_bytes(b"id,Review\n1,good\n\n2,good,extra\n")
-    with pytest.raises(DataValidationError, match=r"record at line 4 has more fields than the header"):
-        run_batch(FakePredictor(), first, tmp_path / "o1.csv", chunk_rows=1, progress=False)
-    later = tmp_path / "later.csv"
-    later.write_bytes(b'id,Review\n1,"a\nb"\n2,good,extra\n')
-    with pytest.raises(DataValidationError, match=r"well-formed CSV: .*line 4"):
-        run_batch(FakePredictor(), later, tmp_path / "o2.csv", chunk_rows=5, progress=False)
+    with pytest.raises(DataValidationError, match=message):
+        run_batch(FakePredictor(), source, tmp_path / "out.csv", chunk_rows=chunk_rows, progress=False)
 
 
 def test_a_state_file_of_the_old_format_is_refused_with_what_to_do(tmp_path):
