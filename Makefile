@@ -32,6 +32,9 @@ help:
 install: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
+	@# a warning, not a failure: only batch --engine spark (and its tests, which then skip) needs Java
+	@java -version >/dev/null 2>&1 || echo "WARNING: Java 17+ is missing; batch --engine spark needs it." \
+		"Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt

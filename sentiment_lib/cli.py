@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sentiment_lib import notebooks, reports
 from sentiment_lib.config import CHAMPION, PRESETS, settings_for
 from sentiment_lib.data import feedback, importers
 from sentiment_lib.errors import SentimentError, StepFailedError
-from sentiment_lib.inference import batch
+from sentiment_lib.inference import batch, spark_batch
 from sentiment_lib.locking import WorkspaceBusyError, workspace_lock
 from sentiment_lib.monitoring.cycle import Cycle
 from sentiment_lib.monitoring.replay import Replay
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--model", help="registered NAME@ALIAS or NAME/VERSION (default: the registered model @champion)")
     sub.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
+    _add_spark_options(sub)
     sub.set_defaults(handler=cmd_batch)
     sub = commands.add_parser("serve", help="start app.py in the background and show a working curl call")
     sub.add_argument("--port", type=int, default=5000)
@@ -134,6 +136,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait_option(sub)
     sub.set_defaults(handler=cmd_report, writes_workspace=True)
     return parser
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _add_spark_options(sub: argparse.ArgumentParser) -> None:
+    spark = sub.add_argument_group("Spark engine (--engine spark)")
+    spark.add_argument(
+        "--engine", choices=("local", "spark"), default="local", help="local: this process (default); spark: a cluster"
+    )
+    spark.add_argument("--master", default=spark_batch.DEFAULT_MASTER, help="Spark master URL (default: local[*])")
+    spark.add_argument("--input-format", choices=spark_batch.FORMATS, help="default: from the input's suffix, else csv")
+    spark.add_argument(
+        "--output-format", choices=spark_batch.FORMATS, help="default: csv for a path ending .csv, else parquet"
+    )
+    spark.add_argument("--partitions", type=int, help="parts to score in parallel (default: the cluster's cores)")
+    spark.add_argument(
+        "--conf", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="a Spark setting (repeatable)"
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -178,21 +203,29 @@ def _workspace(args: argparse.Namespace) -> Workspace:
     return Workspace(args.workspace, settings_for(getattr(args, "preset", None), overrides))
 
 
-def _load_predictor(spec: str | None, ws: Workspace, batch_size: int):
+def _model_reference(spec: str | None, ws: Workspace) -> tuple[str, str | None, str | None]:
+    """``(name, alias, version)`` from ``--model`` (default: the workspace's model @champion)."""
     spec = spec or f"{ws.registered_model}@{CHAMPION}"
     name, sep, alias = spec.partition("@")
-    version = None
-    if not sep:
-        name, _, version = spec.partition("/")
-        if not version:
-            raise SentimentError(f"--model must be NAME@ALIAS or NAME/VERSION, got {spec!r}")
+    if sep:
+        return name, alias or None, None
+    name, _, version = spec.partition("/")
+    if not version:
+        raise SentimentError(f"--model must be NAME@ALIAS or NAME/VERSION, got {spec!r}")
+    return name, None, version
+
+
+def _load_predictor(spec: str | None, ws: Workspace, batch_size: int):
+    name, alias, version = _model_reference(spec, ws)
     runs.configure_client(ws.root)
-    predictor = registry.load_served_model(name, alias=alias or None, version=version).predictor
+    predictor = registry.load_served_model(name, alias=alias, version=version).predictor
     predictor.batch_size = batch_size
     return predictor
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    if args.engine == "spark":
+        return cmd_spark_batch(args)
     predictor = _load_predictor(args.model, _workspace(args), args.batch_size)
     summary = batch.run_batch(
         predictor,
@@ -205,6 +238,32 @@ def cmd_batch(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(summary.describe())
+    return 0
+
+
+def cmd_spark_batch(args: argparse.Namespace) -> int:
+    if args.resume:
+        raise SentimentError("--resume is for --engine local; Spark reruns failed tasks itself and commits whole")
+    ws = _workspace(args)
+    runs.configure_client(ws.root)
+    uri = registry.resolve_uri(*_model_reference(args.model, ws))
+    job = spark_batch.SparkJob(
+        input_path=args.input_path,
+        output_path=args.output_path,
+        text_column=args.text_column,
+        master=args.master,
+        input_format=args.input_format,
+        output_format=args.output_format,
+        partitions=args.partitions,
+        batch_size=args.batch_size,
+        csv_safe=args.csv_safe,
+        conf=dict(args.conf),
+        progress=not args.no_progress,
+    )
+    with tempfile.TemporaryDirectory(prefix="sentiment-model-") as scratch:
+        model_dir = registry.download_model_files(uri, scratch)
+        summary = spark_batch.run_spark_batch(model_dir, job)
+    print(f"{summary.describe()} with Spark on {args.master} ({uri})")
     return 0
 
 

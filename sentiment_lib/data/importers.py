@@ -178,4 +178,5 @@ def write_canonical(result: ImportResult, output: str | Path, mode: str = "fail"
         append_csv_records(output, rows, header=b"")  # whole records: a crash never glues a half row
     else:
         write_csv_atomic(clean, output)
-    return [*result.notes, report.summary(), f"wrote {len(clean)} rows to {output} ({mode})"]
+    done = {"fail": "new file", "append": "appended", "overwrite": "replaced"}[mode]
+    return [*result.notes, report.summary(), f"wrote {len(clean)} rows to {output} ({done})"]

@@ -171,17 +171,27 @@ def parse_chunk(chunk: list[bytes], columns: list[str], source: str, first_line:
     return frame
 
 
-def predict_chunk(predictor: SentimentPredictor, chunk: pd.DataFrame, text_column: str) -> tuple[pd.DataFrame, int]:
-    """The chunk with ``sentiment`` and ``confidence`` appended; empty or missing reviews get the marker."""
-    texts = chunk[text_column].fillna("")  # a short row leaves its last fields missing
+def label_texts(predictor: SentimentPredictor, texts: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``sentiment`` and ``confidence`` (as written: six decimals) for each text, on the texts' index.
+
+    An empty, blank or missing text gets ``sentiment=no_text`` and an empty confidence. Both batch
+    engines label through here, so their outputs agree cell for cell.
+    """
+    texts = texts.fillna("").astype(str)  # a short row leaves its last fields missing
     present = texts.str.strip() != ""
-    sentiment = pd.Series(EMPTY_MARKER, index=chunk.index, dtype=object)
-    confidence = pd.Series("", index=chunk.index, dtype=object)
+    sentiment = pd.Series(EMPTY_MARKER, index=texts.index, dtype=object)
+    confidence = pd.Series("", index=texts.index, dtype=object)
     if present.any():
         out = predictor.predict(texts[present].tolist())
         sentiment[present] = out.labels
         confidence[present] = [f"{c:.6f}" for c in out.confidences]
-    return chunk.assign(sentiment=sentiment, confidence=confidence), int((~present).sum())
+    return sentiment, confidence
+
+
+def predict_chunk(predictor: SentimentPredictor, chunk: pd.DataFrame, text_column: str) -> tuple[pd.DataFrame, int]:
+    """The chunk with ``sentiment`` and ``confidence`` appended, and how many of its reviews were empty."""
+    sentiment, confidence = label_texts(predictor, chunk[text_column])
+    return chunk.assign(sentiment=sentiment, confidence=confidence), int((sentiment == EMPTY_MARKER).sum())
 
 
 def _paths(output: Path) -> tuple[Path, Path]:

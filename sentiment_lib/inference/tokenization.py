@@ -8,6 +8,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from sentiment_lib.errors import ModelError
+from sentiment_lib.inference.model_files import TOKENIZER_FILE
 
 
 def load_tokenizer(model_dir: Path, max_length: int) -> Tokenizer:
@@ -18,7 +19,7 @@ def load_tokenizer(model_dir: Path, max_length: int) -> Tokenizer:
     Raises:
         ModelError: the folder has no ``tokenizer.json``.
     """
-    path = Path(model_dir) / "tokenizer.json"
+    path = Path(model_dir) / TOKENIZER_FILE
     if not path.is_file():
         raise ModelError(f"{model_dir} has no tokenizer.json (save the model with a fast tokenizer)")
     tokenizer = Tokenizer.from_file(str(path))

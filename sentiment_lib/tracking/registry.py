@@ -11,6 +11,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
+from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
 from sentiment_lib.config import CHALLENGER, CHAMPION
@@ -117,6 +118,18 @@ def require_version(registered_name: str, alias: str) -> Any:
     return found
 
 
+def resolve_uri(registered_name: str, alias: str | None = None, version: str | None = None) -> str:
+    """``models:/<name>@<alias>`` (checked to exist; the default alias is champion) or ``models:/<name>/<version>``.
+
+    Raises:
+        ModelError: the alias does not exist.
+    """
+    if version is not None:
+        return f"models:/{registered_name}/{version}"
+    require_version(registered_name, alias or CHAMPION)
+    return model_uri(registered_name, alias or CHAMPION)
+
+
 def load_served_model(registered_name: str, alias: str | None = None, version: str | None = None) -> Any:
     """Load ``models:/<name>@<alias>`` (or ``models:/<name>/<version>``) through MLflow's pyfunc loader.
 
@@ -125,16 +138,29 @@ def load_served_model(registered_name: str, alias: str | None = None, version: s
     Raises:
         ModelError: the alias or version does not exist, or the model does not load.
     """
-    if version is None:
-        require_version(registered_name, alias or CHAMPION)
-        uri = model_uri(registered_name, alias or CHAMPION)
-    else:
-        uri = f"models:/{registered_name}/{version}"
+    uri = resolve_uri(registered_name, alias, version)
     try:
         loaded = mlflow.pyfunc.load_model(uri)
     except MlflowException as err:
         raise ModelError(f"Cannot load {uri}: {err}") from None
     return loaded.unwrap_python_model()
+
+
+def download_model_files(uri: str, destination: str | Path) -> Path:
+    """Download the logged model at ``uri`` into ``destination``; return its model folder (HF files and the
+    int8 ONNX model), for a process that predicts without MLflow's loader (a Spark worker).
+
+    Raises:
+        ModelError: the model cannot be downloaded, or it was not logged by :func:`log_and_register`.
+    """
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination)))
+        artifacts = Model.load(str(local)).flavors["python_function"].get("artifacts") or {}
+    except MlflowException as err:
+        raise ModelError(f"Cannot download {uri}: {err}") from None
+    if "model_dir" not in artifacts:
+        raise ModelError(f"{uri} has no model_dir artifact: it was not logged by this project")
+    return local / artifacts["model_dir"]["path"]
 
 
 def baseline_accuracy(version: Any) -> float:

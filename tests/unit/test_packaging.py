@@ -24,7 +24,8 @@ def third_party_imports() -> set[str]:
 
 def declared() -> set[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    names = (dep.split(";")[0].split("[")[0] for dep in project["dependencies"])
+    extras = [dep for group in project.get("optional-dependencies", {}).values() for dep in group]
+    names = (dep.split(";")[0].split("[")[0] for dep in [*project["dependencies"], *extras])
     return {name.split(">")[0].split("=")[0].split("<")[0].strip().lower() for name in names}
 
 
