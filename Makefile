@@ -9,6 +9,7 @@ SHARED ?= ../shared/data
 RAW := data/raw/sentiment_analysis.csv
 PRESET ?= quick
 PORT ?= 5000
+TRACKING_PORT ?= 5001
 PER_CYCLE ?= 500
 CYCLES ?= 6
 
@@ -17,7 +18,7 @@ export TRANSFORMERS_OFFLINE := 1
 export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test lint format demo replay bench-accuracy stop clean help
+.PHONY: install test lint format demo replay bench-accuracy tracking-server stop clean help
 
 help:
 	@echo "make install  create .venv and install everything (idempotent)"
@@ -25,6 +26,7 @@ help:
 	@echo "make demo     import SST-2 if needed, run preprocess -> train ($(PRESET)) -> evaluate, start the API"
 	@echo "make replay   replay airline tweets into the watchful loop ($(CYCLES) cycles of $(PER_CYCLE))"
 	@echo "make bench-accuracy  train quick and full in benchmarks/.work/ and print the accuracy table (~30 min)"
+	@echo "make tracking-server  a shared MLflow server on 127.0.0.1:$(TRACKING_PORT) (SQLite in tracking/; see README)"
 	@echo "make stop     stop the API that make demo started"
 	@echo "make lint     ruff check + format check"
 	@echo "make clean    remove generated outputs (keeps .venv and data/raw)"
@@ -71,6 +73,10 @@ replay: install
 
 stop:
 	@if [ -f logs/app.pid ]; then kill $$(cat logs/app.pid) 2>/dev/null && echo "stopped app.py (pid $$(cat logs/app.pid))"; rm -f logs/app.pid; fi
+
+# In the foreground; TRACKING_BACKEND=postgresql://... for a database several hosts write to.
+tracking-server: install
+	$(BIN)/python runner.py tracking-server --port $(TRACKING_PORT) $(if $(TRACKING_BACKEND),--backend-store-uri $(TRACKING_BACKEND))
 
 clean:
 	rm -rf reports/*/ reports/index.html reports/*.csv reports/*.png data/processed models wandb mlartifacts mlflow.db outbox logs state

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from sentiment_lib.monitoring.cycle import Cycle
 from sentiment_lib.monitoring.replay import Replay
 from sentiment_lib.monitoring.scheduler import StopSignal, run_loop
 from sentiment_lib.serving import process
-from sentiment_lib.tracking import registry, runs
+from sentiment_lib.tracking import registry, runs, server
 from sentiment_lib.workspace import ENV_FILE, Workspace
 
 log = logging.getLogger("runner")
@@ -128,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--port", type=int, default=5000)
     sub.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
     sub.set_defaults(handler=cmd_serve)
+    sub = commands.add_parser("tracking-server", help="run a shared MLflow tracking server in the foreground")
+    sub.add_argument("--folder", default=server.DEFAULT_FOLDER, help="holds its SQLite store and artifacts")
+    sub.add_argument("--backend-store-uri", help="a database URL instead, e.g. postgresql://user@host/mlflow")
+    sub.add_argument("--host", default=server.DEFAULT_HOST, help="address to bind (default: 127.0.0.1 only)")
+    sub.add_argument("--port", type=int, default=server.DEFAULT_PORT)
+    sub.add_argument("--workers", type=int, default=2, help="server processes (default: 2)")
+    sub.set_defaults(handler=cmd_tracking_server)
     sub = commands.add_parser("params", help="list the parameters a step's notebook declares")
     sub.add_argument("step", choices=list(notebooks.STEPS))
     sub.set_defaults(handler=cmd_params)
@@ -265,6 +273,15 @@ def cmd_spark_batch(args: argparse.Namespace) -> int:
         summary = spark_batch.run_spark_batch(model_dir, job)
     print(f"{summary.describe()} with Spark on {args.master} ({uri})")
     return 0
+
+
+def cmd_tracking_server(args: argparse.Namespace) -> int:
+    command = server.server_command(args.folder, args.backend_store_uri, args.host, args.port, args.workers)
+    Path(args.folder).mkdir(parents=True, exist_ok=True)
+    url = f"http://{args.host}:{args.port}"
+    print(f"MLflow tracking server on {url} (store: {args.backend_store_uri or server.default_backend(args.folder)})")
+    print(f"Point the runner, app.py and Spark at it with: export MLFLOW_TRACKING_URI={url}")
+    return subprocess.run(command).returncode
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

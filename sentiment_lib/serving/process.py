@@ -55,7 +55,9 @@ def launch_app(
     )
 
 
-def wait_until_healthy(process: subprocess.Popen, base: str, where: str = "its log", timeout: float = 120) -> None:
+def wait_until_healthy(
+    process: subprocess.Popen, base: str, where: str = "its log", timeout: float = 120, name: str = "app.py"
+) -> None:
     """Poll ``/health`` until 200.
 
     Raises:
@@ -64,14 +66,14 @@ def wait_until_healthy(process: subprocess.Popen, base: str, where: str = "its l
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SentimentError(f"app.py exited with status {process.returncode}; see {where}")
+            raise SentimentError(f"{name} exited with status {process.returncode}; see {where}")
         try:
             if _get(f"{base}/health") == 200:
                 return
         except OSError:
             pass  # not listening yet
         time.sleep(0.5)
-    raise SentimentError(f"app.py did not become healthy within {timeout:.0f} s; see {where}")
+    raise SentimentError(f"{name} did not become healthy within {timeout:.0f} s; see {where}")
 
 
 def start_in_background(workspace: Workspace, port: int) -> str:

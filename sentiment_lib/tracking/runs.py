@@ -35,13 +35,27 @@ def configure(workspace: str | Path, experiment_name: str) -> TrackingInfo:
     uri = configure_client(workspace)
     artifact_root = workspace / ARTIFACT_DIR
     if mlflow.get_experiment_by_name(experiment_name) is None:
-        # An explicit artifact folder: the default would be relative to whatever the current folder is.
-        mlflow.create_experiment(experiment_name, artifact_location=artifact_root.as_uri())
+        mlflow.create_experiment(experiment_name, artifact_location=_artifact_location(uri, artifact_root))
     mlflow.set_experiment(experiment_name)
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
     _set_env("WANDB_DIR", _user_env("WANDB_DIR") or str(workspace))
     return TrackingInfo(uri, artifact_root, workspace / "wandb")
+
+
+def is_server(uri: str) -> bool:
+    """A tracking server (shared by several hosts), as opposed to a store this process opens itself."""
+    return uri.startswith(("http://", "https://", "databricks"))
+
+
+def _artifact_location(uri: str, artifact_root: Path) -> str | None:
+    """Where a new experiment keeps its artifacts.
+
+    On a tracking server: None, so the server chooses (its artifact proxy, ``mlflow-artifacts:/``); a
+    ``file://`` folder of this host would leave every other host unable to load the model. On a local
+    store: the workspace's folder, since MLflow's default is relative to whatever the current folder is.
+    """
+    return None if is_server(uri) else artifact_root.as_uri()
 
 
 # Env vars written by us (or by mlflow.set_tracking_uri/set_registry_uri, which export theirs) must not

@@ -1,5 +1,7 @@
-"""A real MLflow tracking server behind a proxy that breaks on cue: the gate and the cycle must read a failing
-registry as "cannot tell", never as "no champion" (which would promote the challenger without a gate)."""
+"""A real MLflow tracking server (SQLite backend, proxied artifacts) that a workspace with no store of its own
+trains on, behind a proxy that breaks on cue: the gate and the cycle must read a failing registry as "cannot
+tell", never as "no champion" (which would promote the challenger without a gate); and two API replicas that
+follow @champion through the server."""
 
 from __future__ import annotations
 
@@ -7,23 +9,21 @@ import contextlib
 import email
 import email.policy
 import http.client
-import subprocess
-import sys
+import json
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import mlflow
 import pytest
 
 from sentiment_lib.config import CHALLENGER, CHAMPION
 from sentiment_lib.serving.process import free_port
-from sentiment_lib.tracking import runs
-from tests.helpers import NAME, child_env, register_version, run_runner, write_sst2_sample
+from sentiment_lib.tracking.server import start_tracking_server
+from tests.helpers import NAME, LiveServer, as_json, child_env, run_runner, write_sst2_sample
 
 pytestmark = pytest.mark.slow
+JSON = {"Content-Type": "application/json"}
 SMOKE = ("--preset", "smoke", "-p", "sst2_test_path", "none", "-p", "airline_test_path", "none")
 # MLflow retries a failing server with back-off for minutes by default; a test needs the verdict sooner
 FAST_GIVE_UP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0"}
@@ -98,67 +98,41 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def tracking_server(tmp_path_factory):
     """``mlflow server`` (SQLite backend, served artifacts) in its own process, and a proxy in front of it."""
-    root = tmp_path_factory.mktemp("tracking-server")
-    port = free_port()
-    command = [
-        str(Path(sys.executable).with_name("mlflow")),
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{root / 'server.db'}",
-        "--artifacts-destination",
-        str(root / "artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    server = subprocess.Popen(command, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("mlflow server did not start") from None
-            time.sleep(0.5)
+    server = start_tracking_server(tmp_path_factory.mktemp("tracking-server"), free_port(), env=child_env())
+    port = int(server.url.rsplit(":", 1)[1])
     proxy = FaultProxy(port)
     yield proxy, f"http://127.0.0.1:{port}"
     proxy.shutdown()
-    server.terminate()
-    server.wait(timeout=30)
+    server.stop()
+
+
+def server_client(server_url: str) -> mlflow.MlflowClient:
+    """A client of the server that leaves this process's MLflow settings alone (later tests read their own)."""
+    return mlflow.MlflowClient(tracking_uri=server_url, registry_uri=server_url)
+
+
+def register_again(client: mlflow.MlflowClient, version) -> str:
+    """A new version of the same logged model: a second version that costs no second training."""
+    model_id = version.model_id or version.source.removeprefix("models:/")  # the server's answer may omit it
+    return client.create_model_version(NAME, version.source, run_id=version.run_id, model_id=model_id).version
 
 
 def aliases(server_url: str) -> dict[str, str]:
-    client = mlflow.MlflowClient(tracking_uri=server_url, registry_uri=server_url)
-    return dict(client.get_registered_model(NAME).aliases)
+    return dict(server_client(server_url).get_registered_model(NAME).aliases)
 
 
 @pytest.fixture(scope="module")
-def workspace(tracking_server, small_model, tmp_path_factory, request):
-    """A workspace tracked on the server: v1 @champion, v2 @challenger, and a preprocessed split."""
-    proxy, _ = tracking_server
+def workspace(tracking_server, tmp_path_factory):
+    """A workspace with no store of its own, trained on the server: v1 @champion, v2 @challenger."""
+    _, direct = tracking_server
     ws = tmp_path_factory.mktemp("ws")
     write_sst2_sample(ws, rows=300, test_rows=10)
-    # this process registers through the proxy, then must point MLflow back where it was: a later test that
-    # loads "models:/<name>@champion" in this process would otherwise read this server's untrained model
-    monkeypatch = pytest.MonkeyPatch()
-    request.addfinalizer(monkeypatch.undo)
-    monkeypatch.setattr(runs, "_SET_BY_US", {})
-    for key, value in {"MLFLOW_TRACKING_URI": proxy.url, "MLFLOW_REGISTRY_URI": proxy.url, **FAST_GIVE_UP}.items():
-        monkeypatch.setenv(key, value)
-    runs.configure(ws, "sentiment-analysis")
-    champion = register_version(small_model)  # v1, @champion
-    client = mlflow.MlflowClient()
-    # v2: the same logged model registered again, which costs no second export
-    challenger = mlflow.register_model(client.get_model_version(NAME, champion).source, NAME).version
+    done = run_runner("pipeline", *SMOKE, "--cycle", "c1", workspace=ws, env={"MLFLOW_TRACKING_URI": direct})
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = server_client(direct)
+    champion = client.get_model_version_by_alias(NAME, CHAMPION)
+    challenger = register_again(client, champion)
     client.set_registered_model_alias(NAME, CHALLENGER, str(challenger))
-    monkeypatch.undo()  # MLflow exports both URIs to the environment: undoing them undoes that too
-    done = run_runner("preprocess", "--preset", "smoke", workspace=ws, env={"MLFLOW_TRACKING_URI": proxy.url})
-    assert done.returncode == 0, done.stderr[-2000:]
     return ws
 
 
@@ -177,6 +151,7 @@ def test_the_gate_never_promotes_when_the_server_fails_to_say_who_the_champion_i
 def test_a_cycle_alerts_and_trains_nothing_when_the_server_fails(tracking_server, workspace):
     proxy, direct = tracking_server
     env = {"MLFLOW_TRACKING_URI": proxy.url, **FAST_GIVE_UP}
+    trained_before = list(workspace.glob("reports/*/02_train.ipynb"))
     with proxy.failing("500"):
         done = run_runner("once", *SMOKE, workspace=workspace, env=env)
     assert done.returncode == 1, done.stderr[-2000:]
@@ -186,4 +161,41 @@ def test_a_cycle_alerts_and_trains_nothing_when_the_server_fails(tracking_server
     assert alert["X-Alert-Kind"] == "registry_unavailable"
     assert "nothing was trained or promoted" in done.stdout
     assert aliases(direct) == {CHAMPION: "1", CHALLENGER: "2"}
-    assert not list(workspace.glob("reports/*/02_train.ipynb"))  # no "first model" was trained
+    assert list(workspace.glob("reports/*/02_train.ipynb")) == trained_before  # no "first model" was trained
+
+
+def served_version(replica: LiveServer) -> str:
+    status, body, _ = replica.request("GET", "/health")
+    return as_json(body).get("model_version", "") if status == 200 else ""
+
+
+# last in the module: it moves @champion, which the tests above expect at version 1
+def test_replicas_on_two_ports_follow_the_champion_through_the_server(tracking_server, workspace):
+    _, direct = tracking_server
+    assert not (workspace / "mlflow.db").exists() and not (workspace / "mlartifacts").exists()
+    client = server_client(direct)
+    assert client.get_experiment_by_name("sentiment-analysis").artifact_location.startswith("mlflow-artifacts:")
+    done = run_runner("once", *SMOKE, workspace=workspace, env={"MLFLOW_TRACKING_URI": direct})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not (workspace / "mlflow.db").exists()
+
+    env = {"MLFLOW_TRACKING_URI": direct, "SENTIMENT_SERVE_REFRESH_SECONDS": "1"}
+    replicas = [LiveServer(workspace, env=env), LiveServer(workspace, env=env)]
+    try:
+        assert [served_version(r) for r in replicas] == ["1", "1"]
+        answers = [
+            r.request("POST", "/predict", json.dumps({"review": "a fine film"}).encode(), JSON) for r in replicas
+        ]
+        assert [a[0] for a in answers] == [200, 200] and as_json(answers[0][1]) == as_json(answers[1][1])
+        # each replica logs what it served to a file of its own
+        assert len(list((workspace / "logs" / "served").glob("served-*.jsonl"))) == 2
+        champion = client.get_model_version_by_alias(NAME, CHAMPION)
+        promoted = register_again(client, champion)
+        client.set_registered_model_alias(NAME, CHAMPION, str(promoted))
+        deadline = time.monotonic() + 30
+        while {served_version(r) for r in replicas} != {str(promoted)} and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert [served_version(r) for r in replicas] == [str(promoted)] * 2
+    finally:
+        for replica in replicas:
+            replica.stop()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from sentiment_lib.serving.served_log import ServedLog, read_served
@@ -48,3 +50,24 @@ def test_a_write_that_fails_is_counted_not_raised(tmp_path):
     assert log.record(["a"], ["positive"], [0.5], "1") is False
     assert log.record(["b"], ["positive"], [0.5], "1") is False
     assert log.failures == 2 and "Not a directory" in log.last_failure
+
+
+def test_each_replica_writes_its_own_file_and_readers_merge_them_in_time_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTIMENT_REPLICA_ID", "host a/1")
+    first = ServedLog(tmp_path)
+    second = ServedLog(tmp_path, replica="host-b-2")
+    for n in range(6):
+        (first if n % 2 else second).record([f"text {n}"], ["positive"], [0.6], "1")
+        time.sleep(0.002)  # times are kept to the millisecond: lines of one millisecond have no order
+    # written before replicas: one file per day, no replica in its name; still read, in time order
+    before = datetime.now(UTC) - timedelta(minutes=5)
+    legacy = tmp_path / f"served-{before:%Y%m%d}.jsonl"
+    legacy.write_text(
+        json.dumps({"time": before.isoformat(), "text": "old", "confidence": 0.5, "model_version": "1"}) + "\n"
+    )
+    names = sorted(p.name for p in tmp_path.glob("served-*.jsonl"))
+    today = f"{datetime.now(UTC):%Y%m%d}"
+    assert f"served-{today}-host_a_1.jsonl" in names and f"served-{today}-host-b-2.jsonl" in names
+    texts = [r["text"] for r in read_served(tmp_path)]
+    assert texts == ["old"] + [f"text {n}" for n in range(6)]
+    assert "_at" not in next(read_served(tmp_path))
