@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,21 @@ log = logging.getLogger(__name__)
 
 MODEL_ARTIFACT = "model"
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
-_RUNTIME_PACKAGES = ("torch", "transformers", "pandas", "numpy", "mlflow", "onnxruntime")
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # sentiment_lib, logged with every model (code_paths)
+# What loading the model imports on its default (int8 ONNX) path, all installable from PyPI; with the logged
+# copy of sentiment_lib, a new virtualenv without this repository loads it. torch and transformers are for
+# SENTIMENT_BACKEND=torch only (and this machine's torch build, 2.13.0+cpu, is not on PyPI under that name).
+_RUNTIME_PACKAGES = ("mlflow", "pandas", "numpy", "scipy", "tokenizers", "onnxruntime")
 
 
 def _pip_requirements() -> list[str]:
     # Listed explicitly: MLflow's inference would load and run the model in a subprocess to guess them.
-    return [f"{name}=={version(name)}" for name in _RUNTIME_PACKAGES] + ["sentiment-lib"]
+    return [f"{name}=={version(name)}" for name in _RUNTIME_PACKAGES]
+
+
+def _package_copy(scratch: Path) -> Path:
+    """A clean copy of sentiment_lib (no bytecode caches) for ``code_paths``."""
+    return Path(shutil.copytree(PACKAGE_DIR, scratch / PACKAGE_DIR.name, ignore=shutil.ignore_patterns("__pycache__")))
 
 
 def log_and_register(
@@ -47,14 +57,16 @@ def log_and_register(
         raise ModelError("log_and_register needs an active MLflow run")
     # exported once here so that every loader of this version (API, batch, evaluation) gets the fast path
     onnx_export.export_int8(model_dir, calibration_texts)
-    info = mlflow.pyfunc.log_model(
-        name=MODEL_ARTIFACT,
-        python_model=str(PYFUNC_CODE),
-        artifacts={"model_dir": str(model_dir)},
-        input_example=pd.DataFrame({TEXT_COLUMN: ["a wonderful film", "a dull mess"]}),
-        pip_requirements=_pip_requirements(),
-        registered_model_name=registered_name,
-    )
+    with tempfile.TemporaryDirectory(prefix="sentiment-code-") as scratch:
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_ARTIFACT,
+            python_model=str(PYFUNC_CODE),
+            artifacts={"model_dir": str(model_dir)},
+            code_paths=[str(_package_copy(Path(scratch)))],
+            input_example=pd.DataFrame({TEXT_COLUMN: ["a wonderful film", "a dull mess"]}),
+            pip_requirements=_pip_requirements(),
+            registered_model_name=registered_name,
+        )
     client = MlflowClient()
     client.set_registered_model_alias(registered_name, CHALLENGER, info.registered_model_version)
     if not keep_local:
