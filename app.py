@@ -1,6 +1,7 @@
 """Serve the champion model over HTTP: ``python app.py`` (127.0.0.1:5000 by default).
 
-Production server: waitress. ``--debug`` runs Flask's development server instead.
+Production server: waitress; ``--workers N`` runs N of them on one port (sentiment_lib/serving/workers.py).
+``--debug`` runs Flask's development server instead.
 """
 
 from __future__ import annotations
@@ -8,6 +9,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
+import sys
+from pathlib import Path
 
 from dotenv import load_dotenv
 
@@ -24,8 +28,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
     parser.add_argument("--refresh-seconds", type=float, help="how often to check @champion (default: 10)")
     parser.add_argument("--no-micro-batching", action="store_true", help="answer each /predict on its own")
+    parser.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default: 1)")
     parser.add_argument("--debug", action="store_true", help="Flask development server with reloader off")
-    return parser.parse_args(argv)
+    parser.add_argument("--socket-fd", type=int, help=argparse.SUPPRESS)  # a worker's inherited listening socket
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
+    if args.debug and args.workers > 1:
+        parser.error("--debug runs one development server; drop --workers")
+    return args
+
+
+def worker_args(args: argparse.Namespace) -> list[str]:
+    """The options each worker process gets: the parent's own, but for --workers."""
+    options = ["--host", args.host, "--port", str(args.port), "--threads", str(args.threads)]
+    options += ["--workspace", args.workspace]
+    if args.refresh_seconds is not None:
+        options += ["--refresh-seconds", str(args.refresh_seconds)]
+    return options + (["--no-micro-batching"] if args.no_micro_batching else [])
+
+
+def run_workers(args: argparse.Namespace) -> int:
+    from sentiment_lib.serving.workers import Workers, bind
+
+    listener = bind(args.host, args.port)
+    logging.getLogger("app").info("Serving on http://%s:%d with %d workers", args.host, args.port, args.workers)
+    return Workers(listener, args.workers, worker_args(args), Path(__file__).resolve()).run()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,6 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     load_dotenv(os.path.join(args.workspace, ENV_FILE), override=False)
     apply_offline_defaults()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.workers > 1 and args.socket_fd is None:
+        sys.exit(run_workers(args))
     config = ServeConfig.from_env(
         workspace=args.workspace,
         refresh_seconds=args.refresh_seconds,
@@ -47,8 +77,11 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("app").info("Serving on http://%s:%d (threads=%d)", args.host, args.port, args.threads)
     # waitress refuses a body over the limit (by Content-Length, or once a chunked body passes it) before
     # reading it in full; Flask's own check would come only after waitress had buffered the whole body
-    limit = config.max_body_bytes
-    serve(app, host=args.host, port=args.port, threads=args.threads, ident="sentiment", max_request_body_size=limit)
+    options = {"threads": args.threads, "ident": "sentiment", "max_request_body_size": config.max_body_bytes}
+    if args.socket_fd is not None:  # a worker of --workers: the parent's socket, already listening
+        serve(app, sockets=[socket.socket(fileno=args.socket_fd)], **options)
+    else:
+        serve(app, host=args.host, port=args.port, **options)
 
 
 if __name__ == "__main__":

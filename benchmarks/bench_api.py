@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/bench_api.py [--workspace .] [--requests 3000]
 
-For the server with micro-batching (the default) and without it (the baseline: each request calls
-the model on its own): sequential /predict latency p50/p99, requests/s and p99 with 16 concurrent
-clients (keep-alive connections, bounded request count), errors, and the server's resident memory.
+For the server without micro-batching (the baseline: each request calls the model on its own), with it
+(the default), and with it in 2 worker processes (``--workers 2``): sequential /predict latency p50/p99,
+requests/s and p99 with 16 concurrent clients (keep-alive connections, bounded request count), errors,
+and the resident memory of the server and its workers.
 """
 
 from __future__ import annotations
@@ -18,26 +19,28 @@ import threading
 import time
 from pathlib import Path
 
-from common import print_table, sst2_test
+from common import print_table, rss_mb, sst2_test
 
 from sentiment_lib.serving import process as serve_demo
 
 CLIENTS = 16
+WORKER_LOAD_SECONDS = 20
 
 
-def start_server(workspace: Path, port: int, batching: bool) -> subprocess.Popen:
+SERVERS = [
+    ("one model call per request (baseline)", ("--no-micro-batching",)),
+    ("micro-batching (default)", ()),
+    ("micro-batching, --workers 2", ("--workers", "2")),
+]
+
+
+def start_server(workspace: Path, port: int, extra: tuple[str, ...]) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "SENTIMENT_SERVE_REFRESH_SECONDS": "0"}
-    extra = () if batching else ("--no-micro-batching",)
     process = serve_demo.launch_app(workspace, port, extra, env=env)
     serve_demo.wait_until_healthy(process, f"http://127.0.0.1:{port}")
+    if "--workers" in extra:
+        time.sleep(WORKER_LOAD_SECONDS)  # /health answers as soon as one worker is up; let the others load
     return process
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def run_client(port: int, texts: list[str], latencies: list[float], errors: list[int]) -> None:
@@ -87,9 +90,9 @@ def main() -> None:
     args = parser.parse_args()
     texts, _ = sst2_test()
     rows = []
-    for name, batching in [("one model call per request (baseline)", False), ("micro-batching (default)", True)]:
+    for name, extra in SERVERS:
         port = serve_demo.free_port()
-        server = start_server(Path(args.workspace).resolve(), port, batching)
+        server = start_server(Path(args.workspace).resolve(), port, extra)
         try:
             m = measure(port, texts, args.requests)
             rows.append([name, m["p50"], m["p99"], m["rps"], m["c_p99"], m["errors"], rss_mb(server.pid)])

@@ -49,7 +49,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import numpy as np
-from common import REPO, SHARED, sst2_test
+from common import REPO, SHARED, process_tree, rss_mb, sst2_test
 
 from sentiment_lib.errors import SentimentError
 from sentiment_lib.serving import process as serve_process
@@ -115,34 +115,6 @@ def code_version() -> str:
 
 
 # --- the server process: memory and CPU from /proc ---------------------------------------------------------------
-
-
-def process_tree(root: int) -> list[int]:
-    """``root`` and all its descendants (app.py starts none today; counted if it ever does)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(stat.parent.name))
-    pids, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
-        todo.extend(children.get(pid, []))
-    return pids
-
-
-def rss_mb(root: int) -> float:
-    """VmRSS of ``root`` and its descendants, in MB."""
-    total = 0
-    for pid in process_tree(root):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total / 1024
 
 
 def cpu_seconds(root: int) -> float:

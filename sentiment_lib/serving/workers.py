@@ -1,0 +1,86 @@
+"""``app.py --workers N``: N server processes on one port.
+
+The parent binds the listening socket once and starts N copies of ``app.py`` that inherit it (``--socket-fd``);
+the kernel hands each new connection to whichever is waiting in ``accept``. Each worker loads the model,
+follows ``@champion`` and writes its own served log (its replica id holds its pid). The parent supervises:
+a worker that dies is started again (and logged), and SIGTERM or Ctrl-C stops them all.
+
+Processes rather than more threads: a model call holds the GIL for its Python parts (tokenising, padding),
+so one process tops out below what the cores can do (README "Measured results", bench_api).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+RESTART_PAUSE_SECONDS = 1.0  # between restarts of a worker that keeps dying, so a crash loop does not spin
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket every worker shares (inheritable)."""
+    listener = socket.create_server((host, port), backlog=1024, reuse_port=False)
+    listener.set_inheritable(True)
+    return listener
+
+
+def threads_per_worker(workers: int) -> str:
+    """Inference threads for each worker: the cores shared out, unless ``SENTIMENT_THREADS`` says."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return os.environ.get("SENTIMENT_THREADS") or str(max(1, cores // workers))
+
+
+class Workers:
+    """N copies of ``app.py`` serving ``listener``; ``child_args`` are the parent's own options."""
+
+    def __init__(self, listener: socket.socket, count: int, child_args: Sequence[str], app_path: Path):
+        self.listener, self.count = listener, count
+        fd = str(listener.fileno())
+        self.command = [sys.executable, str(app_path), *child_args, "--socket-fd", fd]
+        self.env = {**os.environ, "SENTIMENT_THREADS": threads_per_worker(count)}
+        self.processes: list[subprocess.Popen] = []
+        self.stopping = False
+
+    def start_one(self) -> subprocess.Popen:
+        process = subprocess.Popen(self.command, env=self.env, pass_fds=(self.listener.fileno(),))
+        log.info("Worker started (pid %d)", process.pid)
+        return process
+
+    def run(self) -> int:
+        """Start the workers and keep them running until SIGTERM or SIGINT; return 0."""
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        self.processes = [self.start_one() for _ in range(self.count)]
+        while not self.stopping:
+            for n, process in enumerate(self.processes):
+                if process.poll() is not None and not self.stopping:
+                    log.error("Worker pid %d exited with status %s; starting another", process.pid, process.returncode)
+                    time.sleep(RESTART_PAUSE_SECONDS)
+                    self.processes[n] = self.start_one()
+            time.sleep(0.5)
+        return self._wait_for_all()
+
+    def _stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+
+    def _wait_for_all(self) -> int:
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.listener.close()
+        return 0

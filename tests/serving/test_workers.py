@@ -1,0 +1,60 @@
+"""`app.py --workers 2`: two server processes on one port, a dead one replaced, all stopped together."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from sentiment_lib.serving import process
+from tests.helpers import child_env
+
+pytestmark = pytest.mark.slow
+
+
+def children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return sorted(int(child) for child in found)
+
+
+def predict(url: str, text: str) -> int:
+    body = json.dumps({"review": text}).encode()
+    request = urllib.request.Request(f"{url}/predict", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return answer.status
+
+
+def wait_until(condition, timeout: float = 120) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def test_two_workers_share_the_port_and_a_dead_one_is_replaced(served_workspace):
+    port = process.free_port()
+    url = f"http://127.0.0.1:{port}"
+    parent = process.launch_app(served_workspace, port, ("--workers", "2"), env=child_env())
+    try:
+        process.wait_until_healthy(parent, url, timeout=120)
+        first = children(parent.pid)
+        assert len(first) == 2
+        with ThreadPoolExecutor(16) as pool:
+            assert set(pool.map(lambda n: predict(url, f"review number {n}"), range(64))) == {200}
+        os.kill(first[0], signal.SIGKILL)
+        assert wait_until(lambda: len(children(parent.pid)) == 2 and first[0] not in children(parent.pid))
+        assert wait_until(lambda: predict(url, "still served") == 200)
+    finally:
+        workers = children(parent.pid) if parent.poll() is None else []
+        parent.terminate()
+        parent.wait(timeout=60)
+    assert parent.returncode == 0
+    assert all(not Path(f"/proc/{pid}").exists() for pid in workers)  # stopped with the parent
