@@ -44,8 +44,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (sentiment-pipeline)"
 	touch $(STAMP)
 
+# Two workers, whole files each (a module's fixtures are built once, in one worker): much of the suite
+# waits on servers, Spark and subprocesses, so two at once finish well before one after the other.
 test: install
-	$(BIN)/python -m pytest --durations=30
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=30
 
 lint: install
 	$(BIN)/ruff check .
