@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,25 @@ from aiosmtpd.controller import Controller
 
 from sentiment_lib.serving.process import free_port
 from tests.helpers import Inbox, new_registry, save_untrained_model
+
+
+def _share_the_cores() -> None:
+    """Under ``pytest -n N`` (make test), give each worker and its children its share of the cores.
+
+    torch (OpenMP) and ONNX Runtime default to a thread per core and spin while they wait: two workers each
+    training with two threads on two cores ran one loop test 8 times slower than alone.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2:
+        return
+    threads = str(max(1, len(os.sched_getaffinity(0)) // workers))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "SENTIMENT_THREADS"):
+        os.environ.setdefault(name, threads)  # inherited by every runner.py, app.py and notebook kernel
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(int(threads))
+
+
+_share_the_cores()
 
 
 @pytest.fixture(autouse=True)
