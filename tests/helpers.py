@@ -132,6 +132,15 @@ class LiveServer:
         self.process.wait(timeout=20)
 
 
+def assert_serves(server: LiveServer, version: str, review: str) -> None:
+    """``server`` is healthy on ``version`` and answers ``review`` with a sentiment."""
+    status, body, _ = server.request("GET", "/health")
+    assert status == 200 and as_json(body)["model_version"] == version
+    payload = json.dumps({"review": review}).encode()
+    status, body, _ = server.request("POST", "/predict", payload, {"Content-Type": "application/json"})
+    assert status == 200 and as_json(body)["sentiment"] in {"positive", "negative"}
+
+
 def as_json(payload: bytes):
     return json.loads(payload.decode())
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from sentiment_lib.errors import ConfigError
-from sentiment_lib.serving.process import free_port
+from sentiment_lib.serving.process import free_port, wait_or_kill
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
@@ -106,9 +106,5 @@ class LocalSparkCluster:
         for process in reversed(self.processes):
             process.terminate()
         for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            wait_or_kill(process)
         self.processes.clear()

@@ -55,6 +55,15 @@ def launch_app(
     )
 
 
+def wait_or_kill(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Wait for a process already asked to stop; SIGKILL it if it has not within ``timeout`` seconds."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def wait_until_healthy(
     process: subprocess.Popen, base: str, where: str = "its log", timeout: float = 120, name: str = "app.py"
 ) -> None:

@@ -21,6 +21,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from sentiment_lib.serving.process import wait_or_kill
+
 log = logging.getLogger(__name__)
 
 RESTART_PAUSE_SECONDS = 1.0  # between restarts of a worker that keeps dying, so a crash loop does not spin
@@ -77,10 +79,6 @@ class Workers:
 
     def _wait_for_all(self) -> int:
         for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            wait_or_kill(process)
         self.listener.close()
         return 0

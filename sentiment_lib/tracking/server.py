@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentiment_lib.serving.process import wait_until_healthy
+from sentiment_lib.serving.process import wait_or_kill, wait_until_healthy
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
@@ -55,11 +55,7 @@ class TrackingServer:
 
     def stop(self) -> None:
         self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        wait_or_kill(self.process)
 
 
 def start_tracking_server(

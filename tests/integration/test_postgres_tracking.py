@@ -4,7 +4,6 @@ registered from one process and served by app.py in another."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ import pytest
 
 from sentiment_lib.serving.process import free_port
 from sentiment_lib.tracking.server import start_tracking_server
-from tests.helpers import REPO, LiveServer, as_json, child_env
+from tests.helpers import REPO, LiveServer, assert_serves, child_env
 
 pytestmark = pytest.mark.slow
 DEBIAN_BIN = Path("/usr/lib/postgresql/15/bin")  # where the postgresql-15 package puts them (not on PATH)
@@ -79,11 +78,7 @@ def test_a_model_registered_on_postgres_is_served_from_another_process(postgres,
         assert list((tmp_path / "server" / "artifacts").rglob("model.int8.onnx"))  # behind the server's proxy
         api = LiveServer(ws, env=env)
         try:
-            status, body, _ = api.request("GET", "/health")
-            assert status == 200 and as_json(body)["model_version"] == "1"
-            review = json.dumps({"review": "a fine film"}).encode()
-            status, body, _ = api.request("POST", "/predict", review, {"Content-Type": "application/json"})
-            assert status == 200 and as_json(body)["sentiment"] in {"positive", "negative"}
+            assert_serves(api, "1", "a fine film")
         finally:
             api.stop()
     finally:

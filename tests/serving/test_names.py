@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.helpers import LiveServer, as_json, new_registry
+from tests.helpers import LiveServer, assert_serves, new_registry
 
 pytestmark = pytest.mark.slow
 
@@ -18,11 +16,7 @@ def test_the_api_serves_the_registered_model_named_by_the_settings(tmp_path, sma
     env = {"SENTIMENT_REGISTERED_MODEL_NAME": "foo", "SENTIMENT_SERVED_LOG_DIR": "served-elsewhere"}
     server = LiveServer(workspace, {**env, "SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
     try:
-        status, body, _ = server.request("GET", "/health")
-        assert status == 200 and as_json(body)["model_version"] == "1"
-        review = json.dumps({"review": "a warm and funny film"}).encode()
-        status, body, _ = server.request("POST", "/predict", review, {"Content-Type": "application/json"})
-        assert status == 200 and as_json(body)["sentiment"] in {"positive", "negative"}
+        assert_serves(server, "1", "a warm and funny film")
     finally:
         server.stop()
     logged = list((workspace / "served-elsewhere").glob("served-*.jsonl"))
