@@ -37,6 +37,14 @@ $(STAMP): requirements.txt pyproject.toml
 	@# a warning, not a failure: only batch --engine spark (and its tests, which then skip) needs Java
 	@java -version >/dev/null 2>&1 || echo "WARNING: Java 17+ is missing; batch --engine spark needs it." \
 		"Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17"
+	@# the browser tests drive Debian's chromium (Playwright cannot download its own browser here)
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing chromium for the browser tests (apt-get)"; \
+			apt-get install -y -qq chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; \
+		else \
+			echo "WARNING: chromium is missing; the browser tests need it. Run: sudo apt-get install chromium"; \
+		fi; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt

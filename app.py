@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from sentiment_lib import logs
 from sentiment_lib.config import apply_offline_defaults
 from sentiment_lib.serving.api import ServeConfig, create_app
 from sentiment_lib.workspace import ENV_FILE
@@ -29,7 +30,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--refresh-seconds", type=float, help="how often to check @champion (default: 10)")
     parser.add_argument("--no-micro-batching", action="store_true", help="answer each /predict on its own")
     parser.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default: 1)")
+    parser.add_argument(
+        "--public-status",
+        action="store_true",
+        help="open the status page (/) and reports to anyone who can reach --host (default: loopback only, "
+        "or with ADMIN_TOKEN)",
+    )
     parser.add_argument("--debug", action="store_true", help="Flask development server with reloader off")
+    parser.add_argument(
+        "--log-format", choices=logs.FORMATS, default="text", help="text (default) or json: one object per line"
+    )
     parser.add_argument("--socket-fd", type=int, help=argparse.SUPPRESS)  # a worker's inherited listening socket
     args = parser.parse_args(argv)
     if args.workers < 1:
@@ -45,6 +55,8 @@ def worker_args(args: argparse.Namespace) -> list[str]:
     options += ["--workspace", args.workspace]
     if args.refresh_seconds is not None:
         options += ["--refresh-seconds", str(args.refresh_seconds)]
+    options += ["--public-status"] if args.public_status else []
+    options += ["--log-format", args.log_format]
     return options + (["--no-micro-batching"] if args.no_micro_batching else [])
 
 
@@ -60,13 +72,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     load_dotenv(os.path.join(args.workspace, ENV_FILE), override=False)
     apply_offline_defaults()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(args.log_format)
     if args.workers > 1 and args.socket_fd is None:
         sys.exit(run_workers(args))
     config = ServeConfig.from_env(
         workspace=args.workspace,
         refresh_seconds=args.refresh_seconds,
         micro_batching=False if args.no_micro_batching else None,
+        host=args.host,
+        public_status=True if args.public_status else None,
+        access_log=True if args.log_format == "json" else None,
     )
     app = create_app(config)
     if args.debug:

@@ -5,7 +5,9 @@
 For the server without micro-batching (the baseline: each request calls the model on its own), with it
 (the default), and with it in 2 worker processes (``--workers 2``): sequential /predict latency p50/p99,
 requests/s and p99 with 16 concurrent clients (keep-alive connections, bounded request count), errors,
-and the resident memory of the server and its workers.
+and the resident memory of the server and its workers. The first row is the ceiling: the champion's
+predictor alone in this process, on the same sentences in calls of 16 (what micro-batching 16 clients
+can at best hand it), no HTTP.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import threading
 import time
 from pathlib import Path
 
-from common import print_table, rss_mb, sst2_test
+from common import champion_dir, print_table, rss_mb, sst2_test
 
+from sentiment_lib.inference.predictor import SentimentPredictor
 from sentiment_lib.serving import process as serve_demo
 
 CLIENTS = 16
@@ -83,16 +86,28 @@ def measure(port: int, texts: list[str], total: int) -> dict[str, float]:
     }
 
 
+def predictor_rate(workspace: Path, texts: list[str], per_call: int = CLIENTS) -> float:
+    """Sentences/s of the champion's predictor called on ``per_call`` sentences at a time."""
+    predictor = SentimentPredictor.from_directory(champion_dir(workspace))
+    predictor.predict(texts[:per_call])
+    started = time.perf_counter()
+    for start in range(0, len(texts), per_call):
+        predictor.predict(texts[start : start + per_call])
+    return len(texts) / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", default=".")
     parser.add_argument("--requests", type=int, default=3000, help="requests in the concurrent phase")
     args = parser.parse_args()
     texts, _ = sst2_test()
-    rows = []
+    workspace = Path(args.workspace).resolve()
+    rows = [[f"predictor alone, {CLIENTS} sentences a call (ceiling)", "-", "-", predictor_rate(workspace, texts)]]
+    rows[0] += ["-"] * 3
     for name, extra in SERVERS:
         port = serve_demo.free_port()
-        server = start_server(Path(args.workspace).resolve(), port, extra)
+        server = start_server(workspace, port, extra)
         try:
             m = measure(port, texts, args.requests)
             rows.append([name, m["p50"], m["p99"], m["rps"], m["c_p99"], m["errors"], rss_mb(server.pid)])

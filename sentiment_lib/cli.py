@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from sentiment_lib import notebooks, reports
+from sentiment_lib import logs, notebooks, reports
 from sentiment_lib.config import CHAMPION, PRESETS, settings_for
 from sentiment_lib.data import feedback, importers
 from sentiment_lib.errors import SentimentError, StepFailedError
@@ -93,6 +93,9 @@ def _add_import_parser(commands: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-format", choices=logs.FORMATS, default="text", help="text (default) or json: one object per line"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_import_parser(commands)
     for step, notebook in notebooks.STEPS.items():
@@ -113,7 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--text-column", default="Review", help="column holding the text (default: Review)")
     sub.add_argument("--batch-size", type=int, default=32, help="texts per model call (default: 32)")
-    sub.add_argument("--chunk-rows", type=int, default=5000, help="rows read and written at a time (default: 5000)")
+    sub.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=batch.DEFAULT_CHUNK_ROWS,
+        help=f"rows read and written at a time (default: {batch.DEFAULT_CHUNK_ROWS})",
+    )
     sub.add_argument("--resume", action="store_true", help="continue an interrupted run of the same input")
     sub.add_argument(
         "--csv-safe",
@@ -385,11 +393,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
         log_file = _workspace(args).runner_log
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-    )
+    logs.configure(args.log_format, logging.DEBUG if args.verbose else logging.INFO, handlers)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from sentiment_lib import reports
 from sentiment_lib.config import apply_offline_defaults, coerce, field_types, settings_for
 from sentiment_lib.errors import ConfigError, StepFailedError
+from sentiment_lib.progress import ProgressRelay
 from sentiment_lib.workspace import REPO_ROOT, Workspace
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ def run_step(
             cwd=str(Path(workspace).resolve()),
             execution_timeout=timeout,
             progress_bar=False,
+            stderr_file=ProgressRelay(),  # training's progress lines reach the console and logs/runner.log
         )
     except papermill.PapermillExecutionError as err:
         error = f"cell {err.cell_index} (execution count {err.exec_count}) raised {err.ename}: {err.evalue}"

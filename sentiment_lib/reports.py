@@ -7,14 +7,12 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import nbformat
-from nbconvert import HTMLExporter
-
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.io import append_csv_records, read_csv_records, read_json, write_json_atomic, write_text_atomic
-from sentiment_lib.workspace import CYCLE_FILE, EVENTS_FILE, HISTORY_PLOT, INDEX_FILE, STATUS_FILE
+from sentiment_lib.workspace import CYCLE_FILE, EVENTS_FILE, HISTORY_PLOT, INDEX_FILE, STATUS_FILE, VERDICT_FILE
 
 log = logging.getLogger(__name__)
+OFFLINE_TEMPLATE = Path(__file__).parent / "templates" / "offline_report.html.j2"
 
 
 @dataclass
@@ -32,8 +30,16 @@ class StepRecord:
 
 def render_html(notebook_path: str | Path) -> Path:
     """Write ``<notebook>.html`` beside the executed notebook: outputs only, plots embedded."""
+    import nbformat  # here: the API reads reports (its status page) but never renders one
+    from nbconvert import HTMLExporter
+
     notebook_path = Path(notebook_path)
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        template_file=str(OFFLINE_TEMPLATE),  # no scripts from a CDN: a report must open offline
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
     body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
     return write_text_atomic(notebook_path.with_suffix(".html"), body)
 
@@ -75,8 +81,23 @@ def write_cycle(cycle_dir: str | Path, summary: dict) -> Path:
     return write_json_atomic(Path(cycle_dir) / CYCLE_FILE, summary)
 
 
+def latest_verdict(reports_dir: str | Path) -> tuple[Path, dict] | None:
+    """The newest cycle's ``verdict.json`` (cycle folders are named by their start time) and its content.
+
+    Raises:
+        DataValidationError: that file is not valid JSON, or not a verdict.
+    """
+    paths = sorted(Path(reports_dir).glob(f"*/{VERDICT_FILE}"), key=lambda p: p.parent.name)
+    if not paths:
+        return None
+    verdict = read_json(paths[-1], None)
+    if not isinstance(verdict, dict) or not isinstance(verdict.get("status"), str):
+        raise DataValidationError(f"{paths[-1]} is not a verdict (no status)")
+    return paths[-1], verdict
+
+
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sentiment pipeline reports</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Sentiment pipeline reports</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; margin-bottom: 2rem; }}
@@ -89,7 +110,7 @@ td, th {{ padding: .4rem .6rem; border-bottom: 1px solid #ddd; text-align: left;
 <h2>Cycles of the loop</h2>
 <p>One row per <code>runner.py once</code>/<code>loop</code>/<code>replay</code> cycle, newest first: the champion
 it judged, the verdict with its reasons, what the cycle did and which alerts went out.</p>
-<table><tr><th>cycle</th><th>champion</th><th>verdict</th><th>what happened</th><th>alerts</th></tr>
+<table><tr><th>cycle</th><th>champion</th><th>verdict</th><th>what happened</th><th>alerts</th><th>reports</th></tr>
 {cycles}
 </table>
 <h2>Notebook steps</h2>
@@ -100,21 +121,27 @@ it judged, the verdict with its reasons, what the cycle did and which alerts wen
 """
 
 
-def _items(lines: list[str]) -> str:
-    return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>" if lines else ""
+def html_list(lines: list[str]) -> str:
+    """``lines`` as an HTML bullet list, escaped (empty for none)."""
+    return "<ul>" + "".join(f"<li>{html.escape(str(line))}</li>" for line in lines) + "</ul>" if lines else ""
 
 
-def _cycle_row(cycle: dict, reports_dir: Path) -> str:
+def cycle_row(cycle: dict, reports_dir: Path, prefix: str = "") -> str:
+    """One loop cycle as a table row: name and start, champion, verdict and reasons, actions, alerts, and a
+    link to each of its HTML reports (``prefix`` + ``<cycle>/<step>.html``: the index page and the status
+    page sit at different places relative to ``reports/``)."""
     status = cycle.get("status") or ("failed" if cycle.get("failed_step") else "-")
-    verdict = f'<span class="{html.escape(status)}">{html.escape(status)}</span>{_items(cycle.get("reasons", []))}'
+    verdict = f'<span class="{html.escape(status)}">{html.escape(status)}</span>{html_list(cycle.get("reasons", []))}'
     name = html.escape(cycle["cycle"])
-    staleness_report = reports_dir / cycle["cycle"] / "04_staleness.html"
-    if staleness_report.is_file():
-        name = f'<a href="{name}/04_staleness.html">{name}</a>'
+    links = " ".join(
+        f'<a href="{html.escape(prefix)}{name}/{html.escape(page.name)}">{html.escape(page.stem)}</a>'
+        for page in sorted((reports_dir / cycle["cycle"]).glob("*.html"))
+    )
     return (
-        f"<tr><td>{name}<br><small>{html.escape(cycle['started'][:19])}</small></td>"
+        f'<tr class="cycle"><td>{name}<br><small>{html.escape(cycle["started"][:19])}</small></td>'
         f"<td>{html.escape(cycle.get('champion') or '-')}</td><td>{verdict}</td>"
-        f"<td>{_items(cycle.get('actions', []))}</td><td>{_items(cycle.get('alerts', []))}</td></tr>"
+        f"<td>{html_list(cycle.get('actions', []))}</td><td>{html_list(cycle.get('alerts', []))}</td>"
+        f"<td>{links or '-'}</td></tr>"
     )
 
 
@@ -145,6 +172,12 @@ def _readable(read, folder: Path):
     except (DataValidationError, KeyError, TypeError, AttributeError) as err:
         log.warning("Skipped the damaged report folder %s in the index: %s", folder, err)
         return None
+
+
+def cycle_summaries(reports_dir: str | Path) -> list[dict]:
+    """Every loop cycle's ``cycle.json``, newest first; damaged ones are skipped (and logged)."""
+    reports_dir = Path(reports_dir)
+    return _cycle_summaries([d for d in reports_dir.iterdir() if d.is_dir()] if reports_dir.is_dir() else [])
 
 
 def _cycle_summaries(folders: list[Path]) -> list[dict]:
@@ -178,8 +211,8 @@ def write_index(reports_dir: str | Path) -> Path:
     path = reports_dir / INDEX_FILE
     page = _PAGE.format(
         history=_history(reports_dir),
-        cycles="\n".join(_cycle_row(c, reports_dir) for c in cycles)
-        or "<tr><td colspan=5>No loop cycle has run yet.</td></tr>",
+        cycles="\n".join(cycle_row(c, reports_dir) for c in cycles)
+        or "<tr><td colspan=6>No loop cycle has run yet.</td></tr>",
         rows="\n".join(rows) or "<tr><td colspan=6>No step has run yet.</td></tr>",
     )
     return write_text_atomic(path, page)

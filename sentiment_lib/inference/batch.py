@@ -38,6 +38,7 @@ EMPTY_MARKER = "no_text"  # the sentiment written for an empty or missing review
 OUTPUT_COLUMNS = ("sentiment", "confidence")
 # 1: rows_done only, skipped by counting lines (wrong after blank lines or quoted newlines); 2: byte offsets
 STATE_FORMAT = 2
+DEFAULT_CHUNK_ROWS = 5000
 
 _PANDAS_LINE = re.compile(r"line (\d+)")
 
@@ -291,6 +292,21 @@ def _open_records(source: BinaryIO, name: str, text_column: str, state: BatchSta
     return records, columns
 
 
+def count_rows(path: Path) -> int:
+    """The data rows of a CSV (whole records after the header, blank lines not counted), for the progress
+    bar's total: one pass of the record scanner, about 0.6 s per 200,000 rows, against minutes of inference.
+
+    Raises:
+        DataValidationError: a quoted field never closed (the run itself would stop there, later).
+    """
+    with path.open("rb") as source:
+        records = CsvRecords(source, str(path))
+        rows = 0
+        while (record := records.next()) is not None:
+            rows += not _is_blank(record)
+    return max(rows - 1, 0)
+
+
 def _append(handle: BinaryIO, frame: pd.DataFrame, header: bool) -> int:
     """Append ``frame`` as CSV, durably; return the output's size."""
     handle.write(frame.to_csv(index=False, header=header).encode("utf-8"))
@@ -304,7 +320,7 @@ def run_batch(
     input_path: str | Path,
     output_path: str | Path,
     text_column: str = TEXT_COLUMN,
-    chunk_rows: int = 5000,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     resume: bool = False,
     progress: bool = True,
     csv_safe: bool = False,
@@ -329,7 +345,10 @@ def run_batch(
     with input_path.open("rb") as source:
         # the header is checked before the partial file exists: a wrong --text-column leaves nothing behind
         records, columns = _open_records(source, str(input_path), text_column, state)
-        bar = tqdm(desc="batch", unit=" rows", initial=state.rows_done, disable=not progress, file=sys.stderr)
+        total = count_rows(input_path) if progress else None
+        bar = tqdm(
+            desc="batch", unit=" rows", total=total, initial=state.rows_done, disable=not progress, file=sys.stderr
+        )
         with partial.open("ab") as handle:
             for chunk in record_chunks(records, chunk_rows):
                 frame = parse_chunk(chunk, columns, str(input_path), state.input_line, state.input_offset)

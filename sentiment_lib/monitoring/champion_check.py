@@ -2,7 +2,7 @@
 
 Gathers what :func:`sentiment_lib.monitoring.staleness.assess` needs (the champion and its baseline, labelled
 feedback that arrived after it was trained, what the API served with it, the training texts as the drift
-reference), and records the outcome (verdict file, history, tracked run).
+reference), and records the outcome (verdict file, history, the champion's monitoring run).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from sentiment_lib.monitoring import staleness
 from sentiment_lib.serving.served_log import read_served
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.workspace import Workspace
+
+MONITORING_STEP = "monitoring"  # the pipeline.step tag of a champion's monitoring run
 
 
 @dataclass
@@ -74,10 +76,40 @@ def _recently_served(ws: Workspace, champion: Champion) -> list[dict]:
     return list(window)
 
 
-def log_assessment(ws: Workspace, assessment: staleness.Assessment, run_name: str) -> dict[str, Any]:
-    """One tracked run per check, tagged with the model version and verdict; returns the metrics logged."""
+def log_assessment(ws: Workspace, assessment: staleness.Assessment, cycle: str) -> dict[str, Any]:
+    """Log the checks' numbers to the champion's monitoring run, one step per cycle; return the metrics logged.
+
+    One run per champion version (``monitoring-v<N>``) rather than one per check, so the MLflow UI charts
+    accuracy on feedback, drift AUC and the estimate over time (wandb groups its runs by the same id).
+    """
     metrics = {f"staleness_{c.name}": c.value for c in assessment.verdict.checks}
-    with runs.tracked_run(ws.settings, run_name=run_name, job_type="staleness"):
-        mlflow.set_tags({"model_version": assessment.model_version, "verdict": assessment.verdict.status})
-        runs.log_metrics_everywhere(metrics)
+    run_id, step = monitoring_run(ws, assessment.model_version)
+    name = f"monitoring-v{assessment.model_version}"
+    with runs.tracked_run(ws.settings, run_name=name, job_type=MONITORING_STEP, run_id=run_id):
+        mlflow.set_tags(
+            {
+                "model_version": assessment.model_version,
+                "verdict": assessment.verdict.status,
+                "monitoring.checks": str(step + 1),
+                "monitoring.last_cycle": cycle,
+            }
+        )
+        runs.log_metrics_everywhere(metrics, step=step)
     return metrics
+
+
+def monitoring_run(ws: Workspace, version: str) -> tuple[str | None, int]:
+    """The monitoring run of ``version`` and the step its next check gets: (None, 0) before its first check."""
+    experiment = mlflow.get_experiment_by_name(ws.experiment)
+    if experiment is None:
+        return None, 0
+    found = mlflow.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`pipeline.step` = '{MONITORING_STEP}' and tags.model_version = '{version}'",
+        order_by=["attributes.start_time ASC"],
+        max_results=1,
+        output_format="list",
+    )
+    if not found:
+        return None, 0
+    return found[0].info.run_id, int(found[0].data.tags.get("monitoring.checks", "0"))

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -22,8 +21,9 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.io import CSV_READ_ERRORS, csv_error, write_csv_atomic, write_json_atomic
+from sentiment_lib.monitoring.verdicts import DEGRADED, HEALTHY, STALE, wilson_interval
 
-HEALTHY, STALE, DEGRADED = "healthy", "stale", "degraded"
+__all__ = ["DEGRADED", "HEALTHY", "STALE", "wilson_interval"]  # re-exported: the loop and tests read them here
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,6 @@ class Verdict:
     @property
     def reasons(self) -> list[str]:
         return [c.detail for c in self.checks if c.fired]
-
-
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (well-behaved for small n and extreme proportions)."""
-    if n == 0:
-        return 0.0, 1.0
-    interval = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(interval.low), float(interval.high)
 
 
 def performance_check(correct: np.ndarray, baseline: float, tolerance: float, min_rows: int) -> Check:

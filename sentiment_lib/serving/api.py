@@ -1,39 +1,45 @@
-"""The HTTP API: a Flask app factory with thin routes that validate, call the library, and answer JSON."""
+"""The HTTP API: a Flask app factory with thin routes that validate, call the library, and answer JSON.
+
+The operator's pages (status, reports, /metrics, /openapi.json, /docs) are in :mod:`sentiment_lib.serving.pages`.
+"""
 
 from __future__ import annotations
 
-import hmac
+import logging
 import os
+import re
 import threading
+import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import pandas as pd
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from sentiment_lib import __version__
 from sentiment_lib.config import CHAMPION, parse_value
 from sentiment_lib.csv_safety import neutralise_formulas
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.errors import ConfigError, DataValidationError
 from sentiment_lib.io import read_csv_strict
+from sentiment_lib.serving import openapi
+from sentiment_lib.serving.metrics import ApiMetrics
 from sentiment_lib.serving.model_holder import MicroBatcher, ModelHolder
+from sentiment_lib.serving.pages import pages
+from sentiment_lib.serving.schemas import ApiSchemas, InvalidRequest
 from sentiment_lib.serving.served_log import ServedLog
+from sentiment_lib.serving.web import BadRequest, state, token_matches
 from sentiment_lib.tracking import runs
 from sentiment_lib.workspace import Workspace
 
 routes = Blueprint("sentiment", __name__)
-
-
-class BadRequest(Exception):
-    """A request the API refuses, with the status and message to answer (and when to retry, for a 503)."""
-
-    def __init__(self, message: str, status: int = 400, retry_after: int | None = None):
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
+access_log = logging.getLogger("sentiment.access")
+# a caller's X-Request-ID is echoed only if it looks like an id: it goes into the logs verbatim
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,9 @@ class ServeConfig:
     micro_batching: bool = True
     log_inputs: bool = True  # served texts go to the workspace's served log for the drift checks
     admin_token: str = ""  # from ADMIN_TOKEN only; empty disables /admin/reload
+    host: str = "127.0.0.1"  # the address served on: off loopback, the status page needs a token or public_status
+    public_status: bool = False  # the status page and reports open to anyone who can reach the server
+    access_log: bool = False  # one log record per request (app.py turns it on with --log-format json)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServeConfig:
@@ -99,21 +108,23 @@ def create_app(
         holder.refresh()
         if config.refresh_seconds > 0:
             holder.watch(config.refresh_seconds)
+    metrics = ApiMetrics(holder, ws.reports)
     app.extensions["sentiment"] = {
         "config": config,
         "holder": holder,
-        "batcher": MicroBatcher(holder, timeout_seconds=config.predict_timeout_seconds)
+        "metrics": metrics,
+        "batcher": MicroBatcher(holder, config.predict_timeout_seconds, on_batch=metrics.batch_size.observe)
         if config.micro_batching
         else None,
         "batch_slots": threading.BoundedSemaphore(config.max_concurrent_batches),
         "served_log": ServedLog(ws.served_log, ws.settings.served_log_retention_days) if config.log_inputs else None,
+        "workspace": ws,
+        "schemas": ApiSchemas(config.max_review_chars, config.max_batch_items),
     }
+    app.extensions["sentiment"]["openapi"] = openapi.document(app.extensions["sentiment"]["schemas"], __version__)
     app.register_blueprint(routes)
+    app.register_blueprint(pages)
     return app
-
-
-def _state() -> dict[str, Any]:
-    return current_app.extensions["sentiment"]
 
 
 def _error(message: str, status: int) -> tuple[Response, int]:
@@ -131,21 +142,53 @@ def _bad_request(err: BadRequest) -> tuple[Response, int]:
 @routes.app_errorhandler(HTTPException)
 def _http_error(err: HTTPException) -> tuple[Response, int]:
     if err.code == 413:
-        limit = _state()["config"].max_body_bytes
+        limit = state()["config"].max_body_bytes
         return _error(f"Request body is larger than the limit of {limit} bytes", 413)
     return _error(err.description or err.name, err.code or 500)
 
 
-def _log_served(texts: Sequence[str], labels: Sequence[str], confidences: Sequence[float], version: str) -> None:
-    served_log = _state()["served_log"]
-    if served_log is not None:
-        served_log.record(texts, labels, confidences, version)  # a failed write is counted, never raised
+@routes.before_app_request
+def _start_request() -> None:
+    g.started = time.perf_counter()
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    g.model_version = None
+
+
+@routes.after_app_request
+def _finish_request(response: Response) -> Response:
+    seconds = time.perf_counter() - g.started
+    # the route's pattern, not the path: a scan of random URLs must not create a series per URL
+    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    state()["metrics"].observe_request(route, response.status_code, seconds)
+    response.headers["X-Request-ID"] = g.request_id
+    if state()["config"].access_log:
+        fields = {
+            "request_id": g.request_id,
+            "method": request.method,
+            "route": route,
+            "status": response.status_code,
+            "latency_ms": round(seconds * 1000, 2),
+            "model_version": g.model_version,
+        }
+        access_log.info("%s %s %d %.1f ms", request.method, route, response.status_code, seconds * 1000,
+                        extra={"fields": fields})  # fmt: skip
+    return response
+
+
+def _served(texts: Sequence[str], labels: Sequence[str], confidences: Sequence[float], version: str) -> None:
+    """Count what was answered and log it for the drift checks (a failed write is counted, never raised)."""
+    g.model_version = version
+    metrics, served_log = state()["metrics"], state()["served_log"]
+    metrics.observe_predictions(labels, confidences)
+    if served_log is not None and not served_log.record(texts, labels, confidences, version):
+        metrics.served_log_errors.inc()
 
 
 @contextmanager
 def _batch_slot() -> Iterator[None]:
     """One of ``max_concurrent_batches`` slots for a batch's model call; none free in time: 503."""
-    slots, wait = _state()["batch_slots"], _state()["config"].batch_wait_seconds
+    slots, wait = state()["batch_slots"], state()["config"].batch_wait_seconds
     if not slots.acquire(timeout=wait):
         raise BadRequest("Too many batch requests at once; retry shortly", 503, retry_after=max(1, round(wait)))
     try:
@@ -155,9 +198,9 @@ def _batch_slot() -> Iterator[None]:
 
 
 def _serving_model():
-    model = _state()["holder"].current
+    model = state()["holder"].current
     if model is None:
-        raise BadRequest(f"No model is loaded: {_state()['holder'].last_error}", 503)
+        raise BadRequest(f"No model is loaded: {state()['holder'].last_error}", 503)
     return model
 
 
@@ -175,29 +218,27 @@ def _json_body() -> Any:
     return body
 
 
-def _check_text(value: Any, where: str) -> str:
-    limit = _state()["config"].max_review_chars
-    if not isinstance(value, str):
-        raise BadRequest(f"{where} must be a string, got {type(value).__name__}")
-    if not value.strip():
-        raise BadRequest(f"{where} is empty")
-    if len(value) > limit:
-        raise BadRequest(f"{where} has {len(value)} characters; the limit is {limit}")
+def _validated(model_name: str) -> Any:
+    """The JSON body as the app's request model ``predict`` or ``batch`` (sentiment_lib/serving/schemas.py)."""
+    schemas = state()["schemas"]
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate escape such as "\\ud800": not text
-        raise BadRequest(f"{where} is not valid Unicode text") from None
-    return value
+        return schemas.check(getattr(schemas, model_name), _json_body())
+    except InvalidRequest as err:
+        raise BadRequest(str(err)) from None
+
+
+def _check_text(value: Any, where: str) -> str:
+    try:
+        return state()["schemas"].check_review(value, where)
+    except InvalidRequest as err:
+        raise BadRequest(str(err)) from None
 
 
 @routes.post("/predict")
 def predict() -> Response:
-    body = _json_body()
-    if "review" not in body:
-        raise BadRequest('Missing field "review"')
-    text = _check_text(body["review"], '"review"')
+    text = _validated("predict").review
     model = _serving_model()
-    batcher = _state()["batcher"]
+    batcher = state()["batcher"]
     if batcher is not None:
         try:
             label, confidence, version = batcher.predict(text)
@@ -206,7 +247,7 @@ def predict() -> Response:
     else:
         out = model.predictor.predict([text])
         label, confidence, version = out.labels[0], float(out.confidences[0]), model.version
-    _log_served([text], [label], [confidence], version)
+    _served([text], [label], [confidence], version)
     return jsonify({"sentiment": label, "confidence": round(confidence, 6), "model_version": version})
 
 
@@ -222,23 +263,18 @@ def batch_predict() -> Response:
 
 
 def _check_count(count: int) -> None:
-    limit = _state()["config"].max_batch_items
-    if count == 0:
-        raise BadRequest("No reviews to predict: the list is empty")
-    if count > limit:
-        raise BadRequest(f"{count} reviews in one request; the limit is {limit}")
+    try:
+        state()["schemas"].check_count(count)
+    except InvalidRequest as err:
+        raise BadRequest(str(err)) from None
 
 
 def _batch_json() -> Response:
-    reviews = _json_body().get("reviews")
-    if not isinstance(reviews, list):
-        raise BadRequest('Field "reviews" must be a list of strings')
-    _check_count(len(reviews))
-    texts = [_check_text(r, f'"reviews"[{i}]') for i, r in enumerate(reviews)]
+    texts = _validated("batch").reviews
     model = _serving_model()
     with _batch_slot():
         out = model.predictor.predict(texts)
-    _log_served(texts, out.labels, out.confidences, model.version)
+    _served(texts, out.labels, out.confidences, model.version)
     predictions = [
         {"sentiment": label, "confidence": round(float(conf), 6)}
         for label, conf in zip(out.labels, out.confidences, strict=True)
@@ -274,7 +310,7 @@ def _batch_csv() -> Response:
     model = _serving_model()
     with _batch_slot():
         out = model.predictor.predict(frame[TEXT_COLUMN].tolist())
-    _log_served(frame[TEXT_COLUMN].tolist(), out.labels, out.confidences, model.version)
+    _served(frame[TEXT_COLUMN].tolist(), out.labels, out.confidences, model.version)
     frame["sentiment"] = out.labels
     frame["confidence"] = out.confidences.round(6)
     if _csv_safe_requested():
@@ -286,14 +322,14 @@ def _batch_csv() -> Response:
 
 @routes.get("/health")
 def health() -> tuple[Response, int]:
-    holder, batcher, served_log = _state()["holder"], _state()["batcher"], _state()["served_log"]
+    holder, batcher, served_log = state()["holder"], state()["batcher"], state()["served_log"]
     if holder.current is None:
         return jsonify({"status": "unavailable", "reason": holder.last_error}), 503
     body = {"status": "ok", "model_version": holder.current.version}
     if served_log is not None and served_log.failures:
         body["served_log_failures"] = served_log.failures
         body["served_log_last_failure"] = served_log.last_failure
-    stuck, limit = (batcher.stuck_seconds() if batcher else 0.0), _state()["config"].stuck_after_seconds
+    stuck, limit = (batcher.stuck_seconds() if batcher else 0.0), state()["config"].stuck_after_seconds
     if stuck > limit:
         reason = f"the micro-batcher's model call has run for {stuck:.0f} s (limit {limit:g} s)"
         if stuck == float("inf"):
@@ -307,15 +343,22 @@ def model_info() -> Response:
     return jsonify(_serving_model().describe())
 
 
+@routes.get("/model/card")
+def model_card() -> Response:
+    model = _serving_model()
+    if not model.card:
+        raise BadRequest(f"Version {model.version} has no model card (03_evaluate writes one)", 404)
+    return Response(model.card, mimetype="text/markdown")
+
+
 @routes.post("/admin/reload")
 def admin_reload() -> tuple[Response, int]:
-    token = _state()["config"].admin_token
+    token = state()["config"].admin_token
     if not token:
         return _error("Not found", 404)  # the endpoint does not exist unless ADMIN_TOKEN is set
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
+    if not token_matches(token):
         return _error("Missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)", 401)
-    holder = _state()["holder"]
+    holder = state()["holder"]
     swapped = holder.refresh()
     if holder.current is None:
         return _error(f"No model is loaded: {holder.last_error}", 503)

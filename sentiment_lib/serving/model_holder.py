@@ -10,6 +10,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class LoadedModel:
     run_id: str
     registered_at: str
     tags: dict[str, str] = field(default_factory=dict)
+    card: str = ""  # the model card (the version's description in the registry), Markdown
 
     def describe(self) -> dict[str, Any]:
         metrics = {k: float(v) for k, v in self.tags.items() if _is_number(v)}
@@ -42,6 +44,7 @@ class LoadedModel:
             "registered_at": self.registered_at,
             "backend": self.predictor.backend_name,
             "metrics": metrics,
+            "model_card": "/model/card" if self.card else None,
         }
 
 
@@ -61,7 +64,8 @@ def load_version(registered_name: str, version: Any) -> LoadedModel:
     """
     served = registry.load_served_model(registered_name, version=str(version.version))
     created = datetime.fromtimestamp(version.creation_timestamp / 1000, UTC).isoformat(timespec="seconds")
-    return LoadedModel(served.predictor, str(version.version), version.run_id, created, dict(version.tags))
+    tags, card = dict(version.tags), version.description or ""
+    return LoadedModel(served.predictor, str(version.version), version.run_id, created, tags, card)
 
 
 def _warm_up(predictor: SentimentPredictor) -> None:
@@ -137,10 +141,17 @@ class MicroBatcher:
     A caller waits at most ``timeout_seconds``; :meth:`stuck_seconds` tells /health when a model call hangs.
     """
 
-    def __init__(self, holder: ModelHolder, max_batch: int = 32, timeout_seconds: float = 30.0):
+    def __init__(
+        self,
+        holder: ModelHolder,
+        timeout_seconds: float = 30.0,
+        max_batch: int = 32,
+        on_batch: Callable[[int], None] | None = None,
+    ):
         self.holder = holder
         self.max_batch = max_batch
         self.timeout_seconds = timeout_seconds
+        self.on_batch = on_batch  # told each model call's batch size (the /metrics histogram)
         self._queue: queue.Queue[_Request] = queue.Queue()
         self._batch_started: float | None = None  # monotonic time the running model call began
         self._worker = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
@@ -178,6 +189,8 @@ class MicroBatcher:
             # a request whose caller gave up is not worth a model call
             batch = [r for r in batch if r.future.set_running_or_notify_cancel()]
             if batch:
+                if self.on_batch is not None:
+                    self.on_batch(len(batch))
                 self._batch_started = time.monotonic()
                 self._answer(batch)
                 self._batch_started = None

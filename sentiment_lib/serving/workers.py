@@ -2,7 +2,8 @@
 
 The parent binds the listening socket once and starts N copies of ``app.py`` that inherit it (``--socket-fd``);
 the kernel hands each new connection to whichever is waiting in ``accept``. Each worker loads the model,
-follows ``@champion`` and writes its own served log (its replica id holds its pid). The parent supervises:
+follows ``@champion`` and writes its own served log (its replica id holds its pid) and its own metrics files
+(``PROMETHEUS_MULTIPROC_DIR``, a fresh folder per run, so /metrics adds up every worker). The parent supervises:
 a worker that dies is started again (and logged), and SIGTERM or Ctrl-C stops them all.
 
 Processes rather than more threads: a model call holds the GIL for its Python parts (tokenising, padding),
@@ -13,14 +14,17 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from sentiment_lib.serving.metrics import MULTIPROC_ENV
 from sentiment_lib.serving.process import wait_or_kill
 
 log = logging.getLogger(__name__)
@@ -48,7 +52,10 @@ class Workers:
         self.listener, self.count = listener, count
         fd = str(listener.fileno())
         self.command = [sys.executable, str(app_path), *child_args, "--socket-fd", fd]
-        self.env = {**os.environ, "SENTIMENT_THREADS": threads_per_worker(count)}
+        # a folder of the user's own is kept; ours is made empty per run (stale counters would be added in)
+        self.own_metrics_dir = None if os.environ.get(MULTIPROC_ENV) else tempfile.mkdtemp(prefix="sentiment-metrics-")
+        metrics_dir = os.environ.get(MULTIPROC_ENV) or self.own_metrics_dir
+        self.env = {**os.environ, "SENTIMENT_THREADS": threads_per_worker(count), MULTIPROC_ENV: metrics_dir}
         self.processes: list[subprocess.Popen] = []
         self.stopping = False
 
@@ -81,4 +88,6 @@ class Workers:
         for process in self.processes:
             wait_or_kill(process)
         self.listener.close()
+        if self.own_metrics_dir:
+            shutil.rmtree(self.own_metrics_dir, ignore_errors=True)
         return 0

@@ -137,7 +137,7 @@ def log_metrics_everywhere(metrics: dict[str, float], step: int | None = None) -
         return
     if wandb.run is not None:
         wandb.run.summary.update(metrics)
-        wandb.log(metrics)
+        wandb.log(metrics, step=step)
 
 
 def log_figure(figure: Any, artifact_path: str, run_id: str | None = None) -> None:

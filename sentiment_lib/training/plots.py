@@ -141,5 +141,13 @@ def staleness_history(history: pd.DataFrame, events: Sequence[dict] = ()) -> Fig
         fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
     for ax in axes[1]:
         ax.tick_params(axis="x", rotation=30)
+    axes[0][0].set_xlim(*_time_axis(times))  # shared: sets every panel's axis
     fig.tight_layout(rect=(0, 0.05 if events else 0, 1, 1))
     return fig
+
+
+def _time_axis(times: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The points' time range with a margin (at least an hour each side, so one point is not a decade wide)."""
+    start, end = times.min(), times.max()
+    pad = max((end - start) * 0.05, pd.Timedelta(hours=1))
+    return start - pad, end + pad

@@ -38,6 +38,7 @@ from sentiment_lib.config import PACKAGED_MODEL, Settings, report_targets
 from sentiment_lib.data.schema import LABEL_COLUMN, LABELS, TEXT_COLUMN, labels_to_ids
 from sentiment_lib.errors import ModelError
 from sentiment_lib.inference.predictor import SentimentPredictor
+from sentiment_lib.training.progress import ProgressCallback
 from sentiment_lib.training.trainer import SentimentTrainer
 
 log = logging.getLogger(__name__)
@@ -281,6 +282,7 @@ def train_classifier(
         callbacks=[
             EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience or 10**9),
             *([averager] if settings.average_from > 0 else []),
+            ProgressCallback(),
             *(callbacks or []),
         ],
     )

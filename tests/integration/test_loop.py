@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import mlflow
 import pandas as pd
 import pytest
 
@@ -97,6 +98,12 @@ def test_a_stable_stream_raises_no_alert_over_several_cycles(workspace, smtp):
     assert len(pd.read_csv(workspace / "reports" / "staleness_history.csv")) == 3
     index = (workspace / "reports" / "index.html").read_text()
     assert index.count('<span class="healthy">healthy</span>') == 3 and 'src="staleness_history.png"' in index
+    # one monitoring run for the champion, one step per cycle: the MLflow UI charts it over time
+    tracking.configure_client(workspace)
+    monitoring = mlflow.search_runs(search_all_experiments=True, filter_string="tags.`pipeline.step` = 'monitoring'")
+    assert len(monitoring) == 1 and monitoring["tags.model_version"].iloc[0] == champion_version(workspace)
+    history = mlflow.MlflowClient().get_metric_history(monitoring["run_id"].iloc[0], "staleness_age")
+    assert [m.step for m in history] == [0, 1, 2]
 
 
 def wrong_tweets(ws, n: int) -> pd.DataFrame:

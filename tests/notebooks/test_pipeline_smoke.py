@@ -44,6 +44,7 @@ def workspace(tmp_path_factory):
         workspace=ws,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    (ws / "c1-runner-stderr.txt").write_text(done.stderr)
     # the runs of cycle c1, before any other test adds its own
     (ws / "c1-wandb-runs.txt").write_text("\n".join(str(p) for p in sorted((ws / "wandb").glob("offline-run-*"))))
     tracking.configure_client(ws)
@@ -68,6 +69,27 @@ def test_first_version_is_registered_as_champion(workspace):
     assert str(version.version) == "1"
     assert version.tags["promotion.reason"] == "first version"
     assert float(version.tags["sst2_test_accuracy"]) > 0
+
+
+def test_training_progress_reaches_the_runners_console(workspace):
+    console = (workspace / "c1-runner-stderr.txt").read_text()
+    steps = [line for line in console.splitlines() if "runner.progress: training: step" in line]
+    assert steps and "training: step 1/" in steps[0] and "elapsed, about" in steps[0]
+    total = steps[0].split("step 1/", 1)[1].split(" ", 1)[0]
+    assert f"step {total}/{total} (100%)" in steps[-1] and "about 0m00s left" in steps[-1]
+    assert "[progress]" not in console  # relayed without their tag
+
+
+def test_first_version_has_a_model_card(workspace):
+    version, run = training_run(workspace)
+    card = version.description
+    assert card.startswith(f"# {MODEL}, version 1")
+    assert "- **Preset**: `smoke`" in card and f"{int(run.data.metrics['train_rows']):,} rows" in card
+    accuracy = float(version.tags["sst2_test_accuracy"])
+    assert f"| SST-2 test | {int(float(version.tags['sst2_test_n'])):,} | {100 * accuracy:.2f}% |" in card
+    assert "promoted to @champion (first version)" in card and "English only" in card
+    local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="MODEL_CARD.md")
+    assert Path(local).read_text() == card
 
 
 def test_run_has_settings_metrics_and_plots(workspace):

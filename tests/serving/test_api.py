@@ -59,7 +59,7 @@ BAD_INPUTS = [
         "has 5001 characters; the limit is 5000",
     ),
     ("reviews not a list", "/batch_predict", b'{"reviews": "one"}', JSON, 400, "must be a list"),
-    ("reviews missing", "/batch_predict", b'{"review": "one"}', JSON, 400, "must be a list"),
+    ("reviews missing", "/batch_predict", b'{"review": "one"}', JSON, 400, 'Missing field \\"reviews\\"'),
     ("empty list", "/batch_predict", b'{"reviews": []}', JSON, 400, "the list is empty"),
     (
         "too many reviews",

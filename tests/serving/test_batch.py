@@ -44,7 +44,7 @@ def test_batch_appends_predictions_and_marks_empty_reviews(tmp_path, served_work
     assert set(out.loc[~empty, "sentiment"]) <= {"positive", "negative"}
     assert f"wrote 1000 rows to {tmp_path / 'out.csv'}" in done.stdout
     assert f"{int(empty.sum())} empty or missing reviews marked sentiment='no_text'" in done.stdout
-    assert "rows/s" in done.stderr  # the progress bar
+    assert "rows/s" in done.stderr and "1000/1000" in done.stderr  # the progress bar, with its total
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""`app.py --workers 2`: two server processes on one port, a dead one replaced, all stopped together."""
+"""`app.py --workers 2`: two server processes on one port, /metrics counts both, a dead one replaced, all stopped."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from sentiment_lib.serving import process
 from tests.helpers import child_env
@@ -28,6 +29,14 @@ def predict(url: str, text: str) -> int:
     request = urllib.request.Request(f"{url}/predict", data=body, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as answer:
         return answer.status
+
+
+def predicted_count(url: str) -> float:
+    """``/predict`` requests answered 200, as /metrics reports them."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as answer:
+        families = text_string_to_metric_families(answer.read().decode())
+    requests = next(f for f in families if f.name == "sentiment_requests")
+    return sum(s.value for s in requests.samples if s.labels == {"route": "/predict", "status": "200"})
 
 
 def wait_until(condition, timeout: float = 120) -> bool:
@@ -49,6 +58,8 @@ def test_two_workers_share_the_port_and_a_dead_one_is_replaced(served_workspace)
         assert len(first) == 2
         with ThreadPoolExecutor(16) as pool:
             assert set(pool.map(lambda n: predict(url, f"review number {n}"), range(64))) == {200}
+        # whichever worker answers the scrape counts both workers' requests
+        assert [predicted_count(url) for _ in range(6)] == [64] * 6
         os.kill(first[0], signal.SIGKILL)
         assert wait_until(lambda: len(children(parent.pid)) == 2 and first[0] not in children(parent.pid))
         assert wait_until(lambda: predict(url, "still served") == 200)

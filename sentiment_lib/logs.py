@@ -1,0 +1,52 @@
+"""One logging set-up for ``runner.py`` and ``app.py``: plain text by default, or one JSON object per line.
+
+JSON lines are for log shippers (Loki, Elasticsearch, CloudWatch): every record has ``time``, ``level``,
+``logger`` and ``message``, plus the structured fields a caller passes as ``extra={"fields": {...}}`` (the
+API's access log: request id, route, status, latency, model version).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+FORMATS = ("text", "json")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+OWN_HANDLERS = ("mlflow",)  # libraries that install their own handler when imported
+
+
+class JsonFormatter(logging.Formatter):
+    """A record as one line of JSON."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        payload.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            payload["error"] = self.formatException(record.exc_info)
+        return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+def configure(log_format: str = "text", level: int = logging.INFO, handlers: Sequence[logging.Handler] = ()) -> None:
+    """Set up the root logger: ``handlers`` (default: stderr) in ``log_format``.
+
+    Raises:
+        ValueError: an unknown format (argparse's ``choices`` normally stops it first).
+    """
+    if log_format not in FORMATS:
+        raise ValueError(f"log format must be one of {FORMATS}, got {log_format!r}")
+    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    handlers = list(handlers) or [logging.StreamHandler()]
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=level, handlers=handlers, force=True)
+    for name in OWN_HANDLERS:  # these libraries print through handlers of their own: route them through ours
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True

@@ -1,0 +1,20 @@
+"""The verdict's vocabulary: its statuses and the interval an accuracy is judged with.
+
+Apart from :mod:`sentiment_lib.monitoring.staleness` (which needs scikit-learn) so that the API can read
+verdicts and write model cards without loading it.
+"""
+
+from __future__ import annotations
+
+HEALTHY, STALE, DEGRADED = "healthy", "stale", "degraded"
+STATUSES = (HEALTHY, STALE, DEGRADED)
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (well-behaved for small n and extreme proportions)."""
+    if n == 0:
+        return 0.0, 1.0
+    from scipy.stats import binomtest  # here: scipy.stats costs the API's processes about 45 MB each
+
+    interval = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)

@@ -1,0 +1,142 @@
+"""Prometheus metrics for ``GET /metrics``: what the API served and how fast, and the loop's latest judgement.
+
+Counters and histograms are updated as requests are answered. With several worker processes
+(``app.py --workers N``) each worker writes its own files under ``PROMETHEUS_MULTIPROC_DIR`` (the parent
+sets it) and whichever worker answers a scrape adds them all up (prometheus_client's multi-process mode).
+The served model's version and age and the loop's numbers are read when scraped: from the model the
+answering process serves and from the newest ``reports/<cycle>/verdict.json``, never recomputed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from sentiment_lib.errors import DataValidationError
+from sentiment_lib.monitoring.verdicts import STATUSES
+from sentiment_lib.reports import latest_verdict
+
+if TYPE_CHECKING:
+    from sentiment_lib.serving.model_holder import ModelHolder
+
+log = logging.getLogger(__name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
+CONFIDENCE_BUCKETS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+# verdict check name -> the gauge it becomes (value and threshold)
+LOOP_GAUGES = {
+    "performance": ("feedback_accuracy", "accuracy on the newest labelled feedback"),
+    "estimated_performance": ("estimated_accuracy", "accuracy estimated from served confidences, no labels"),
+    "drift": ("drift_auc", "AUC of a classifier telling recent texts from training texts"),
+    "age": ("champion_age_days", "age of the judged champion in days"),
+}
+
+
+class ApiMetrics:
+    """The API's counters and histograms, and the exposition of a scrape."""
+
+    def __init__(self, holder: ModelHolder, reports: Path):
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "sentiment_requests", "HTTP requests answered", ["route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "sentiment_request_seconds", "Time to answer", ["route"], buckets=LATENCY_BUCKETS, registry=self.registry
+        )
+        self.batch_size = Histogram(
+            "sentiment_microbatch_size", "Texts per micro-batched model call", buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )  # fmt: skip
+        self.predictions = Counter(
+            "sentiment_predictions", "Texts labelled, by label", ["label"], registry=self.registry
+        )
+        self.confidence = Histogram(
+            "sentiment_prediction_confidence", "Confidence of each label given", buckets=CONFIDENCE_BUCKETS,
+            registry=self.registry,
+        )  # fmt: skip
+        self.served_log_errors = Counter(
+            "sentiment_served_log_write_errors", "Served-log writes that failed", registry=self.registry
+        )
+        self.live = CollectorRegistry()
+        self.live.register(ServingState(holder, reports))
+
+    def observe_request(self, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def observe_predictions(self, labels: Sequence[str], confidences: Sequence[float]) -> None:
+        for label, confidence in zip(labels, confidences, strict=True):
+            self.predictions.labels(label).inc()
+            self.confidence.observe(float(confidence))
+
+    def exposition(self) -> bytes:
+        """The text a scrape gets: every worker's counters when several run, and the live gauges."""
+        if os.environ.get(MULTIPROC_ENV):
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged)
+            counters = generate_latest(merged)
+        else:
+            counters = generate_latest(self.registry)
+        return counters + generate_latest(self.live)
+
+
+class ServingState:
+    """Gauges read at scrape time: the served model and the newest verdict of the loop."""
+
+    def __init__(self, holder: ModelHolder, reports: Path):
+        self.holder, self.reports = holder, reports
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._model()
+        try:
+            latest = latest_verdict(self.reports)
+        except DataValidationError as err:  # a damaged file must not take the scrape down
+            log.warning("No loop gauges in /metrics: %s", err)
+            return
+        if latest is not None:
+            yield from verdict_gauges(latest[1], latest[0].stat().st_mtime)
+
+    def _model(self) -> Iterator[Metric]:
+        model = self.holder.current
+        loaded = GaugeMetricFamily("sentiment_model_loaded", "1 while a model is loaded and serving")
+        loaded.add_metric([], 1.0 if model is not None else 0.0)
+        yield loaded
+        if model is None:
+            return
+        info = InfoMetricFamily("sentiment_model", "The model version this process serves")
+        info.add_metric([], {"version": model.version, "backend": model.predictor.backend_name})
+        yield info
+        age = GaugeMetricFamily("sentiment_model_age_seconds", "Seconds since the served version was registered")
+        age.add_metric([], time.time() - datetime.fromisoformat(model.registered_at).timestamp())
+        yield age
+
+
+def verdict_gauges(verdict: dict, written_at: float) -> Iterator[Metric]:
+    """The verdict as gauges: one series per status (1 for the current one) and each check's number."""
+    status = GaugeMetricFamily("sentiment_loop_verdict", "1 for the latest verdict's status", labels=["status"])
+    for name in STATUSES:
+        status.add_metric([name], 1.0 if verdict["status"] == name else 0.0)
+    yield status
+    when = GaugeMetricFamily("sentiment_loop_verdict_timestamp_seconds", "When the latest verdict was written")
+    when.add_metric([], written_at)
+    yield when
+    for check in verdict.get("checks", []):
+        if check.get("name") not in LOOP_GAUGES:
+            continue
+        name, text = LOOP_GAUGES[check["name"]]
+        for suffix, key, what in (("", "value", text), ("_threshold", "threshold", f"threshold of the {name} check")):
+            gauge = GaugeMetricFamily(f"sentiment_loop_{name}{suffix}", what)
+            gauge.add_metric([], float(check[key]))
+            yield gauge

@@ -1,0 +1,183 @@
+"""/openapi.json is a valid OpenAPI 3.1 document that tells the truth: every example it shows works on a real
+server and answers in its documented shape, and every status it documents is one the server really returns."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import secrets
+import time
+
+import jsonschema
+import pytest
+from openapi_spec_validator import validate
+
+from sentiment_lib.serving import process
+from sentiment_lib.serving.api import ServeConfig, create_app
+from tests.helpers import LiveServer, as_json, child_env
+
+pytestmark = pytest.mark.slow
+TOKEN = secrets.token_urlsafe(16)
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def server(served_workspace):
+    live = LiveServer(served_workspace, {"ADMIN_TOKEN": TOKEN, "SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def spec(server):
+    status, body, _ = server.request("GET", "/openapi.json")
+    assert status == 200
+    return as_json(body)
+
+
+def schema_of(spec: dict, content: dict) -> dict:
+    """A media type's schema, resolvable on its own (the document's components as ``$defs``)."""
+    ref = content["schema"]["$ref"].replace("#/components/schemas/", "#/$defs/")
+    return {"$ref": ref, "$defs": json.loads(json.dumps(spec["components"]["schemas"]).replace(
+        "#/components/schemas/", "#/$defs/"))}  # fmt: skip
+
+
+def conforms(spec: dict, content: dict, value) -> None:
+    jsonschema.validate(value, schema_of(spec, content), cls=jsonschema.Draft202012Validator)
+
+
+def test_the_document_is_valid_openapi_3_1_with_this_servers_limits(spec):
+    validate(spec)
+    assert spec["openapi"].startswith("3.1")
+    review = spec["components"]["schemas"]["PredictRequest"]["properties"]["review"]
+    assert review["maxLength"] == 5000 and review["minLength"] == 1
+    assert spec["components"]["schemas"]["BatchPredictRequest"]["properties"]["reviews"]["maxItems"] == 1000
+
+
+def test_every_documented_example_works_and_answers_in_the_documented_shape(server, spec):
+    sent = 0
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for media, body in operation.get("requestBody", {}).get("content", {}).items():
+                if "example" not in body:
+                    continue
+                payload = body["example"].encode() if media == "text/csv" else json.dumps(body["example"]).encode()
+                status, answer, headers = server.request(method.upper(), path, payload, {"Content-Type": media})
+                assert status == 200, (path, media, answer[:300])
+                documented = operation["responses"]["200"]["content"]
+                if media == "application/json":
+                    conforms(spec, documented["application/json"], as_json(answer))
+                else:
+                    assert headers["Content-Type"].startswith("text/csv") and b"sentiment,confidence" in answer
+                sent += 1
+            for answer in operation["responses"].values():
+                for content in answer.get("content", {}).values():
+                    if "example" in content and "$ref" in content.get("schema", {}):
+                        conforms(spec, content, content["example"])  # the examples of answers are right too
+    assert sent == 3  # /predict, and /batch_predict as JSON and as CSV
+
+
+def test_the_docs_page_renders_the_document_offline(server, spec):
+    status, body, headers = server.request("GET", "/docs")
+    page = body.decode()
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert page.count("class='operation'") == sum(len(ops) for ops in spec["paths"].values())
+    assert "<script" not in page and "https://" not in page and "A warm, funny film" in page
+
+
+class NoModelServer:
+    """``python app.py`` on a workspace whose registry has no champion: it answers, with 503s."""
+
+    def __init__(self, workspace, env):
+        self.port = process.free_port()
+        self.process = process.launch_app(workspace, self.port, env=child_env(**env))
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                if self.open("GET", "/health") == 503:
+                    return
+            time.sleep(0.3)
+        raise AssertionError("app.py without a model never answered /health")
+
+    def open(self, method, path, headers=None, **options):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        body = json.dumps(options["json"]).encode() if "json" in options else None
+        conn.request(method, path, body, {**(headers or {}), **({"Content-Type": "application/json"} if body else {})})
+        return conn.getresponse().status
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def without_model(tmp_path_factory):
+    """A real server (its own process: MLflow's tracking URI is per process) with no champion to serve."""
+    server = NoModelServer(tmp_path_factory.mktemp("no-model"), {"ADMIN_TOKEN": TOKEN})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def off_loopback(served_workspace):
+    """Apps bound to a public address: one with a token, one without."""
+
+    def app(**config):
+        return create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0, host="0.0.0.0", **config))
+
+    return app(admin_token=TOKEN).test_client(), app().test_client()
+
+
+def test_every_documented_status_is_one_the_server_returns(server, spec, without_model, off_loopback, served_workspace):
+    tokened, token_less = off_loopback
+    untokened = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0)).test_client()
+    big = b'{"review": "' + b"x" * (6 * 1024 * 1024) + b'"}'
+    admin, wrong = {"Authorization": f"Bearer {TOKEN}"}, {"Authorization": "Bearer no"}
+    text = {"Content-Type": "text/plain"}
+
+    def live(method, path, body=None, headers=None):
+        return lambda: server.request(method, path, body, headers)[0]
+
+    def local(client, method, path, **options):
+        if isinstance(client, NoModelServer):
+            return lambda: client.open(method, path, **options)
+        return lambda: client.open(path, method=method, **options).status_code
+
+    provoke = {
+        ("/predict", "post", "200"): live("POST", "/predict", b'{"review": "fine"}', JSON),
+        ("/predict", "post", "400"): live("POST", "/predict", b"{}", JSON),
+        ("/predict", "post", "413"): local(untokened, "POST", "/predict", data=big, headers=JSON),
+        ("/predict", "post", "415"): live("POST", "/predict", b"x", text),
+        ("/predict", "post", "503"): local(without_model, "POST", "/predict", json={"review": "x"}),
+        ("/batch_predict", "post", "200"): live("POST", "/batch_predict", b'{"reviews": ["a"]}', JSON),
+        ("/batch_predict", "post", "400"): live("POST", "/batch_predict", b'{"reviews": []}', JSON),
+        ("/batch_predict", "post", "413"): local(untokened, "POST", "/batch_predict", data=big, headers=JSON),
+        ("/batch_predict", "post", "415"): live("POST", "/batch_predict", b"x", text),
+        ("/batch_predict", "post", "503"): local(without_model, "POST", "/batch_predict", json={"reviews": ["x"]}),
+        ("/health", "get", "200"): live("GET", "/health"),
+        ("/health", "get", "503"): local(without_model, "GET", "/health"),
+        ("/model", "get", "200"): live("GET", "/model"),
+        ("/model", "get", "503"): local(without_model, "GET", "/model"),
+        ("/model/card", "get", "200"): None,  # test_pipeline_smoke: a trained and evaluated version has one
+        ("/model/card", "get", "404"): live("GET", "/model/card"),  # this version was registered without one
+        ("/model/card", "get", "503"): local(without_model, "GET", "/model/card"),
+        ("/metrics", "get", "200"): live("GET", "/metrics"),
+        ("/status", "get", "200"): live("GET", "/status"),
+        ("/status", "get", "401"): local(tokened, "GET", "/status"),
+        ("/status", "get", "403"): local(token_less, "GET", "/status"),
+        ("/reports/{name}", "get", "200"): None,  # test_status_page: reports are served
+        ("/reports/{name}", "get", "401"): local(tokened, "GET", "/reports/index.html"),
+        ("/reports/{name}", "get", "403"): local(token_less, "GET", "/reports/index.html"),
+        ("/reports/{name}", "get", "404"): live("GET", "/reports/no-such-file.html"),
+        ("/admin/reload", "post", "200"): live("POST", "/admin/reload", b"", admin),
+        ("/admin/reload", "post", "401"): live("POST", "/admin/reload", b"", wrong),
+        ("/admin/reload", "post", "404"): local(untokened, "POST", "/admin/reload"),
+        ("/admin/reload", "post", "503"): local(without_model, "POST", "/admin/reload", headers=admin),
+        ("/openapi.json", "get", "200"): live("GET", "/openapi.json"),
+        ("/docs", "get", "200"): live("GET", "/docs"),
+    }
+    documented = {(p, m, s) for p, ops in spec["paths"].items() for m, op in ops.items() for s in op["responses"]}
+    assert documented == set(provoke)  # a status added to the document needs a case here
+    returned = {key: fn() for key, fn in provoke.items() if fn is not None}
+    assert {key: int(key[2]) for key in returned} == returned

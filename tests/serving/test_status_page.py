@@ -1,0 +1,110 @@
+"""The status page over HTTP: the right numbers, reports served read-only, nothing outside reports/ reachable,
+and closed off loopback unless a token or --public-status opens it."""
+
+from __future__ import annotations
+
+import http.client
+import secrets
+import urllib.parse
+
+import pytest
+
+from sentiment_lib.serving.api import ServeConfig, create_app
+from tests.helpers import LiveServer
+from tests.status_workspace import CYCLES, make_status_workspace
+
+pytestmark = pytest.mark.slow
+TOKEN = secrets.token_urlsafe(16)
+
+
+@pytest.fixture(scope="module")
+def workspace(served_workspace, tmp_path_factory):
+    return make_status_workspace(served_workspace, tmp_path_factory.mktemp("status") / "ws")
+
+
+@pytest.fixture(scope="module")
+def server(workspace):
+    live = LiveServer(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
+    yield live
+    live.stop()
+
+
+def raw_get(server, path: str) -> tuple[int, bytes, str]:
+    """GET ``path`` exactly as written (no client-side normalisation of ``..``): status, body, Location."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.putrequest("GET", path, skip_accept_encoding=True)
+    conn.endheaders()
+    response = conn.getresponse()
+    return response.status, response.read(), response.getheader("Location", "")
+
+
+def test_page_shows_champion_verdict_history_and_cycles(server):
+    status, body, headers = server.request("GET", "/")
+    page = body.decode()
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "<strong id='champion-version'>1</strong>" in page
+    assert "90.01%" in page and "89.13%" in page and "91.21%" in page and "0.014" in page  # the version's tags
+    assert "<span id='verdict-status' class='stale'>stale</span>" in page
+    assert f"reports/{CYCLES[-1]}/04_staleness.html" in page
+    assert "AUC 0.93" in page  # the newest verdict's check, not an older one's (0.92)
+    assert page.count("class='series'") == 3 and page.count("class='event'") == 2  # three lines, two markers
+    assert page.count('<tr class="cycle">') == 3
+    assert "stale: mailed ops@example.org" in page and "retrained: version 2 rejected by the gate" in page
+    assert 'http-equiv="refresh"' in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    status, same_page, _ = server.request("GET", "/status")
+    assert status == 200 and b"<strong id='champion-version'>1</strong>" in same_page
+
+
+def test_reports_are_served_read_only(server):
+    status, body, _ = server.request("GET", f"/reports/{CYCLES[0]}/04_staleness.html")
+    assert status == 200 and b"Staleness check of cycle" in body
+    assert server.request("GET", "/reports/index.html")[0] == 200
+    assert server.request("PUT", "/reports/index.html", b"x")[0] == 405
+    assert server.request("DELETE", f"/reports/{CYCLES[0]}/verdict.json")[0] == 405
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/reports/../mlflow.db",
+        "/reports/%2e%2e/mlflow.db",
+        "/reports/..%2fmlflow.db",
+        "/reports/%2e%2e%2fmlflow.db",
+        "/reports/....//mlflow.db",
+        "/reports//etc/passwd",
+        "/reports/%2fetc%2fpasswd",
+        f"/reports/{CYCLES[0]}/../../mlflow.db",
+        "/reports/..%5cmlflow.db",
+    ],
+)
+def test_nothing_outside_reports_is_reachable(server, path):
+    status, body, location = raw_get(server, path)
+    while status == 308:  # werkzeug merges doubled slashes by redirecting: follow it, it must stay in reports/
+        target = urllib.parse.urlsplit(location)
+        assert target.netloc in ("", f"127.0.0.1:{server.port}") and target.path.startswith("/reports/"), location
+        status, body, location = raw_get(server, target.path)
+    assert status in (400, 404), (path, status)
+    assert b"SQLite" not in body and b"root:" not in body
+
+
+def test_status_is_closed_off_loopback_unless_opened(workspace):
+    def client(**config):
+        return create_app(ServeConfig(workspace=str(workspace), refresh_seconds=0, **config)).test_client()
+
+    closed = client(host="0.0.0.0")
+    assert closed.get("/").status_code == 403 and "--public-status" in closed.get("/").get_json()["error"]
+    assert closed.get("/reports/index.html").status_code == 403
+    assert closed.get("/health").status_code == 200  # the API itself stays open
+    tokened = client(host="0.0.0.0", admin_token=TOKEN)
+    assert tokened.get("/").status_code == 401
+    assert tokened.get("/", query_string={"token": "wrong"}).status_code == 401
+    assert tokened.get("/", query_string={"token": TOKEN}).status_code == 200
+    assert tokened.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    # opened with ?token=, the page's links open too (the token is kept in a cookie)
+    browser = create_app(ServeConfig(workspace=str(workspace), refresh_seconds=0, host="0.0.0.0", admin_token=TOKEN))
+    browser = browser.test_client()
+    assert browser.get("/reports/index.html").status_code == 401
+    assert browser.get("/", query_string={"token": TOKEN}).status_code == 200
+    assert browser.get("/reports/index.html").status_code == 200
+    assert client(host="0.0.0.0", public_status=True).get("/").status_code == 200
+    assert client(host="::1").get("/").status_code == 200

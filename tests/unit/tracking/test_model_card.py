@@ -1,0 +1,60 @@
+"""The model card says what the registry knows: data, numbers with intervals, calibration, the gate's decision."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from mlflow.entities.model_registry import ModelVersion, ModelVersionTag
+
+from sentiment_lib.tracking import model_card
+
+EVALUATED = {
+    "test_accuracy": "0.9",
+    "test_n": "1000.0",
+    "test_f1": "0.91",
+    "test_roc_auc": "0.96",
+    "test_ece": "0.014",
+    "test_ece_before_temperature": "0.02",
+    "airline_accuracy": "0.8",
+    "airline_n": "100.0",
+}
+REJECTED = {
+    "gate.promote": "false",
+    "gate.reason": "no significant gain (p=0.21 > 0.05)",
+    "gate.champion_version": "3",
+    "gate.challenger_accuracy": "0.9050",
+    "gate.champion_accuracy": "0.9000",
+    "gate.p_value": "0.21",
+    "gate.n": "1200",
+    "gate.judged_on": "test split + feedback holdout",
+}
+
+
+def version(tags: dict[str, str]) -> ModelVersion:
+    return ModelVersion("sentiment-classifier", "4", 0, tags=[ModelVersionTag(k, v) for k, v in tags.items()])
+
+
+def run(params: dict[str, str], metrics: dict[str, float]):
+    """What the card reads of a run: its params and metrics (as ``Run.data`` holds them)."""
+    return SimpleNamespace(data=SimpleNamespace(params=params, metrics=metrics))
+
+
+def test_a_rejected_challenger_card_has_its_numbers_intervals_and_the_decision():
+    trained = run({"settings.raw_path": "data/raw/x.csv", "settings.preset": "quick"}, {"train_rows": 20000.0})
+    card = model_card.build_card("sentiment-classifier", version({**EVALUATED, **REJECTED}), trained)
+    assert card.startswith("# sentiment-classifier, version 4")
+    assert "- **Trained on**: `data/raw/x.csv`, 20,000 rows." in card
+    # 900 of 1,000 right: the Wilson 95% interval is 87.98% to 91.71%
+    assert "| held-out split of the training data | 1,000 | 90.00% | 87.98% to 91.71% | 0.910 | 0.960 |" in card
+    assert "| airline tweets | 100 | 80.00% | 71." in card
+    assert "expected calibration error 0.014 (before temperature scaling: 0.020)" in card
+    assert "Compared with version 3 on 1200 rows" in card and "McNemar p = 0.21" in card
+    assert "Decision: rejected (no significant gain" in card
+    assert "rejected by the gate" in model_card.summary(card)[3]
+
+
+def test_a_first_version_without_evaluation_or_run_still_gets_a_card():
+    card = model_card.build_card("m", version({"promotion.reason": "first version"}), None)
+    assert "Not evaluated yet." in card and "an unknown number of rows" in card
+    assert "promoted to @champion (first version)" in card and "no gate comparison" in card
+    assert len(model_card.summary(card)) == 4 and all("**" not in line for line in model_card.summary(card))
