@@ -113,11 +113,18 @@ def new_registry(workspace: Path, model_dir: Path, name: str = NAME) -> Path:
 class LiveServer:
     """``python app.py`` in its own process on a free loopback port."""
 
-    def __init__(self, workspace: Path, env: dict[str, str]):
+    def __init__(self, workspace: Path, env: dict[str, str], timeout: float = 180):
         self.port = process.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = process.launch_app(workspace, self.port, env=child_env(**env))
-        process.wait_until_healthy(self.process, self.url, timeout=90)
+        self.log = workspace / "logs" / f"live-server-{self.port}.log"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("w") as output:
+            self.process = process.launch_app(workspace, self.port, env=child_env(**env), output=output)
+        try:
+            process.wait_until_healthy(self.process, self.url, timeout=timeout, where=str(self.log))
+        except Exception as err:  # say why here: a CI log is all there is afterwards
+            self.stop()
+            raise AssertionError(f"{err}\n--- {self.log} ---\n{self.log.read_text()[-4000:]}") from None
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
         req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
@@ -129,7 +136,7 @@ class LiveServer:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=20)
+        process.wait_or_kill(self.process, timeout=20)
 
 
 def assert_serves(server: LiveServer, version: str, review: str) -> None:

@@ -175,6 +175,8 @@ def test_a_served_log_that_fills_up_never_fails_a_prediction(served_workspace, t
         health = as_json(_get(url, "/health"))
         assert health["status"] == "ok" and health["served_log_failures"] > 0
         assert "File too large" in health["served_log_last_failure"]
+        metrics = _get(url, "/metrics").decode()  # the same count, for Prometheus
+        assert f"sentiment_served_log_write_errors_total {float(health['served_log_failures'])}" in metrics
         (log_file,) = log_dir.glob("served-*.jsonl")
         assert log_file.stat().st_size <= 4000
         assert all(line.endswith("}") for line in log_file.read_text().splitlines()[:-1])
