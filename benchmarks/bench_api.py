@@ -5,9 +5,9 @@
 For the server without micro-batching (the baseline: each request calls the model on its own), with it
 (the default), and with it in 2 worker processes (``--workers 2``): sequential /predict latency p50/p99,
 requests/s and p99 with 16 concurrent clients (keep-alive connections, bounded request count), errors,
-and the resident memory of the server and its workers. The first row is the ceiling: the champion's
-predictor alone in this process, on the same sentences in calls of 16 (what micro-batching 16 clients
-can at best hand it), no HTTP.
+and the resident memory of the server and its workers. The first row is the reference: the champion's
+predictor alone in this process, on the same sentences in calls of 16 (a micro-batch when 16 clients wait
+at once; the batcher can hand it up to 32), no HTTP.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     texts, _ = sst2_test()
     workspace = Path(args.workspace).resolve()
-    rows = [[f"predictor alone, {CLIENTS} sentences a call (ceiling)", "-", "-", predictor_rate(workspace, texts)]]
+    rows = [[f"predictor alone, calls of {CLIENTS} sentences, no HTTP", "-", "-", predictor_rate(workspace, texts)]]
     rows[0] += ["-"] * 3
     for name, extra in SERVERS:
         port = serve_demo.free_port()
