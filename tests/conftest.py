@@ -10,7 +10,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from sentiment_lib.serving.process import free_port
-from tests.helpers import Inbox, new_registry, save_untrained_model
+from tests.helpers import Inbox, LiveServer, new_registry, save_untrained_model
+from tests.status_workspace import make_status_workspace
 
 
 def _share_the_cores() -> None:
@@ -58,3 +59,17 @@ def smtp_server():
     controller.start()
     yield inbox, controller.port
     controller.stop()
+
+
+@pytest.fixture(scope="module")
+def status_workspace(served_workspace, tmp_path_factory):
+    """A copy of ``served_workspace`` with three loop cycles behind it (see tests/status_workspace.py)."""
+    return make_status_workspace(served_workspace, tmp_path_factory.mktemp("status") / "ws")
+
+
+@pytest.fixture(scope="module")
+def status_server(status_workspace):
+    """``app.py`` serving ``status_workspace``."""
+    live = LiveServer(status_workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
+    yield live
+    live.stop()

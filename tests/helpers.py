@@ -113,7 +113,7 @@ def new_registry(workspace: Path, model_dir: Path, name: str = NAME) -> Path:
 class LiveServer:
     """``python app.py`` in its own process on a free loopback port."""
 
-    def __init__(self, workspace: Path, env: dict[str, str], timeout: float = 180):
+    def __init__(self, workspace: Path, env: dict[str, str], timeout: float = 180, health: int = 200):
         self.port = process.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workspace / "logs" / f"live-server-{self.port}.log"
@@ -121,7 +121,7 @@ class LiveServer:
         with self.log.open("w") as output:
             self.process = process.launch_app(workspace, self.port, env=child_env(**env), output=output)
         try:
-            process.wait_until_healthy(self.process, self.url, timeout=timeout, where=str(self.log))
+            process.wait_until_healthy(self.process, self.url, timeout=timeout, where=str(self.log), status=health)
         except Exception as err:  # say why here: a CI log is all there is afterwards
             self.stop()
             raise AssertionError(f"{err}\n--- {self.log} ---\n{self.log.read_text()[-4000:]}") from None

@@ -65,24 +65,30 @@ def wait_or_kill(process: subprocess.Popen, timeout: float = 30) -> None:
 
 
 def wait_until_healthy(
-    process: subprocess.Popen, base: str, where: str = "its log", timeout: float = 120, name: str = "app.py"
+    process: subprocess.Popen,
+    base: str,
+    where: str = "its log",
+    timeout: float = 120,
+    name: str = "app.py",
+    status: int = 200,
 ) -> None:
-    """Poll ``/health`` until 200.
+    """Poll ``/health`` until it answers ``status`` (503: up, but with no model to serve).
 
     Raises:
-        SentimentError: the process exits, or is not healthy within ``timeout`` seconds.
+        SentimentError: the process exits, or ``/health`` does not answer ``status`` within ``timeout`` seconds.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SentimentError(f"{name} exited with status {process.returncode}; see {where}")
         try:
-            if _get(f"{base}/health") == 200:
+            if _get(f"{base}/health") == status:
                 return
         except OSError:
             pass  # not listening yet
         time.sleep(0.5)
-    raise SentimentError(f"{name} did not become healthy within {timeout:.0f} s; see {where}")
+    state = "become healthy" if status == 200 else f"answer {status} on /health"
+    raise SentimentError(f"{name} did not {state} within {timeout:.0f} s; see {where}")
 
 
 def start_in_background(workspace: Workspace, port: int) -> str:

@@ -12,8 +12,7 @@ import shutil
 
 import pytest
 
-from tests.helpers import LiveServer
-from tests.status_workspace import CYCLES, make_status_workspace
+from tests.status_workspace import CYCLES
 
 pytestmark = pytest.mark.slow
 INSTALL = "chromium is not installed: run `sudo apt-get install chromium` (make install does it when run as root)"
@@ -35,18 +34,6 @@ def browser():
         launched.close()
 
 
-@pytest.fixture(scope="module")
-def workspace(served_workspace, tmp_path_factory):
-    return make_status_workspace(served_workspace, tmp_path_factory.mktemp("browser") / "ws")
-
-
-@pytest.fixture(scope="module")
-def server(workspace):
-    live = LiveServer(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
-    yield live
-    live.stop()
-
-
 @pytest.fixture
 def page(browser):
     """A fresh page that records console errors and failed requests."""
@@ -66,8 +53,8 @@ def broken_images(page) -> list[str]:
     return page.eval_on_selector_all("img", script)
 
 
-def test_status_page_renders_every_section(page, server, tmp_path):
-    response = page.goto(server.url + "/")
+def test_status_page_renders_every_section(page, status_server, tmp_path):
+    response = page.goto(status_server.url + "/")
     assert response.status == 200
     assert page.text_content("#champion-version") == "1"
     champion = page.inner_text("#champion")
@@ -89,8 +76,8 @@ def test_status_page_renders_every_section(page, server, tmp_path):
     assert page.problems == []
 
 
-def test_report_links_open_from_the_status_page(page, server):
-    page.goto(server.url + "/")
+def test_report_links_open_from_the_status_page(page, status_server):
+    page.goto(status_server.url + "/")
     links = page.locator("#cycle-table a")
     assert links.count() == len(CYCLES)
     with page.expect_navigation():
@@ -98,13 +85,13 @@ def test_report_links_open_from_the_status_page(page, server):
     assert page.url.endswith("/04_staleness.html")
     assert "Staleness check of cycle" in page.inner_text("body")
     assert page.locator("img").count() == 1 and broken_images(page) == []
-    page.goto(server.url + "/reports/index.html")
+    page.goto(status_server.url + "/reports/index.html")
     assert page.locator("tr.cycle").count() == 3
     assert page.problems == []
 
 
-def test_reports_index_and_a_notebook_report_open_from_disk(page, workspace, tmp_path):
-    index = workspace / "reports" / "index.html"
+def test_reports_index_and_a_notebook_report_open_from_disk(page, status_workspace, tmp_path):
+    index = status_workspace / "reports" / "index.html"
     page.goto(index.as_uri())
     assert "Sentiment pipeline reports" in page.inner_text("h1")
     assert broken_images(page) == []  # the staleness plot, when there is one

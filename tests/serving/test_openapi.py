@@ -3,19 +3,15 @@ server and answers in its documented shape, and every status it documents is one
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
 import secrets
-import time
 
 import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from sentiment_lib.serving import process
 from sentiment_lib.serving.api import ServeConfig, create_app
-from tests.helpers import LiveServer, as_json, child_env
+from tests.helpers import LiveServer, as_json
 
 pytestmark = pytest.mark.slow
 TOKEN = secrets.token_urlsafe(16)
@@ -86,35 +82,10 @@ def test_the_docs_page_renders_the_document_offline(server, spec):
     assert "<script" not in page and "https://" not in page and "A warm, funny film" in page
 
 
-class NoModelServer:
-    """``python app.py`` on a workspace whose registry has no champion: it answers, with 503s."""
-
-    def __init__(self, workspace, env):
-        self.port = process.free_port()
-        self.process = process.launch_app(workspace, self.port, env=child_env(**env))
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and self.process.poll() is None:
-            with contextlib.suppress(OSError):
-                if self.open("GET", "/health") == 503:
-                    return
-            time.sleep(0.3)
-        raise AssertionError("app.py without a model never answered /health")
-
-    def open(self, method, path, headers=None, **options):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        body = json.dumps(options["json"]).encode() if "json" in options else None
-        conn.request(method, path, body, {**(headers or {}), **({"Content-Type": "application/json"} if body else {})})
-        return conn.getresponse().status
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
-def without_model(tmp_path_factory):
+def no_model(tmp_path_factory):
     """A real server (its own process: MLflow's tracking URI is per process) with no champion to serve."""
-    server = NoModelServer(tmp_path_factory.mktemp("no-model"), {"ADMIN_TOKEN": TOKEN})
+    server = LiveServer(tmp_path_factory.mktemp("no-model"), {"ADMIN_TOKEN": TOKEN}, health=503)
     yield server
     server.stop()
 
@@ -129,19 +100,17 @@ def off_loopback(served_workspace):
     return app(admin_token=TOKEN).test_client(), app().test_client()
 
 
-def test_every_documented_status_is_one_the_server_returns(server, spec, without_model, off_loopback, served_workspace):
+def test_every_documented_status_is_one_the_server_returns(server, spec, no_model, off_loopback, served_workspace):
     tokened, token_less = off_loopback
     untokened = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0)).test_client()
     big = b'{"review": "' + b"x" * (6 * 1024 * 1024) + b'"}'
     admin, wrong = {"Authorization": f"Bearer {TOKEN}"}, {"Authorization": "Bearer no"}
     text = {"Content-Type": "text/plain"}
 
-    def live(method, path, body=None, headers=None):
-        return lambda: server.request(method, path, body, headers)[0]
+    def live(method, path, body=None, headers=None, on=server):
+        return lambda: on.request(method, path, body, headers)[0]
 
     def local(client, method, path, **options):
-        if isinstance(client, NoModelServer):
-            return lambda: client.open(method, path, **options)
         return lambda: client.open(path, method=method, **options).status_code
 
     provoke = {
@@ -149,19 +118,19 @@ def test_every_documented_status_is_one_the_server_returns(server, spec, without
         ("/predict", "post", "400"): live("POST", "/predict", b"{}", JSON),
         ("/predict", "post", "413"): local(untokened, "POST", "/predict", data=big, headers=JSON),
         ("/predict", "post", "415"): live("POST", "/predict", b"x", text),
-        ("/predict", "post", "503"): local(without_model, "POST", "/predict", json={"review": "x"}),
+        ("/predict", "post", "503"): live("POST", "/predict", b'{"review": "x"}', JSON, on=no_model),
         ("/batch_predict", "post", "200"): live("POST", "/batch_predict", b'{"reviews": ["a"]}', JSON),
         ("/batch_predict", "post", "400"): live("POST", "/batch_predict", b'{"reviews": []}', JSON),
         ("/batch_predict", "post", "413"): local(untokened, "POST", "/batch_predict", data=big, headers=JSON),
         ("/batch_predict", "post", "415"): live("POST", "/batch_predict", b"x", text),
-        ("/batch_predict", "post", "503"): local(without_model, "POST", "/batch_predict", json={"reviews": ["x"]}),
+        ("/batch_predict", "post", "503"): live("POST", "/batch_predict", b'{"reviews": ["x"]}', JSON, on=no_model),
         ("/health", "get", "200"): live("GET", "/health"),
-        ("/health", "get", "503"): local(without_model, "GET", "/health"),
+        ("/health", "get", "503"): live("GET", "/health", on=no_model),
         ("/model", "get", "200"): live("GET", "/model"),
-        ("/model", "get", "503"): local(without_model, "GET", "/model"),
+        ("/model", "get", "503"): live("GET", "/model", on=no_model),
         ("/model/card", "get", "200"): None,  # test_pipeline_smoke: a trained and evaluated version has one
         ("/model/card", "get", "404"): live("GET", "/model/card"),  # this version was registered without one
-        ("/model/card", "get", "503"): local(without_model, "GET", "/model/card"),
+        ("/model/card", "get", "503"): live("GET", "/model/card", on=no_model),
         ("/metrics", "get", "200"): live("GET", "/metrics"),
         ("/status", "get", "200"): live("GET", "/status"),
         ("/status", "get", "401"): local(tokened, "GET", "/status"),
@@ -173,7 +142,7 @@ def test_every_documented_status_is_one_the_server_returns(server, spec, without
         ("/admin/reload", "post", "200"): live("POST", "/admin/reload", b"", admin),
         ("/admin/reload", "post", "401"): live("POST", "/admin/reload", b"", wrong),
         ("/admin/reload", "post", "404"): local(untokened, "POST", "/admin/reload"),
-        ("/admin/reload", "post", "503"): local(without_model, "POST", "/admin/reload", headers=admin),
+        ("/admin/reload", "post", "503"): live("POST", "/admin/reload", b"", admin, on=no_model),
         ("/openapi.json", "get", "200"): live("GET", "/openapi.json"),
         ("/docs", "get", "200"): live("GET", "/docs"),
     }

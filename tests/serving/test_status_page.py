@@ -10,23 +10,10 @@ import urllib.parse
 import pytest
 
 from sentiment_lib.serving.api import ServeConfig, create_app
-from tests.helpers import LiveServer
-from tests.status_workspace import CYCLES, make_status_workspace
+from tests.status_workspace import CYCLES
 
 pytestmark = pytest.mark.slow
 TOKEN = secrets.token_urlsafe(16)
-
-
-@pytest.fixture(scope="module")
-def workspace(served_workspace, tmp_path_factory):
-    return make_status_workspace(served_workspace, tmp_path_factory.mktemp("status") / "ws")
-
-
-@pytest.fixture(scope="module")
-def server(workspace):
-    live = LiveServer(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
-    yield live
-    live.stop()
 
 
 def raw_get(server, path: str) -> tuple[int, bytes, str]:
@@ -38,8 +25,8 @@ def raw_get(server, path: str) -> tuple[int, bytes, str]:
     return response.status, response.read(), response.getheader("Location", "")
 
 
-def test_page_shows_champion_verdict_history_and_cycles(server):
-    status, body, headers = server.request("GET", "/")
+def test_page_shows_champion_verdict_history_and_cycles(status_server):
+    status, body, headers = status_server.request("GET", "/")
     page = body.decode()
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert "<strong id='champion-version'>1</strong>" in page
@@ -51,16 +38,16 @@ def test_page_shows_champion_verdict_history_and_cycles(server):
     assert page.count('<tr class="cycle">') == 3
     assert "stale: mailed ops@example.org" in page and "retrained: version 2 rejected by the gate" in page
     assert 'http-equiv="refresh"' in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
-    status, same_page, _ = server.request("GET", "/status")
+    status, same_page, _ = status_server.request("GET", "/status")
     assert status == 200 and b"<strong id='champion-version'>1</strong>" in same_page
 
 
-def test_reports_are_served_read_only(server):
-    status, body, _ = server.request("GET", f"/reports/{CYCLES[0]}/04_staleness.html")
+def test_reports_are_served_read_only(status_server):
+    status, body, _ = status_server.request("GET", f"/reports/{CYCLES[0]}/04_staleness.html")
     assert status == 200 and b"Staleness check of cycle" in body
-    assert server.request("GET", "/reports/index.html")[0] == 200
-    assert server.request("PUT", "/reports/index.html", b"x")[0] == 405
-    assert server.request("DELETE", f"/reports/{CYCLES[0]}/verdict.json")[0] == 405
+    assert status_server.request("GET", "/reports/index.html")[0] == 200
+    assert status_server.request("PUT", "/reports/index.html", b"x")[0] == 405
+    assert status_server.request("DELETE", f"/reports/{CYCLES[0]}/verdict.json")[0] == 405
 
 
 @pytest.mark.parametrize(
@@ -77,19 +64,20 @@ def test_reports_are_served_read_only(server):
         "/reports/..%5cmlflow.db",
     ],
 )
-def test_nothing_outside_reports_is_reachable(server, path):
-    status, body, location = raw_get(server, path)
+def test_nothing_outside_reports_is_reachable(status_server, path):
+    status, body, location = raw_get(status_server, path)
     while status == 308:  # werkzeug merges doubled slashes by redirecting: follow it, it must stay in reports/
         target = urllib.parse.urlsplit(location)
-        assert target.netloc in ("", f"127.0.0.1:{server.port}") and target.path.startswith("/reports/"), location
-        status, body, location = raw_get(server, target.path)
+        assert target.netloc in ("", f"127.0.0.1:{status_server.port}"), location
+        assert target.path.startswith("/reports/"), location
+        status, body, location = raw_get(status_server, target.path)
     assert status in (400, 404), (path, status)
     assert b"SQLite" not in body and b"root:" not in body
 
 
-def test_status_is_closed_off_loopback_unless_opened(workspace):
+def test_status_is_closed_off_loopback_unless_opened(status_workspace):
     def client(**config):
-        return create_app(ServeConfig(workspace=str(workspace), refresh_seconds=0, **config)).test_client()
+        return create_app(ServeConfig(workspace=str(status_workspace), refresh_seconds=0, **config)).test_client()
 
     closed = client(host="0.0.0.0")
     assert closed.get("/").status_code == 403 and "--public-status" in closed.get("/").get_json()["error"]
@@ -101,8 +89,7 @@ def test_status_is_closed_off_loopback_unless_opened(workspace):
     assert tokened.get("/", query_string={"token": TOKEN}).status_code == 200
     assert tokened.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     # opened with ?token=, the page's links open too (the token is kept in a cookie)
-    browser = create_app(ServeConfig(workspace=str(workspace), refresh_seconds=0, host="0.0.0.0", admin_token=TOKEN))
-    browser = browser.test_client()
+    browser = client(host="0.0.0.0", admin_token=TOKEN)
     assert browser.get("/reports/index.html").status_code == 401
     assert browser.get("/", query_string={"token": TOKEN}).status_code == 200
     assert browser.get("/reports/index.html").status_code == 200
