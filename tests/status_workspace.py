@@ -20,7 +20,7 @@ import nbformat
 
 from sentiment_lib import reports
 from sentiment_lib.io import write_json_atomic
-from sentiment_lib.tracking import registry, runs
+from sentiment_lib.tracking import runs
 from tests.helpers import NAME
 
 CHAMPION_TAGS = {"test_accuracy": 0.9001, "test_ece": 0.014, "sst2_test_accuracy": 0.8913, "airline_accuracy": 0.9121}
@@ -36,11 +36,13 @@ HISTORY = f"""time,model_version,status,{COLUMNS},{",".join(c + "_threshold" for
 def make_status_workspace(served_workspace: Path, target: Path) -> Path:
     """A copy of ``served_workspace`` with three cycles, a history, events, reports and an index page."""
     shutil.copytree(served_workspace, target)
-    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    runs.configure_client(target)
-    registry.tag_version(NAME, "1", CHAMPION_TAGS)
-    mlflow.set_tracking_uri(previous[0])
-    mlflow.set_registry_uri(previous[1])
+    # a client of the copy's own store: pointing the process-wide MLflow URI at the copy and back would
+    # leave MLFLOW_TRACKING_URI exported behind runs.configure_client's back, and later tests would take
+    # it for the user's and register into the wrong store
+    uri = runs.tracking_uri(target)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for key, value in CHAMPION_TAGS.items():
+        client.set_model_version_tag(NAME, "1", key, str(value))
     out = target / "reports"
     (out / "staleness_history.csv").parent.mkdir(parents=True, exist_ok=True)
     (out / "staleness_history.csv").write_text(HISTORY)
