@@ -11,20 +11,25 @@ import logging
 import subprocess
 import tempfile
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from dotenv import load_dotenv
 
 from sentiment_lib import logs, notebooks, reports
+from sentiment_lib.clock import SimulatedClock, WallClock, as_text, parse_moment
 from sentiment_lib.config import CHAMPION, PRESETS, settings_for
 from sentiment_lib.data import feedback, importers
-from sentiment_lib.errors import SentimentError, StepFailedError
+from sentiment_lib.errors import ConfigError, SentimentError, StepFailedError
 from sentiment_lib.inference import batch, spark_batch
 from sentiment_lib.locking import WorkspaceBusyError, workspace_lock
+from sentiment_lib.monitoring import adaptation
+from sentiment_lib.monitoring.adaptation import ServedReplay
 from sentiment_lib.monitoring.cycle import Cycle
 from sentiment_lib.monitoring.replay import Replay
 from sentiment_lib.monitoring.scheduler import StopSignal, run_loop
 from sentiment_lib.serving import process
+from sentiment_lib.serving.client import ApiClient
 from sentiment_lib.tracking import registry, runs, server
 from sentiment_lib.workspace import ENV_FILE, Workspace
 
@@ -71,6 +76,25 @@ def _add_loop_parsers(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--per-cycle", type=int, required=True, help="rows dropped into data/incoming/ per cycle")
     sub.add_argument("--cycles", type=int, help="stop after this many cycles (default: until the stream ends)")
     sub.add_argument("--every", type=float, default=0.0, help="minutes between cycles (default: 0, back to back)")
+    sub.add_argument(
+        "--hours-per-cycle",
+        type=float,
+        help="simulate the clock: each cycle is this many hours later for the loop (ages, cooldowns, guardrails, "
+        "feedback arrival), whatever the wall clock says (default: the wall clock)",
+    )
+    sub.add_argument("--start", default="", help="the simulated clock's start, ISO 8601 (default: now)")
+    sub.add_argument(
+        "--serve",
+        metavar="URL",
+        help="send each cycle's texts through the API at URL first (e.g. http://127.0.0.1:5000); their labels "
+        "arrive in the next cycle, and a table compares the estimate with the realised accuracy",
+    )
+    sub.add_argument(
+        "--final-holdout",
+        type=int,
+        default=0,
+        help="keep the stream's last N rows out of the replay; with --serve, score the first and last champion on them",
+    )
     sub.set_defaults(handler=cmd_replay)
 
 
@@ -344,20 +368,82 @@ def cmd_loop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_clock(args: argparse.Namespace, replay: Replay) -> SimulatedClock | WallClock:
+    if args.hours_per_cycle is None:
+        return WallClock()
+    if args.hours_per_cycle <= 0:
+        raise ConfigError(f"--hours-per-cycle must be > 0, got {args.hours_per_cycle}")
+    start = replay.clock_start(parse_moment(args.start, "--start"))
+    return SimulatedClock(start, timedelta(hours=args.hours_per_cycle))
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     stop = StopSignal().install()
     cycle = _cycle(args, stop)
-    replay = Replay(args.source, cycle.ws.incoming, cycle.ws.replay_state, args.per_cycle)
+    replay = Replay(args.source, cycle.ws.incoming, cycle.ws.replay_state, args.per_cycle, args.final_holdout)
+    clock = _replay_clock(args, replay)
     cycles = args.cycles or -(-replay.remaining // args.per_cycle)
     log.info(
-        "Replay of %s: %d rows left, %d per cycle, %d cycle(s)", args.source, replay.remaining, args.per_cycle, cycles
+        "Replay of %s: %d rows left, %d per cycle, %d cycle(s)%s",
+        args.source,
+        replay.remaining,
+        args.per_cycle,
+        cycles,
+        f", the loop's clock from {as_text(clock.now())} by {args.hours_per_cycle} h a cycle"
+        if isinstance(clock, SimulatedClock)
+        else "",
     )
+    if args.serve:
+        return _served_replay(args, cycle, replay, clock, stop, cycles)
 
     def drop() -> None:
         dropped = replay.drop_next()
         log.info("Replay: %s", f"dropped {dropped.name}" if dropped else "the stream is used up")
 
-    run_loop(_loop_job(cycle, drop), args.every * 60, stop, max(cycles, 1))
+    def one_cycle() -> None:
+        drop()
+        try:
+            _print_cycle(cycle.run(now=clock.now()))
+        except WorkspaceBusyError as err:
+            log.warning("%s", err)
+            return
+        if isinstance(clock, SimulatedClock):
+            replay.save_clock(clock.advance())
+
+    run_loop(one_cycle, args.every * 60, stop, max(cycles, 1))
+    return 0
+
+
+def _served_replay(
+    args: argparse.Namespace,
+    cycle: Cycle,
+    replay: Replay,
+    clock: SimulatedClock | WallClock,
+    stop: StopSignal,
+    cycles: int,
+) -> int:
+    served = ServedReplay(cycle, replay, ApiClient(args.serve), clock)
+    first = served.first_champion()
+
+    def one_day() -> None:
+        record = served.run_one()
+        if record is None:
+            log.info("Replay: the stream is used up")
+            return
+        print(
+            f"day {record.cycle} ({record.day[:10]}): v{record.champion} {record.accuracy:.3f} on "
+            f"{record.served} new texts, estimate {record.estimate:.3f} ({record.estimate_low:.3f}-"
+            f"{record.estimate_high:.3f}), {record.verdict}, drift AUC {record.drift_auc:.3f}"
+            + (f"; {record.retrain}" if record.retrain else "")
+        )
+
+    run_loop(one_day, args.every * 60, stop, max(cycles, 1))
+    text = adaptation.day_table(served.records)
+    if args.final_holdout:
+        scores, p_value = adaptation.final_scores(cycle, [first, served.champion()], replay.holdout)
+        text += "\n\n" + adaptation.summary_text(served.records, scores, p_value, len(replay.holdout))
+    adaptation.write_summary(cycle.ws, text)
+    print(text)
     return 0
 
 

@@ -32,3 +32,7 @@ class StepFailedError(SentimentError):
     def __init__(self, message: str, executed_notebook: str | None = None):
         super().__init__(message)
         self.executed_notebook = executed_notebook
+
+
+class ServingUnavailableError(SentimentError):
+    """The prediction API does not answer, or answers with an error, where a command needs it."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,7 +126,8 @@ def ingest_incoming(
     arrived = now.isoformat(timespec="seconds")
     report = report if report is not None else IngestReport()
     known = set(read_store(store_path)[TEXT_COLUMN])
-    for path in _incoming_files(incoming_dir, settle_seconds, now.timestamp()):
+    # a file's age is measured on the file system's (wall) clock, whatever clock dates the arrivals
+    for path in _incoming_files(incoming_dir, settle_seconds, time.time()):
         try:
             rows = _validate_file(path)
         except Exception as err:  # whatever makes a file unreadable, it must not stop the others
@@ -146,11 +148,11 @@ def ingest_incoming(
     return report
 
 
-def ingest_workspace(ws: Workspace, report: IngestReport | None = None) -> IngestReport:
-    """:func:`ingest_incoming` over the workspace's folders and settings."""
+def ingest_workspace(ws: Workspace, report: IngestReport | None = None, now: datetime | None = None) -> IngestReport:
+    """:func:`ingest_incoming` over the workspace's folders and settings; ``now`` dates the arrivals."""
     settle = ws.settings.incoming_settle_seconds
     folders = (ws.incoming, ws.feedback_store, ws.archive, ws.quarantine)
-    return ingest_incoming(*folders, settle_seconds=settle, report=report)
+    return ingest_incoming(*folders, settle_seconds=settle, report=report, now=now)
 
 
 def _quarantine_safely(path: Path, quarantine_dir: Path, reason: str, report: IngestReport) -> None:

@@ -261,8 +261,10 @@ class AlertSender:
         write_json_atomic(self.state_path, {**self._sent_at(), key: now.isoformat()})
 
     def in_cooldown(self, key: str, now: datetime) -> bool:
+        """Sent within the cooldown before ``now``; a record dated after ``now`` (written by a replay on a
+        simulated clock running ahead) does not silence the real clock's alerts."""
         last = self._sent_at().get(key)
-        return last is not None and now - datetime.fromisoformat(last) < self.cooldown
+        return last is not None and timedelta(0) <= now - datetime.fromisoformat(last) < self.cooldown
 
     def send(self, alert: Alert, now: datetime | None = None) -> str:
         """Deliver ``alert``; return ``sent``, ``outbox``, ``failed`` (SMTP gave up, kept in the outbox; or

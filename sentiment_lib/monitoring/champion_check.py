@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import mlflow
@@ -34,15 +34,16 @@ class Champion:
     version: str
     predictor: SentimentPredictor
     baseline: float  # its test accuracy at evaluation
-    trained_at: datetime
+    trained_at: datetime  # on the loop's clock: feedback that arrived later is new to it
+    registered_at: datetime  # on the wall clock, as the API's served log is
 
 
 def load_champion(ws: Workspace) -> Champion:
     """Raises ModelError: no champion yet, or it was never evaluated."""
     found = registry.require_version(ws.registered_model, CHAMPION)
     predictor = registry.load_served_model(ws.registered_model, version=str(found.version)).predictor
-    trained_at = datetime.fromtimestamp(found.creation_timestamp / 1000, UTC)
-    return Champion(str(found.version), predictor, registry.baseline_accuracy(found), trained_at)
+    baseline = registry.baseline_accuracy(found)
+    return Champion(str(found.version), predictor, baseline, registry.trained_at(found), registry.registered_at(found))
 
 
 def assess_champion(ws: Workspace, champion: Champion, now: datetime) -> staleness.Assessment:
@@ -68,10 +69,10 @@ def assess_champion(ws: Workspace, champion: Champion, now: datetime) -> stalene
 
 
 def _recently_served(ws: Workspace, champion: Champion) -> list[dict]:
-    """The last ``drift_sample`` texts the app served with this champion: only its days are read, and only
-    that many records are kept in memory."""
-    window = deque(maxlen=ws.settings.drift_sample)
-    records = read_served(ws.served_log, since=champion.trained_at)
+    """The latest texts the app served with this champion (``drift_sample`` for drift, ``staleness_window``
+    for the estimate): only the days since it was registered are read, and only that many records are kept."""
+    window = deque(maxlen=max(ws.settings.drift_sample, ws.settings.staleness_window))
+    records = read_served(ws.served_log, since=champion.registered_at)
     window.extend(r for r in records if r["model_version"] == champion.version)
     return list(window)
 
@@ -82,7 +83,10 @@ def log_assessment(ws: Workspace, assessment: staleness.Assessment, cycle: str) 
     One run per champion version (``monitoring-v<N>``) rather than one per check, so the MLflow UI charts
     accuracy on feedback, drift AUC and the estimate over time (wandb groups its runs by the same id).
     """
-    metrics = {f"staleness_{c.name}": c.value for c in assessment.verdict.checks}
+    metrics = {}
+    for check in assessment.verdict.checks:
+        metrics[f"staleness_{check.name}"] = check.value
+        metrics.update({f"staleness_{name}": value for name, value in check.interval_numbers().items()})
     run_id, step = monitoring_run(ws, assessment.model_version)
     name = f"monitoring-v{assessment.model_version}"
     with runs.tracked_run(ws.settings, run_name=name, job_type=MONITORING_STEP, run_id=run_id):

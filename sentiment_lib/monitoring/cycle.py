@@ -11,11 +11,12 @@ import logging
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sentiment_lib import notebooks, reports
+from sentiment_lib.clock import as_text, wall_now
 from sentiment_lib.config import CHALLENGER, CHAMPION, settings_for
 from sentiment_lib.data import feedback
 from sentiment_lib.errors import DataValidationError, RegistryUnavailableError, SentimentError, StepFailedError
@@ -44,8 +45,9 @@ class LoopState:
     def save(self, path: Path) -> None:
         write_json_atomic(path, asdict(self))
 
-    def retrains_since(self, moment: datetime) -> int:
-        return sum(datetime.fromisoformat(t) > moment for t in self.retrains)
+    def retrains_between(self, start: datetime, end: datetime) -> int:
+        """Retrains in (start, end]: one dated after ``end`` (a replay's simulated future) is not counted."""
+        return sum(start < datetime.fromisoformat(t) <= end for t in self.retrains)
 
 
 @dataclass
@@ -76,10 +78,6 @@ def alert_sender(workspace: Workspace) -> AlertSender:
     )
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class Cycle:
     """One pass: ingest → (first training if there is no champion) → staleness → maybe retrain → reports."""
 
@@ -101,17 +99,21 @@ class Cycle:
         self.stop_requested = stop_requested
         self.command = command
         self.wait_for_lock = wait_for_lock
+        self.now = wall_now()  # the cycle's moment on the loop's clock, set by run()
 
     def run(self, now: datetime | None = None) -> CycleSummary:
         """Run one cycle under the workspace lock; see the class docstring.
+
+        ``now`` is the loop's clock (default: the wall clock); a replay passes its simulated time, and
+        everything the cycle dates (feedback arrival, the versions it trains, alerts, guardrails) uses it.
 
         Whatever goes wrong inside the cycle is caught here, alerted and recorded, so the next cycle runs.
 
         Raises:
             WorkspaceBusyError: another command holds the lock (and the cycle was not asked to wait).
         """
-        now = now or datetime.now(UTC)
-        summary = CycleSummary(notebooks.new_cycle_id(), now.isoformat(timespec="seconds"))
+        now = self.now = now or wall_now()
+        summary = CycleSummary(notebooks.new_cycle_id(), as_text(now))
         with workspace_lock(self.ws, self.command, wait=self.wait_for_lock):
             state = LoopState()
             try:
@@ -147,7 +149,7 @@ class Cycle:
             self._cycle_failed(summary, err, what="could not record its summary")
 
     def _run_steps_of_cycle(self, summary: CycleSummary, state: LoopState, now: datetime) -> None:
-        self._ingest(summary)
+        self._ingest(summary, now)
         runs.configure_client(self.ws.root)
         champion = registry.version_for_alias(self.ws.registered_model, CHAMPION)
         if champion is None:
@@ -174,6 +176,8 @@ class Cycle:
     def _run(self, cycle: str, steps: list[str] | tuple[str, ...]) -> None:
         declared = set().union(*(notebooks.declared_parameters(step) for step in steps))
         own = {k: v for k, v in self.overrides.items() if k in declared}
+        if "now" in declared:
+            own["now"] = as_text(self.now)
         notebooks.run_steps(
             steps,
             self.preset,
@@ -184,10 +188,10 @@ class Cycle:
             retries=self.settings.step_retries,
         )
 
-    def _ingest(self, summary: CycleSummary) -> None:
+    def _ingest(self, summary: CycleSummary, now: datetime) -> None:
         report = feedback.IngestReport()
         try:
-            feedback.ingest_workspace(self.ws, report)
+            feedback.ingest_workspace(self.ws, report, now)
         finally:  # files quarantined before a failure are alerted all the same
             self._report_ingestion(summary, report)
 
@@ -207,7 +211,7 @@ class Cycle:
             self._alert(summary, Alert("quarantine", f"Incoming file {name} quarantined", body, f"quarantine:{name}"))
 
     def _alert(self, summary: CycleSummary, alert: Alert) -> None:
-        outcome = self.sender.send(alert)
+        outcome = self.sender.send(alert, self.now)
         summary.alerts.append(f"{alert.kind}: {alert.subject} ({outcome})")
 
     def _alert_on_verdict(self, summary: CycleSummary, verdict: dict, state: LoopState) -> None:
@@ -233,7 +237,7 @@ class Cycle:
         new_rows = store_rows - state.store_rows_at_last_retrain
         if new_rows < self.settings.min_new_rows:
             return f"{new_rows} new labelled rows since the last retrain, {self.settings.min_new_rows} needed"
-        done = state.retrains_since(now - timedelta(days=1))
+        done = state.retrains_between(now - timedelta(days=1), now)
         if done >= self.settings.max_retrains_per_day:
             return f"{done} retrains in the last 24 hours (max_retrains_per_day {self.settings.max_retrains_per_day})"
         return ""
@@ -248,7 +252,7 @@ class Cycle:
             summary.actions.append("stop requested: retraining left for the next run")
             return
         state.retrains.append(now.isoformat())
-        reports.append_event(self.ws.reports, _now_iso(), "retrain", summary.champion)
+        reports.append_event(self.ws.reports, as_text(now), "retrain", summary.champion)
         reasons = "\n".join(f"- {r}" for r in summary.reasons)
         body = f"Model version {summary.champion} is {summary.status}:\n{reasons}\n\nRetraining on the base data "
         body += f"plus {store_rows} labelled feedback rows (preprocess -> train -> evaluate with the gate)."
@@ -274,7 +278,7 @@ class Cycle:
         subject = f"Retraining finished: version {challenger.version} {kind}"
         self._alert(summary, Alert(kind, subject, body, f"{kind}:v{challenger.version}"))
         summary.actions.append(f"version {challenger.version} {kind} by the gate: {tags.get('gate.reason', '')}")
-        reports.append_event(self.ws.reports, _now_iso(), kind, str(challenger.version))
+        reports.append_event(self.ws.reports, as_text(self.now), kind, str(challenger.version))
 
     def _step_failed(self, summary: CycleSummary, err: StepFailedError) -> None:
         step = Path(err.executed_notebook or "unknown").stem

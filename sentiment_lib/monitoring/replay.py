@@ -1,15 +1,23 @@
-"""Replay a labelled stream (the airline tweets, or any canonical CSV) into ``data/incoming/``, a batch per cycle.
+"""Replay a labelled stream (the airline tweets, or any canonical CSV) into the loop, a batch per cycle.
 
-Rows go out in time order (``tweet_created`` / ``timestamp``). The position is kept in ``state/replay.json``
-per source, so a stopped replay continues where it was.
+Rows go out in time order (``tweet_created`` / ``timestamp``). Without serving, each batch is dropped into
+``data/incoming/`` with its labels. With serving (``runner.py replay --serve URL``), each batch's texts go
+through the running API first, answered by the champion of the moment, and their labels arrive one cycle
+later, as labels do in production. A final slice of the stream (``--final-holdout``) is never replayed:
+it measures at the end what the loop learnt on tweets no model saw.
+
+What a stopped replay needs to continue (how far it labelled and served, its simulated clock, the champion
+it started with) is kept in ``state/replay.json`` per source.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
+from sentiment_lib.clock import as_text, parse_moment
 from sentiment_lib.data import importers
 from sentiment_lib.data.dataset import validate_reviews
 from sentiment_lib.errors import DataValidationError
@@ -35,36 +43,98 @@ def load_stream(source: str | Path) -> pd.DataFrame:
 
 
 class Replay:
-    """Drops the next ``per_cycle`` rows of ``source`` into ``incoming`` each time it is called."""
+    """Hands out the stream ``per_cycle`` rows at a time, remembering where it is in ``state_path``.
 
-    def __init__(self, source: str | Path, incoming: str | Path, state_path: str | Path, per_cycle: int):
+    ``final_holdout`` rows at the end of the stream are kept out of the replay (see :attr:`holdout`).
+    """
+
+    def __init__(
+        self,
+        source: str | Path,
+        incoming: str | Path,
+        state_path: str | Path,
+        per_cycle: int,
+        final_holdout: int = 0,
+    ):
         if per_cycle <= 0:
             raise DataValidationError(f"--per-cycle must be > 0, got {per_cycle}")
         self.source = Path(source).resolve()
         self.incoming = Path(incoming)
         self.state_path = Path(state_path)
         self.per_cycle = per_cycle
-        self.stream = load_stream(self.source)
+        stream = load_stream(self.source)
+        if not 0 <= final_holdout < len(stream):
+            raise DataValidationError(
+                f"--final-holdout must be between 0 and {len(stream) - 1} (the stream has {len(stream)} rows), "
+                f"got {final_holdout}"
+            )
+        cut = len(stream) - final_holdout
+        self.stream, self.holdout = stream.iloc[:cut], stream.iloc[cut:].reset_index(drop=True)
+
+    def _get(self, suffix: str, default):
+        return read_json(self.state_path, {}).get(str(self.source) + suffix, default)
+
+    def _set(self, **values) -> None:
+        changes = {str(self.source) + ("" if k == "position" else f"#{k}"): v for k, v in values.items()}
+        write_json_atomic(self.state_path, {**read_json(self.state_path, {}), **changes})
 
     @property
     def position(self) -> int:
-        return int(read_json(self.state_path, {}).get(str(self.source), 0))
+        """Rows whose labels have been dropped into ``incoming``."""
+        return int(self._get("", 0))
 
-    def _save_position(self, position: int) -> None:
-        write_json_atomic(self.state_path, {**read_json(self.state_path, {}), str(self.source): position})
+    @property
+    def served(self) -> int:
+        """Rows whose texts have been sent through the API (never fewer than :attr:`position`)."""
+        return max(int(self._get("#served", 0)), self.position)
 
     @property
     def remaining(self) -> int:
-        return len(self.stream) - self.position
+        return len(self.stream) - self.served
+
+    def clock_start(self, default: datetime) -> datetime:
+        """Where a simulated clock resumes: the time saved by the last cycle, else ``default``."""
+        saved = self._get("#clock", "")
+        return parse_moment(saved, "the replay's saved clock") if saved else default
+
+    def save_clock(self, moment: datetime) -> None:
+        self._set(clock=as_text(moment))
+
+    def first_champion(self, current: str) -> str:
+        """The champion the replay started with (recorded the first time it is asked)."""
+        recorded = self._get("#first_champion", "")
+        if not recorded:
+            self._set(first_champion=current)
+        return recorded or current
 
     def drop_next(self) -> Path | None:
-        """Write the next batch as ``incoming/replay-<first>-<last>.csv``; None when the stream is used up."""
-        start = self.position
-        batch = self.stream.iloc[start : start + self.per_cycle]
+        """Write the next batch, labels and all, as ``incoming/replay-<first>-<last>.csv``; None when the
+        stream is used up."""
+        start = self.served
+        dropped = self._drop(start, start + self.per_cycle)
+        if dropped is not None:
+            self._set(position=start + self.per_cycle, served=start + self.per_cycle)
+        return dropped
+
+    def next_to_serve(self) -> pd.DataFrame:
+        """The next batch to send through the API (empty when the stream is used up); see :meth:`mark_served`."""
+        return self.stream.iloc[self.served : self.served + self.per_cycle]
+
+    def mark_served(self, rows: int) -> None:
+        self._set(served=self.served + rows)
+
+    def drop_labels_of_served(self) -> Path | None:
+        """Drop the labels of every row served but not yet labelled (the previous cycle's); None if none."""
+        start, end = self.position, self.served
+        dropped = self._drop(start, end)
+        self._set(position=end)
+        return dropped
+
+    def _drop(self, start: int, end: int) -> Path | None:
+        batch = self.stream.iloc[start:end]
         if batch.empty:
             return None
         name = f"replay-{start:06d}-{start + len(batch) - 1:06d}.csv"
         # the temporary file's name does not end in .csv: ingestion never sees half a file
         write_csv_atomic(batch, self.incoming / name)
-        self._save_position(start + len(batch))
         return self.incoming / name

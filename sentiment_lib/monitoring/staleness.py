@@ -33,6 +33,14 @@ class Check:
     threshold: float
     fired: bool
     detail: str
+    interval: tuple[float, float] | None = None  # 95% interval of ``value``, for the checks that have one
+
+    def interval_numbers(self) -> dict[str, float]:
+        """``{"<name>_low": ..., "<name>_high": ...}``, empty for a check without an interval."""
+        if self.interval is None:
+            return {}
+        low, high = self.interval
+        return {f"{self.name}_low": low, f"{self.name}_high": high}
 
 
 @dataclass
@@ -61,7 +69,7 @@ def performance_check(correct: np.ndarray, baseline: float, tolerance: float, mi
     )
     if n < min_rows:
         detail += f"; not judged below {min_rows} rows"
-    return Check("performance", accuracy, floor, fired, detail)
+    return Check("performance", accuracy, floor, fired, detail, (low, high))
 
 
 def age_check(trained_at: datetime, now: datetime, max_age: timedelta) -> Check:
@@ -104,17 +112,38 @@ def drift_check(
     return Check("drift", observed, threshold, fired, detail)
 
 
+def estimate_interval(confidences: np.ndarray, z: float = 1.96) -> tuple[float, float]:
+    """Where the realised accuracy of these predictions should fall (95%) if their confidences are calibrated.
+
+    Each prediction is then right with probability its confidence, so the count of right answers is a sum
+    of independent Bernoulli trials (a Poisson binomial) with variance sum(c * (1 - c)).
+    """
+    n = len(confidences)
+    if n == 0:
+        return 0.0, 1.0
+    estimate = float(np.mean(confidences))
+    spread = z * float(np.sqrt(np.sum(confidences * (1 - confidences)))) / n
+    return max(0.0, estimate - spread), min(1.0, estimate + spread)
+
+
 def estimated_accuracy_check(confidences: np.ndarray, baseline: float, tolerance: float, min_rows: int = 0) -> Check:
-    """Confidence-based performance estimation: with calibrated confidences, mean confidence estimates
-    accuracy on traffic that has no labels yet. Fewer than ``min_rows`` predictions are not judged."""
+    """Confidence-based performance estimation (CBPE): with calibrated confidences (temperature scaling at
+    training), their mean estimates the accuracy on traffic whose labels have not come in yet. Fires, like
+    the performance check, only when even the interval's upper end is below the floor; fewer than
+    ``min_rows`` predictions are not judged."""
+    confidences = np.asarray(confidences, dtype=float)
     n = len(confidences)
     estimate = float(np.mean(confidences)) if n else float("nan")
+    low, high = estimate_interval(confidences)
     floor = baseline - tolerance
-    fired = n >= max(min_rows, 1) and estimate < floor
-    detail = f"estimated accuracy {estimate:.3f} from {n} unlabelled predictions (floor {floor:.3f})"
+    fired = n >= max(min_rows, 1) and high < floor
+    detail = (
+        f"estimated accuracy {estimate:.3f} (95% interval {low:.3f}-{high:.3f}) from the confidences of {n} "
+        f"unlabelled predictions (floor {floor:.3f})"
+    )
     if n < min_rows:
         detail += f"; not judged below {min_rows} predictions"
-    return Check("estimated_performance", estimate, floor, fired, detail)
+    return Check("estimated_performance", estimate, floor, fired, detail, (low, high))
 
 
 def decide(checks: list[Check]) -> Verdict:
@@ -162,15 +191,17 @@ def assess(
         sample = list(rng.choice(reference_texts, size=min(settings.drift_sample, len(reference_texts)), replace=False))
         checks.append(drift_check(sample, recent, settings.drift_permutations, settings.drift_alpha, settings.seed))
     if len(served_confidences):
+        # the latest window of predictions, as for labelled feedback: the estimate follows the traffic
+        latest = np.asarray(served_confidences)[-settings.staleness_window :]
         checks.append(
-            estimated_accuracy_check(
-                served_confidences, baseline, settings.accuracy_tolerance, settings.min_feedback_rows
-            )
+            estimated_accuracy_check(latest, baseline, settings.accuracy_tolerance, settings.min_feedback_rows)
         )
     verdict = decide(checks)
     row = {"time": now.isoformat(timespec="seconds"), "model_version": model_version, "status": verdict.status}
     row.update({c.name: round(c.value, 4) for c in checks})
     row.update({f"{c.name}_threshold": round(c.threshold, 4) for c in checks})
+    for check in checks:
+        row.update({name: round(value, 4) for name, value in check.interval_numbers().items()})
     return Assessment(verdict, model_version, baseline, len(window), len(served_texts), row)
 
 

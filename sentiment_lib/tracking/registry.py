@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
+from sentiment_lib.clock import as_text, parse_moment
 from sentiment_lib.config import CHALLENGER, CHAMPION
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.errors import ModelError, RegistryUnavailableError
@@ -23,6 +25,8 @@ from sentiment_lib.inference import onnx_export
 log = logging.getLogger(__name__)
 
 MODEL_ARTIFACT = "model"
+# when the version's training data was cut, on the loop's clock (simulated in a replay); see trained_at()
+TRAINED_AT_TAG = "trained_at"
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # sentiment_lib, logged with every model (code_paths)
 # What loading the model imports on its default (int8 ONNX) path, all installable from PyPI; with the logged
@@ -42,13 +46,18 @@ def _package_copy(scratch: Path) -> Path:
 
 
 def log_and_register(
-    model_dir: str | Path, registered_name: str, calibration_texts: list[str], keep_local: bool = False
+    model_dir: str | Path,
+    registered_name: str,
+    calibration_texts: list[str],
+    keep_local: bool = False,
+    trained_at: datetime | None = None,
 ) -> Any:
     """Log ``model_dir`` as a pyfunc model in the active run and register it as a new version.
 
     The new version gets the ``challenger`` alias until evaluation decides about it. The local folder
     is removed afterwards unless ``keep_local``: the MLflow artifact is the copy that counts.
-    ``calibration_texts`` calibrate the int8 model logged beside the weights.
+    ``calibration_texts`` calibrate the int8 model logged beside the weights. ``trained_at`` (default: now)
+    is tagged as :data:`TRAINED_AT_TAG`.
 
     Raises:
         ModelError: no active MLflow run.
@@ -69,6 +78,8 @@ def log_and_register(
         )
     client = MlflowClient()
     client.set_registered_model_alias(registered_name, CHALLENGER, info.registered_model_version)
+    moment = as_text(trained_at or datetime.now(UTC))
+    client.set_model_version_tag(registered_name, str(info.registered_model_version), TRAINED_AT_TAG, moment)
     if not keep_local:
         shutil.rmtree(model_dir, ignore_errors=True)
     return client.get_model_version(registered_name, str(info.registered_model_version))
@@ -185,3 +196,15 @@ def baseline_accuracy(version: Any) -> float:
     if value is None:
         raise ModelError(f"Version {version.version} has no test_accuracy tag: run `python runner.py evaluate` first")
     return float(value)
+
+
+def registered_at(version: Any) -> datetime:
+    """When the registry created the version, by the wall clock of the process that registered it."""
+    return datetime.fromtimestamp(version.creation_timestamp / 1000, UTC)
+
+
+def trained_at(version: Any) -> datetime:
+    """When the version's training data was cut, on the loop's clock: its ``trained_at`` tag, else (a
+    version registered before the tag existed) its registration time."""
+    tag = version.tags.get(TRAINED_AT_TAG)
+    return parse_moment(tag, TRAINED_AT_TAG) if tag else registered_at(version)

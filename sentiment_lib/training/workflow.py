@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -108,9 +109,12 @@ class TrainingOutcome:
         return "\n".join(lines)
 
 
-def train_and_register(ws: Workspace, rows: TrainingRows, run_name: str) -> TrainingOutcome:
+def train_and_register(
+    ws: Workspace, rows: TrainingRows, run_name: str, trained_at: datetime | None = None
+) -> TrainingOutcome:
     """Fine-tune (with teachers if configured), fit the temperature, log everything to one tracked run, and
-    register the model as a new version with alias ``@challenger``.
+    register the model as a new version with alias ``@challenger``, tagged with ``trained_at`` (the loop's
+    clock when its data was gathered; default now).
 
     Raises:
         ModelError: the pretrained model does not load, or registration fails.
@@ -122,7 +126,7 @@ def train_and_register(ws: Workspace, rows: TrainingRows, run_name: str) -> Trai
         calibrated = calibrate(result.model_dir, rows.validation)
         texts = dataset.sample_rows(rows.validation, INT8_CALIBRATION_ROWS, s.seed)[TEXT_COLUMN].tolist()
         runs.log_metrics_everywhere(run_metrics(result, calibrated, rows))
-        version = registry.log_and_register(result.model_dir, ws.registered_model, texts)
+        version = registry.log_and_register(result.model_dir, ws.registered_model, texts, trained_at=trained_at)
     return TrainingOutcome(result, calibrated, version, run_id, rows)
 
 

@@ -149,6 +149,8 @@ def test_a_degraded_stream_alerts_once_retrains_promotes_and_the_app_follows(wor
     assert "challenger_version: 2" in promoted and "champion_version: 1" in promoted
     version = registry.version_for_alias(MODEL, "champion")
     assert version.tags["gate.promote"] == "true" and version.tags["gate.champion_version"] == "1"
+    # dated by the cycle that trained it (the loop's clock), which the second cycle's summary records
+    assert version.tags["trained_at"] == second["started"]
     # trained on the base data plus the labelled feedback, never on the model's own predictions
     train_feedback = pd.read_csv(workspace / "data" / "processed" / "feedback_train.csv")
     holdout = pd.read_csv(workspace / "data" / "processed" / "feedback_holdout.csv")
@@ -252,3 +254,49 @@ def test_the_loop_stops_cleanly_on_sigterm(workspace):
     assert "SIGTERM received: stopping after the current step" in text and "Loop stopped after 1 cycle(s)" in text
     with workspace_lock(Workspace(workspace), "a test"):
         pass  # the lock was released
+
+
+def airline_stream(folder, rows: int):
+    """The first ``rows`` airline tweets (positive or negative) with every column, as ``replay`` reads them."""
+    tweets = pd.read_csv(AIRLINE)
+    stream = folder / "tweets.csv"
+    tweets[tweets["airline_sentiment"] != "neutral"].head(rows).to_csv(stream, index=False)
+    return stream
+
+
+def test_a_served_replay_runs_on_the_simulated_clock_with_labels_a_day_late(workspace, smtp):
+    _, env = smtp
+    stream = airline_stream(workspace, 120)
+    start = "2026-01-05T08:00:00+00:00"
+    server = LiveServer(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "1"})
+    try:
+        # 2 days of 40 tweets, 40 kept for the end (40 labels by day 2: too few to retrain, 50 needed)
+        done = run_runner(
+            "replay", *SMOKE, "--source", str(stream),
+            "--per-cycle", "40", "--cycles", "2", "--hours-per-cycle", "24", "--start", start,
+            "--serve", server.url, "--final-holdout", "40", workspace=workspace, env=env,
+        )  # fmt: skip
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "day 1 (2026-01-05)" in done.stdout and "day 2 (2026-01-06)" in done.stdout, done.stdout
+    records = json.loads((workspace / "reports" / "replay" / "adaptation.json").read_text())
+    assert [(r["cycle"], r["day"], r["served"], r["champion"]) for r in records] == [
+        (1, start, 40, "1"),
+        (2, "2026-01-06T08:00:00+00:00", 40, "1"),
+    ]
+    for record in records:  # the estimate came from the 40 texts served that day, with its interval
+        assert 0 <= record["estimate_low"] <= record["estimate"] <= record["estimate_high"] <= 1
+        assert 0 <= record["accuracy"] <= 1
+    # the day-1 tweets were labelled on day 2, dated by the simulated clock; the day-2 labels are still to come
+    store = pd.read_csv(workspace / "data" / "feedback" / "feedback.csv")
+    assert len(store) == 40 and set(store["arrived_at"]) == {"2026-01-06T08:00:00+00:00"}
+    state = json.loads((workspace / "state" / "replay.json").read_text())
+    key = str(stream.resolve())
+    assert (state[key], state[f"{key}#served"]) == (40, 80)
+    assert (state[f"{key}#clock"], state[f"{key}#first_champion"]) == ("2026-01-07T08:00:00+00:00", "1")
+    assert [r["verdict"] for r in records] != ["", ""] and all(not r["retrain"] for r in records)
+    served = [json.loads(line) for f in (workspace / "logs" / "served").glob("*.jsonl") for line in f.open()]
+    assert len([r for r in served if r["text"] in set(pd.read_csv(stream)["text"])]) == 80
+    summary = (workspace / "reports" / "replay" / "adaptation.md").read_text()
+    assert "champion when the replay started" in summary and "(McNemar p = " in summary and "40 tweets" in summary

@@ -1,0 +1,242 @@
+"""Does the loop adapt? A replay on a simulated clock through the running API, measured cycle by cycle.
+
+Each cycle (one simulated day, or ``--hours-per-cycle``): the labels of yesterday's texts arrive, today's
+texts are sent through the API (the champion of the moment answers them, and the served log keeps them),
+then the loop runs one cycle at the simulated time: it ingests the labels, judges the champion (accuracy on
+feedback, drift, and the label-free estimate on today's traffic), and maybe retrains behind the gate. The
+record of each day sets the champion's accuracy on that day's texts before any model learnt them against
+the estimate the loop made without their labels. At the end, the champion the replay started with and the
+one it ended with are scored on the stream's final slice (never replayed) and on the SST-2 test set.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sentiment_lib.clock import SimulatedClock, as_text
+from sentiment_lib.config import CHALLENGER, CHAMPION
+from sentiment_lib.data import importers
+from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
+from sentiment_lib.errors import ModelError
+from sentiment_lib.io import read_json, write_csv_atomic, write_json_atomic, write_text_atomic
+from sentiment_lib.monitoring.cycle import Cycle, CycleSummary
+from sentiment_lib.monitoring.replay import Replay
+from sentiment_lib.serving.client import ApiClient
+from sentiment_lib.tracking import gate, registry, runs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DayRecord:
+    """One cycle of a served replay."""
+
+    cycle: int
+    day: str  # the simulated time of the cycle
+    champion: str  # the version that answered the day's texts
+    served: int
+    accuracy: float  # of those answers, against the day's labels (which no model had seen)
+    estimate: float = float("nan")  # the loop's label-free estimate of it, with its 95% interval
+    estimate_low: float = float("nan")
+    estimate_high: float = float("nan")
+    verdict: str = ""
+    drift_auc: float = float("nan")
+    retrain: str = ""  # what a retrain in this cycle led to, with the gate's numbers
+    actions: list[str] = field(default_factory=list)
+
+    @property
+    def covered(self) -> bool:
+        return self.estimate_low <= self.accuracy <= self.estimate_high
+
+
+def served_accuracy(answers: list[dict], labels: pd.Series) -> float:
+    """Share of ``answers`` (the API's, in order) whose sentiment is the label."""
+    predicted = np.array([a["sentiment"] for a in answers])
+    return float(np.mean(predicted == labels.to_numpy()))
+
+
+def _check(verdict: dict | None, name: str) -> dict:
+    return next((c for c in (verdict or {}).get("checks", []) if c["name"] == name), {})
+
+
+def _challenger(registered_name: str) -> str:
+    found = registry.version_for_alias(registered_name, CHALLENGER)
+    return "" if found is None else str(found.version)
+
+
+def _gate_outcome(registered_name: str, challenger_before: str) -> str:
+    """The gate's decision on a challenger registered since ``challenger_before`` was, as one phrase; ""
+    when no new version was trained."""
+    challenger = registry.version_for_alias(registered_name, CHALLENGER)
+    if challenger is None or str(challenger.version) == challenger_before:
+        return ""
+    tags = challenger.tags
+    if "gate.promote" not in tags:
+        return f"v{challenger.version} trained, no gate decision (see the cycle's report)"
+    kind = "promoted" if tags["gate.promote"] == "true" else "rejected"
+    return (
+        f"v{challenger.version} {kind}: {tags.get('gate.challenger_accuracy')} vs "
+        f"{tags.get('gate.champion_accuracy')} on the {tags.get('gate.judged_on')} (n = {tags.get('gate.n')}, "
+        f"p = {tags.get('gate.p_value')}; base test split {-float(tags.get('gate.base_regression', 0)):+.4f})"
+    )
+
+
+class ServedReplay:
+    """Drives :class:`Replay` through a running API and the loop's :class:`Cycle` on a simulated clock."""
+
+    def __init__(self, cycle: Cycle, replay: Replay, client: ApiClient, clock: SimulatedClock):
+        self.cycle, self.replay, self.client, self.clock = cycle, replay, client, clock
+        self.ws = cycle.ws
+        self.records: list[DayRecord] = [DayRecord(**r) for r in read_json(self.records_path, [])]
+
+    @property
+    def records_path(self):
+        return self.ws.reports / "replay" / "adaptation.json"
+
+    def champion(self) -> str:
+        """Raises ModelError: no champion yet (run ``make demo`` first)."""
+        runs.configure_client(self.ws.root)
+        found = registry.version_for_alias(self.ws.registered_model, CHAMPION)
+        if found is None:
+            raise ModelError("a served replay needs a champion to serve: run `make demo` (or runner.py pipeline) first")
+        return str(found.version)
+
+    def first_champion(self) -> str:
+        return self.replay.first_champion(self.champion())
+
+    def run_one(self) -> DayRecord | None:
+        """One simulated day; None when the stream is used up."""
+        champion = self.champion()
+        self.client.wait_for_version(champion)
+        self.replay.drop_labels_of_served()
+        batch = self.replay.next_to_serve()
+        if batch.empty:
+            return None
+        answers = self.client.predict(batch[TEXT_COLUMN].tolist(), request_id=f"replay-{self.replay.served}")
+        self.replay.mark_served(len(batch))
+        challenger_before = _challenger(self.ws.registered_model)
+        summary = self.cycle.run(now=self.clock.now())
+        record = self._record(summary, answers, batch[LABEL_COLUMN], challenger_before)
+        self.clock.advance()
+        self.replay.save_clock(self.clock.now())
+        self.records.append(record)
+        self._save()
+        return record
+
+    def _record(
+        self, summary: CycleSummary, answers: list[dict], labels: pd.Series, challenger_before: str
+    ) -> DayRecord:
+        verdict = read_json(self.ws.verdict(summary.cycle), None)
+        estimate, drift = _check(verdict, "estimated_performance"), _check(verdict, "drift")
+        low, high = estimate.get("interval") or (float("nan"), float("nan"))
+        return DayRecord(
+            cycle=len(self.records) + 1,
+            day=as_text(self.clock.now()),
+            champion=answers[0]["model_version"] if answers else "",
+            served=len(answers),
+            accuracy=served_accuracy(answers, labels),
+            estimate=estimate.get("value", float("nan")),
+            estimate_low=low,
+            estimate_high=high,
+            verdict=summary.status or summary.failed_step or "-",
+            drift_auc=drift.get("value", float("nan")),
+            retrain=_gate_outcome(self.ws.registered_model, challenger_before),
+            actions=summary.actions,
+        )
+
+    def _save(self) -> None:
+        write_json_atomic(self.records_path, [asdict(r) for r in self.records])
+        write_csv_atomic(pd.DataFrame([asdict(r) for r in self.records]), self.records_path.with_suffix(".csv"))
+
+
+def estimate_quality(records: list[DayRecord]) -> dict[str, float]:
+    """Mean absolute error of the estimate against the realised accuracy, and how often its interval held it."""
+    judged = [r for r in records if not np.isnan(r.estimate)]
+    if not judged:
+        return {"days": 0, "mae": float("nan"), "coverage": float("nan")}
+    errors = [abs(r.estimate - r.accuracy) for r in judged]
+    return {"days": len(judged), "mae": float(np.mean(errors)), "coverage": float(np.mean([r.covered for r in judged]))}
+
+
+@dataclass(frozen=True)
+class FinalScore:
+    version: str
+    holdout_accuracy: float
+    sst2_accuracy: float
+
+
+def final_scores(cycle: Cycle, versions: list[str], holdout: pd.DataFrame) -> tuple[list[FinalScore], float]:
+    """Each version's accuracy on the stream's final slice and on the SST-2 test set (NaN when its file is
+    absent), and the one-sided McNemar p-value that the last version beats the first on the slice.
+
+    Raises:
+        DataValidationError: the SST-2 test set is malformed.
+    """
+    ws = cycle.ws
+    sst2 = importers.import_sst2(ws.sst2_test.parent, splits=("test",)).frame if ws.sst2_test.is_file() else None
+    scores, correct = [], []
+    for version in versions:
+        predictor = registry.load_served_model(ws.registered_model, version=version).predictor
+        on_holdout = _correct(predictor, holdout)
+        on_sst2 = float(_correct(predictor, sst2).mean()) if sst2 is not None else float("nan")
+        scores.append(FinalScore(version, float(on_holdout.mean()), on_sst2))
+        correct.append(on_holdout)
+    return scores, gate.mcnemar_p_value(correct[0], correct[-1])
+
+
+def _correct(predictor: Any, frame: pd.DataFrame) -> np.ndarray:
+    return np.array(predictor.predict(frame[TEXT_COLUMN].tolist()).labels) == frame[LABEL_COLUMN].to_numpy()
+
+
+def _number(value: float, digits: int = 3) -> str:
+    return "-" if value is None or np.isnan(value) else f"{value:.{digits}f}"
+
+
+def day_table(records: list[DayRecord]) -> str:
+    """The per-cycle table, in Markdown."""
+    lines = [
+        "| cycle | day | served by | accuracy on the day's texts | estimate (95% interval) | verdict | drift AUC "
+        "| retrain and gate |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in records:
+        estimate = f"{_number(r.estimate)} ({_number(r.estimate_low)}-{_number(r.estimate_high)})"
+        lines.append(
+            f"| {r.cycle} | {r.day[:10]} | v{r.champion} | {_number(r.accuracy)} ({r.served}) | {estimate} | "
+            f"{r.verdict} | {_number(r.drift_auc)} | {r.retrain or '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def _score_row(score: FinalScore, role: str) -> str:
+    return f"| v{score.version} ({role}) | {score.holdout_accuracy:.4f} | {score.sst2_accuracy:.4f} |"
+
+
+def summary_text(records: list[DayRecord], scores: list[FinalScore], p_value: float, holdout_rows: int) -> str:
+    """The estimate's quality and the before/after comparison, in Markdown."""
+    quality = estimate_quality(records)
+    first, last = scores[0], scores[-1]
+    return "\n".join(
+        [
+            f"Label-free estimate over {quality['days']} days: mean absolute error "
+            f"{100 * quality['mae']:.1f} points, interval held the realised accuracy on "
+            f"{100 * quality['coverage']:.0f}% of days.",
+            "",
+            "| model | final slice of the stream (unseen tweets) | SST-2 test |",
+            "| --- | --- | --- |",
+            _score_row(first, "champion when the replay started"),
+            _score_row(last, "champion at the end"),
+            f"| change | {100 * (last.holdout_accuracy - first.holdout_accuracy):+.2f} points "
+            f"(McNemar p = {p_value:.3g}, {holdout_rows} tweets) | "
+            f"{100 * (last.sst2_accuracy - first.sst2_accuracy):+.2f} points |",
+        ]
+    )
+
+
+def write_summary(ws: Any, text: str) -> None:
+    write_text_atomic(ws.reports / "replay" / "adaptation.md", text + "\n")
