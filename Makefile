@@ -12,19 +12,21 @@ PORT ?= 5000
 TRACKING_PORT ?= 5001
 PER_CYCLE ?= 500
 CYCLES ?= 6
+ADAPT_DAYS ?= 12
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test lint format demo replay bench-accuracy tracking-server stop clean help
+.PHONY: install test lint format demo replay replay-adapt bench-accuracy tracking-server stop clean help
 
 help:
 	@echo "make install  create .venv and install everything (idempotent)"
 	@echo "make test     run the whole test suite (what CI runs)"
 	@echo "make demo     import SST-2 if needed, run preprocess -> train ($(PRESET)) -> evaluate, start the API"
 	@echo "make replay   replay airline tweets into the watchful loop ($(CYCLES) cycles of $(PER_CYCLE))"
+	@echo "make replay-adapt  $(ADAPT_DAYS) simulated days of $(PER_CYCLE) tweets through the demo's API; does the loop adapt?"
 	@echo "make bench-accuracy  train quick and full in benchmarks/.work/ and print the accuracy table (~30 min)"
 	@echo "make tracking-server  a shared MLflow server on 127.0.0.1:$(TRACKING_PORT) (SQLite in tracking/; see README)"
 	@echo "make stop     stop the API that make demo started"
@@ -80,6 +82,13 @@ bench-accuracy: install
 replay: install
 	@test -f $(RAW) || $(BIN)/python runner.py import-data sst2 --source $(SHARED)/sst2 --output $(RAW)
 	$(BIN)/python runner.py replay --preset $(PRESET) --source $(SHARED)/airline/Tweets.csv --per-cycle $(PER_CYCLE) --cycles $(CYCLES)
+
+# After make demo (its API on $(PORT) answers the day's tweets): one simulated day per cycle, labels a day late,
+# a retrain allowed every 1,000 new labels; the stream's last 2,000 tweets are kept to score the result.
+replay-adapt: install
+	$(BIN)/python runner.py replay --preset $(PRESET) --source $(SHARED)/airline/Tweets.csv --per-cycle $(PER_CYCLE) \
+		--cycles $(ADAPT_DAYS) --hours-per-cycle 24 --serve http://127.0.0.1:$(PORT) --final-holdout 2000 \
+		-p min_new_rows 1000
 
 stop:
 	@if [ -f logs/app.pid ]; then kill $$(cat logs/app.pid) 2>/dev/null && echo "stopped app.py (pid $$(cat logs/app.pid))"; rm -f logs/app.pid; fi
