@@ -26,6 +26,7 @@ from pathlib import Path
 from sentiment_lib.config import parse_value
 from sentiment_lib.errors import ConfigError
 from sentiment_lib.io import read_json, write_bytes_atomic, write_json_atomic
+from sentiment_lib.monitoring.deadline import DeadlineReader, time_left
 
 log = logging.getLogger(__name__)
 
@@ -157,33 +158,6 @@ def build_message(alert: Alert, sender: str, recipients: tuple[str, ...], now: d
     return message
 
 
-def _time_left(deadline: float) -> float:
-    """Seconds until ``deadline`` (a ``time.monotonic`` value).
-
-    Raises:
-        TimeoutError: the deadline has passed.
-    """
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError("the SMTP server did not finish within the timeout")
-    return left
-
-
-class _DeadlineReader(io.RawIOBase):
-    """A socket's bytes, each read allowed only the time left before the deadline."""
-
-    def __init__(self, sock, deadline: float):
-        super().__init__()
-        self.sock, self.deadline = sock, deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        self.sock.settimeout(_time_left(self.deadline))
-        return self.sock.recv_into(buffer)
-
-
 class _Deadline:
     """Mixin for smtplib clients: one deadline for the whole conversation, not one timeout per socket call.
 
@@ -193,16 +167,16 @@ class _Deadline:
 
     def __init__(self, host: str, port: int, *, deadline: float, **kwargs):
         self.deadline = deadline
-        super().__init__(host, port, timeout=_time_left(deadline), **kwargs)
+        super().__init__(host, port, timeout=time_left(deadline), **kwargs)
 
     def send(self, s) -> None:
         if self.sock:
-            self.sock.settimeout(_time_left(self.deadline))
+            self.sock.settimeout(time_left(self.deadline))
         super().send(s)
 
     def getreply(self):
         if self.file is None and self.sock:  # smtplib resets file after STARTTLS wraps the socket
-            self.file = io.BufferedReader(_DeadlineReader(self.sock, self.deadline))
+            self.file = io.BufferedReader(DeadlineReader(self.sock, self.deadline))
         return super().getreply()
 
 
