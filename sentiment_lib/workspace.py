@@ -16,7 +16,7 @@ from sentiment_lib.config import Settings, resolve_settings, settings_from_param
 # the repository: notebooks/ and app.py live here (an editable install keeps it so)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MLFLOW_STORE_FILE = "mlflow.db"
-ENV_FILE = ".env"  # secrets (SMTP password, wandb key), git-ignored; read by runner.py and app.py
+ENV_FILE = ".env"  # secrets (SMTP password, webhook URL, wandb key), git-ignored; read by runner.py and app.py
 ARTIFACT_DIR = "mlartifacts"
 # files under reports/
 INDEX_FILE = "index.html"

@@ -1,5 +1,5 @@
 """Helpers every test folder shares: the real data sets, small workspaces made from them, a registry with a
-real model, a real app.py on loopback, a real SMTP inbox, and runner.py run as a user runs it.
+real model, a real app.py on loopback, a real SMTP inbox and its settings, and runner.py run as a user runs it.
 
 Fixtures live in the conftest.py files and call these; tests import from here, never from a conftest."""
 
@@ -20,6 +20,7 @@ import mlflow
 import pandas as pd
 
 from sentiment_lib.config import Settings
+from sentiment_lib.monitoring.alerts import SmtpConfig
 from sentiment_lib.serving import process
 from sentiment_lib.tracking import registry, runs
 
@@ -181,3 +182,17 @@ class Inbox:
 
     def kinds(self) -> list[str]:
         return [m["X-Alert-Kind"] for m in self.messages]
+
+
+def smtp_config(port: int, **changes: str) -> SmtpConfig:
+    """Settings for a plain SMTP server on loopback (the ``smtp_server`` fixture's), sending to two recipients;
+    ``changes`` are more ``ALERT_*`` variables."""
+    env = {
+        "ALERT_SMTP_HOST": "127.0.0.1",
+        "ALERT_SMTP_PORT": str(port),
+        "ALERT_EMAIL_FROM": "pipeline@example.test",
+        "ALERT_EMAIL_TO": "ops@example.test, ds@example.test",
+        "ALERT_SMTP_STARTTLS": "false",
+        **changes,
+    }
+    return SmtpConfig.from_env(env)

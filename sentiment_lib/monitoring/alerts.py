@@ -1,10 +1,11 @@
-"""Email alerts over SMTP (Gmail by default), with a cooldown per key, retries, and an outbox fallback.
+"""Alerts by email over SMTP (Gmail by default) and by webhook, with a cooldown per key, retries, and an outbox.
 
-Configuration comes from the environment only (see the README): with ``ALERT_EMAIL_TO`` unset, alerts
-are written as ``.eml`` files to the outbox folder and logged instead of sent. The connection is
-encrypted (STARTTLS by default, or implicit TLS), and a password is never sent in clear unless
-``ALERT_SMTP_ALLOW_PLAIN`` says so. Sending never raises: an SMTP failure is retried with back-off, each
-attempt bounded by one timeout, then the alert goes to the outbox and the failure is logged.
+Configuration comes from the environment only (see the README): ``ALERT_EMAIL_TO`` turns email on,
+``ALERT_WEBHOOK_URL`` the webhook (:mod:`sentiment_lib.monitoring.webhook`); with neither, alerts are written as
+``.eml`` files to the outbox folder and logged instead of sent. The SMTP connection is encrypted (STARTTLS by
+default, or implicit TLS), and a password is never sent in clear unless ``ALERT_SMTP_ALLOW_PLAIN`` says so.
+Sending never raises: each channel's failure is retried with back-off, each attempt bounded by one timeout,
+then what was tried goes to the outbox and the failure is logged; one channel failing does not stop another.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import smtplib
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -26,6 +27,8 @@ from pathlib import Path
 from sentiment_lib.config import parse_value
 from sentiment_lib.errors import ConfigError
 from sentiment_lib.io import read_json, write_bytes_atomic, write_json_atomic
+from sentiment_lib.monitoring.deadline import DeadlineReader, time_left
+from sentiment_lib.monitoring.webhook import DELIVERY_ERRORS, WebhookConfig, build_payload, post_once
 
 log = logging.getLogger(__name__)
 
@@ -157,33 +160,6 @@ def build_message(alert: Alert, sender: str, recipients: tuple[str, ...], now: d
     return message
 
 
-def _time_left(deadline: float) -> float:
-    """Seconds until ``deadline`` (a ``time.monotonic`` value).
-
-    Raises:
-        TimeoutError: the deadline has passed.
-    """
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError("the SMTP server did not finish within the timeout")
-    return left
-
-
-class _DeadlineReader(io.RawIOBase):
-    """A socket's bytes, each read allowed only the time left before the deadline."""
-
-    def __init__(self, sock, deadline: float):
-        super().__init__()
-        self.sock, self.deadline = sock, deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        self.sock.settimeout(_time_left(self.deadline))
-        return self.sock.recv_into(buffer)
-
-
 class _Deadline:
     """Mixin for smtplib clients: one deadline for the whole conversation, not one timeout per socket call.
 
@@ -193,16 +169,16 @@ class _Deadline:
 
     def __init__(self, host: str, port: int, *, deadline: float, **kwargs):
         self.deadline = deadline
-        super().__init__(host, port, timeout=_time_left(deadline), **kwargs)
+        super().__init__(host, port, timeout=time_left(deadline), **kwargs)
 
     def send(self, s) -> None:
         if self.sock:
-            self.sock.settimeout(_time_left(self.deadline))
+            self.sock.settimeout(time_left(self.deadline))
         super().send(s)
 
     def getreply(self):
         if self.file is None and self.sock:  # smtplib resets file after STARTTLS wraps the socket
-            self.file = io.BufferedReader(_DeadlineReader(self.sock, self.deadline))
+            self.file = io.BufferedReader(DeadlineReader(self.sock, self.deadline))
         return super().getreply()
 
 
@@ -233,8 +209,35 @@ def _close_quietly(client: smtplib.SMTP) -> None:
         client.close()
 
 
+@dataclass(frozen=True)
+class _Channel:
+    """One way out for one alert: a single try at delivering it, and how to keep it when every try failed."""
+
+    name: str  # in logs: SMTP, webhook
+    target: str  # in logs: where it goes, never a secret
+    attempt: Callable[[], object]
+    errors: tuple[type[BaseException], ...]  # what a failed attempt raises; anything else is a bug
+    keep: Callable[[], Path]  # writes what was tried to the outbox
+
+
+# what happened to an alert on one channel; kept: failed, in the outbox; lost: failed and could not be kept
+_SENT, _KEPT, _LOST = "sent", "kept", "lost"
+
+
 class AlertSender:
-    """Sends alerts, at most once per ``key`` within ``cooldown``; the record survives restarts."""
+    """Sends alerts on every configured channel, at most once per ``key`` within ``cooldown``; the record
+    survives restarts.
+
+    Args:
+        outbox: folder for alerts that could not be sent (``.eml`` for email, ``.json`` for the webhook).
+        state_path: JSON file of when each key was last sent.
+        smtp: email settings, or None for no email.
+        cooldown: the quiet time after an alert, per key, across all channels.
+        retries: attempts per channel before the alert goes to the outbox.
+        backoff_seconds: the wait after the first failed attempt; it doubles after each.
+        timeout_seconds: each SMTP attempt, connect to the last reply (the webhook's is in ``webhook``).
+        webhook: webhook settings, or None for no webhook.
+    """
 
     def __init__(
         self,
@@ -245,6 +248,7 @@ class AlertSender:
         retries: int = 3,
         backoff_seconds: float = 2.0,
         timeout_seconds: float = 20.0,
+        webhook: WebhookConfig | None = None,
     ):
         self.outbox = Path(outbox)
         self.state_path = Path(state_path)
@@ -253,6 +257,7 @@ class AlertSender:
         self.retries = retries
         self.backoff_seconds = backoff_seconds
         self.timeout_seconds = timeout_seconds
+        self.webhook = webhook
 
     def _sent_at(self) -> dict[str, str]:
         return read_json(self.state_path, {})
@@ -267,8 +272,13 @@ class AlertSender:
         return last is not None and timedelta(0) <= now - datetime.fromisoformat(last) < self.cooldown
 
     def send(self, alert: Alert, now: datetime | None = None) -> str:
-        """Deliver ``alert``; return ``sent``, ``outbox``, ``failed`` (SMTP gave up, kept in the outbox; or
-        anything else went wrong, which is logged) or ``suppressed`` (same key within the cooldown).
+        """Deliver ``alert`` on every configured channel (email, webhook).
+
+        Returns:
+            ``sent`` when every configured channel delivered it; ``failed`` when any channel gave up (what it
+            tried is in the outbox, the others delivered as usual) or anything else went wrong, which is
+            logged; ``outbox`` when no channel is configured (written there as ``.eml``); ``suppressed`` when
+            the same key was handled within the cooldown, on all channels together.
 
         Never raises: an alert is sent from the loop's error paths, which must go on whatever happens here.
         """
@@ -283,38 +293,76 @@ class AlertSender:
         if self.in_cooldown(alert.key, now):
             log.info("Alert %r suppressed: same key within the %s cooldown", alert.key, self.cooldown)
             return "suppressed"
-        sender = self.smtp.sender if self.smtp else "sentiment-pipeline@localhost"
-        recipients = self.smtp.recipients if self.smtp else ("operator@localhost",)
-        # built once: the copy kept in the outbox after a failed send is the message that was tried
-        message = build_message(alert, sender, recipients, now)
         subject = one_line(alert.subject)  # a newline in a log line would forge a second one
-        if self.smtp is None:
-            path = self._to_outbox(message, alert.kind, now)
-            log.warning("ALERT %s (no SMTP configured, written to %s)", subject, path)
-            status = "outbox"
-        else:
-            status = "sent" if self._send_smtp(message, subject) else "failed"
-            if status == "failed":
-                path = self._to_outbox(message, alert.kind, now)
-                log.error("ALERT %s could not be sent by SMTP; kept in %s", subject, path)
-        self._remember(alert.key, now)
-        return status
+        channels = self._channels(alert, now)
+        if not channels:
+            message = build_message(alert, "sentiment-pipeline@localhost", ("operator@localhost",), now)
+            path = self._to_outbox(bytes(message), alert.kind, now, ".eml")
+            log.warning("ALERT %s (neither SMTP nor a webhook configured, written to %s)", subject, path)
+            self._remember(alert.key, now)
+            return "outbox"
+        outcomes = [self._deliver_by(channel, subject) for channel in channels]
+        if any(outcome != _LOST for outcome in outcomes):  # an alert that is nowhere at all is tried again next time
+            self._remember(alert.key, now)
+        return "sent" if all(outcome == _SENT for outcome in outcomes) else "failed"
 
-    def _to_outbox(self, message: EmailMessage, kind: str, now: datetime) -> Path:
-        safe_kind = re.sub(r"[^A-Za-z0-9_.-]+", "_", kind)  # part of a file name
-        return write_bytes_atomic(self.outbox / f"{now.strftime('%Y%m%dT%H%M%S%f')}-{safe_kind}.eml", bytes(message))
+    def _channels(self, alert: Alert, now: datetime) -> list[_Channel]:
+        channels = [self._email(alert, now)] if self.smtp else []
+        return channels + ([self._webhook(alert, now)] if self.webhook else [])
 
-    def _send_smtp(self, message: EmailMessage, subject: str) -> bool:
-        """Try ``retries`` times, each attempt within ``timeout_seconds``, with doubling back-off between."""
+    def _email(self, alert: Alert, now: datetime) -> _Channel:
         smtp = self.smtp
+        # built once: the copy kept in the outbox after a failed send is the message that was tried
+        message = build_message(alert, smtp.sender, smtp.recipients, now)
+        return _Channel(
+            "SMTP",
+            f"{smtp.host}:{smtp.port}",
+            attempt=lambda: self._send_once(message),
+            errors=(OSError, smtplib.SMTPException),
+            keep=lambda: self._to_outbox(bytes(message), alert.kind, now, ".eml"),
+        )
+
+    def _webhook(self, alert: Alert, now: datetime) -> _Channel:
+        webhook = self.webhook
+        subject, body = one_line(alert.subject), printable(alert.body)
+        payload = build_payload(printable(alert.kind), printable(alert.key), subject, body)
+        return _Channel(
+            "webhook",
+            webhook.target,
+            attempt=lambda: post_once(webhook, payload),
+            errors=DELIVERY_ERRORS,
+            keep=lambda: self._to_outbox(payload, alert.kind, now, ".json"),  # the body, never the URL
+        )
+
+    def _deliver_by(self, channel: _Channel, subject: str) -> str:
+        """``sent``, ``kept`` or ``lost``; never raises, so one channel's trouble cannot keep the alert from
+        the others."""
+        try:
+            if self._with_retries(channel):
+                log.info("Alert sent by %s to %s: %s", channel.name, channel.target, subject)
+                return _SENT
+            path = channel.keep()
+            log.error("ALERT %s could not be sent by %s; kept in %s", subject, channel.name, path)
+            return _KEPT
+        except Exception:  # the boundary of one channel (an outbox that cannot be written, a bug)
+            log.exception("ALERT %s could not be handled by %s", subject, channel.name)
+            return _LOST
+
+    def _to_outbox(self, data: bytes, kind: str, now: datetime, suffix: str) -> Path:
+        safe_kind = re.sub(r"[^A-Za-z0-9_.-]+", "_", kind)  # part of a file name
+        return write_bytes_atomic(self.outbox / f"{now.strftime('%Y%m%dT%H%M%S%f')}-{safe_kind}{suffix}", data)
+
+    def _with_retries(self, channel: _Channel) -> bool:
+        """Try ``retries`` times, each attempt within its channel's timeout, with doubling back-off between."""
         for attempt in range(1, self.retries + 1):
             try:
-                self._send_once(message)
-                log.info("Alert sent to %s: %s", ", ".join(smtp.recipients), subject)
+                channel.attempt()
                 return True
-            except (OSError, smtplib.SMTPException) as err:
-                # the error text never contains the password; smtplib does not echo credentials
-                log.warning("SMTP attempt %d/%d to %s:%d failed: %s", attempt, self.retries, smtp.host, smtp.port, err)
+            except channel.errors as err:
+                # neither smtplib nor post_once puts a password or the webhook's path in its error text
+                log.warning(
+                    "%s attempt %d/%d to %s failed: %s", channel.name, attempt, self.retries, channel.target, err
+                )
                 if attempt < self.retries:
                     time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
         return False

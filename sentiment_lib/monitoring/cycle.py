@@ -24,6 +24,7 @@ from sentiment_lib.io import read_json, write_json_atomic
 from sentiment_lib.locking import workspace_lock
 from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
 from sentiment_lib.monitoring.staleness import HEALTHY
+from sentiment_lib.monitoring.webhook import WebhookConfig
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.workspace import Workspace
 
@@ -67,7 +68,12 @@ class CycleSummary:
 
 
 def alert_sender(workspace: Workspace) -> AlertSender:
-    """The loop's alert sender: SMTP from the environment, cooldowns kept in the workspace's state."""
+    """The loop's alert sender: SMTP and the webhook from the environment, cooldowns kept in the workspace's state.
+
+    Raises:
+        ConfigError: an ``ALERT_*`` setting is invalid (see :meth:`SmtpConfig.from_env` and
+            :meth:`WebhookConfig.from_env`).
+    """
     smtp = SmtpConfig.from_env()
     return AlertSender(
         workspace.outbox,
@@ -75,6 +81,7 @@ def alert_sender(workspace: Workspace) -> AlertSender:
         smtp,
         cooldown=timedelta(hours=workspace.settings.alert_cooldown_hours),
         timeout_seconds=smtp.timeout_seconds if smtp else SmtpConfig.timeout_seconds,
+        webhook=WebhookConfig.from_env(),
     )
 
 

@@ -25,20 +25,7 @@ from cryptography.x509.oid import NameOID
 
 from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
 from sentiment_lib.serving.process import free_port
-from tests.helpers import Inbox
-
-
-def config(port: int, **changes) -> SmtpConfig:
-    env = {
-        "ALERT_SMTP_HOST": "127.0.0.1",
-        "ALERT_SMTP_PORT": str(port),
-        "ALERT_EMAIL_FROM": "pipeline@example.test",
-        "ALERT_EMAIL_TO": "ops@example.test, ds@example.test",
-        "ALERT_SMTP_STARTTLS": "false",
-        **changes,
-    }
-    return SmtpConfig.from_env(env)
-
+from tests.helpers import Inbox, smtp_config
 
 ALERT = Alert("degraded", "Model v3 degraded", "accuracy 0.71 < 0.85 on 400 reviews", key="degraded:3")
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -46,11 +33,11 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 def test_alert_is_delivered_once_per_key_within_the_cooldown(tmp_path, smtp_server):
     inbox, port = smtp_server
-    sender = AlertSender(tmp_path / "outbox", tmp_path / "state.json", config(port), cooldown=timedelta(hours=6))
+    sender = AlertSender(tmp_path / "outbox", tmp_path / "state.json", smtp_config(port), cooldown=timedelta(hours=6))
     assert sender.send(ALERT, NOW) == "sent"
     assert sender.send(ALERT, NOW + timedelta(hours=1)) == "suppressed"
     # a restart keeps the record: a new sender with the same state file stays quiet
-    again = AlertSender(tmp_path / "outbox", tmp_path / "state.json", config(port), cooldown=timedelta(hours=6))
+    again = AlertSender(tmp_path / "outbox", tmp_path / "state.json", smtp_config(port), cooldown=timedelta(hours=6))
     assert again.send(ALERT, NOW + timedelta(hours=2)) == "suppressed"
     other_version = Alert("degraded", "Model v4 degraded", "…", key="degraded:4")
     assert again.send(other_version, NOW + timedelta(hours=2)) == "sent"
@@ -70,7 +57,7 @@ def test_alert_is_delivered_once_per_key_within_the_cooldown(tmp_path, smtp_serv
 def test_smtp_failure_is_retried_then_kept_in_the_outbox_without_raising(tmp_path, caplog):
     dead_port = free_port()  # nothing listens there
     password = secrets.token_urlsafe(12)  # made per run: no credential-looking literal in the repository
-    settings = config(dead_port, ALERT_SMTP_USER="me", ALERT_SMTP_PASSWORD=password, ALERT_SMTP_ALLOW_PLAIN="true")
+    settings = smtp_config(dead_port, ALERT_SMTP_USER="me", ALERT_SMTP_PASSWORD=password, ALERT_SMTP_ALLOW_PLAIN="true")
     sender = AlertSender(tmp_path / "outbox", tmp_path / "state.json", settings, retries=3, backoff_seconds=0.01)
     with caplog.at_level(logging.WARNING):
         assert sender.send(ALERT, NOW) == "failed"
@@ -188,21 +175,21 @@ def starttls_server(certificate):
 def test_implicit_tls_delivers_with_a_login_and_checks_the_certificate(tmp_path, tls_server, certificate):
     inbox, port, password, authenticator = tls_server
     tls = {"ALERT_SMTP_SSL": "true", "ALERT_SMTP_USER": "alerts", "ALERT_SMTP_PASSWORD": password}
-    settings = config(port, ALERT_SMTP_STARTTLS="false", ALERT_SMTP_CA_FILE=certificate[0], **tls)
+    settings = smtp_config(port, ALERT_SMTP_STARTTLS="false", ALERT_SMTP_CA_FILE=certificate[0], **tls)
     sender = AlertSender(tmp_path / "outbox", tmp_path / "state.json", settings, retries=1)
     assert sender.send(ALERT, NOW) == "sent"
     assert [m["Subject"] for m in inbox.messages] == ["[sentiment-pipeline] Model v3 degraded"]
     assert authenticator.logins == [True]
 
     # without the CA file the system's trust store is used, which does not know this certificate
-    untrusted = AlertSender(tmp_path / "outbox2", tmp_path / "state2.json", config(port, **tls), retries=1)
+    untrusted = AlertSender(tmp_path / "outbox2", tmp_path / "state2.json", smtp_config(port, **tls), retries=1)
     assert untrusted.send(ALERT, NOW) == "failed"
     assert len(inbox.messages) == 1 and len(list((tmp_path / "outbox2").glob("*.eml"))) == 1
 
 
 def test_starttls_logs_in_only_after_encrypting(tmp_path, starttls_server, certificate):
     inbox, port, password, authenticator = starttls_server
-    settings = config(
+    settings = smtp_config(
         port,
         ALERT_SMTP_STARTTLS="true",
         ALERT_SMTP_USER="alerts",
@@ -218,7 +205,7 @@ def test_a_subject_with_a_newline_is_sent_on_one_line(tmp_path, smtp_server):
     inbox, port = smtp_server
     name = "feedback\r\nBcc: everyone@example.test\n.csv"  # a file name from data/incoming can hold newlines
     alert = Alert("quarantine", f"Incoming file {name} quarantined", "body", key=f"quarantine:{name}")
-    sender = AlertSender(tmp_path / "outbox", tmp_path / "state.json", config(port))
+    sender = AlertSender(tmp_path / "outbox", tmp_path / "state.json", smtp_config(port))
     assert sender.send(alert, NOW) == "sent"
     (received,) = inbox.messages
     # parsed again with the modern policy, which unfolds long headers: what a mail client shows
@@ -239,7 +226,7 @@ def test_a_server_that_never_answers_costs_at_most_the_timeouts(tmp_path):
         sender = AlertSender(
             tmp_path / "outbox",
             tmp_path / "state.json",
-            config(port),
+            smtp_config(port),
             retries=2,
             backoff_seconds=0.1,
             timeout_seconds=1,
@@ -266,7 +253,11 @@ def test_a_server_that_drips_its_greeting_is_cut_off_at_the_timeout(tmp_path):
         worker = threading.Thread(target=drip, args=(server,), daemon=True)
         worker.start()
         sender = AlertSender(
-            tmp_path / "outbox", tmp_path / "state.json", config(server.getsockname()[1]), retries=1, timeout_seconds=1
+            tmp_path / "outbox",
+            tmp_path / "state.json",
+            smtp_config(server.getsockname()[1]),
+            retries=1,
+            timeout_seconds=1,
         )
         started = time.monotonic()
         status = sender.send(ALERT, NOW)

@@ -1,0 +1,222 @@
+"""Alerts POSTed as Slack-compatible JSON to a webhook: its settings and one delivery attempt.
+
+``ALERT_WEBHOOK_URL`` (from the environment or the git-ignored ``.env``) turns the channel on; the cooldown,
+retries and outbox it shares with email are in :mod:`sentiment_lib.monitoring.alerts`. The URL is a secret
+(Slack puts the token in its path), so only its scheme and host are ever shown: in logs, in ``repr``, in errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import io
+import json
+import math
+import os
+import ssl
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sentiment_lib.config import parse_value
+from sentiment_lib.errors import ConfigError
+from sentiment_lib.monitoring.deadline import DeadlineReader, time_left
+
+DEFAULT_TIMEOUT_SECONDS = 10.0
+# what one attempt raises when the receiver cannot be reached or refuses (HTTPError and URLError are OSErrors)
+DELIVERY_ERRORS = (OSError, http.client.HTTPException)
+_ANSWER_CHARS = 200  # of a refusal's body, in the log: Slack says why there (invalid_token, no_service, ...)
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS  # each attempt, connect to the last byte
+
+    def __post_init__(self) -> None:
+        """Raises ConfigError: not an http(s) URL with a host, or a timeout that is not a positive number."""
+        _check_url(self.url)
+        if not (math.isfinite(self.timeout_seconds) and self.timeout_seconds > 0):
+            raise ConfigError(f"ALERT_WEBHOOK_TIMEOUT_SECONDS must be a positive number, got {self.timeout_seconds}")
+
+    @property
+    def target(self) -> str:
+        """The URL's scheme and host (and port, if given): what may be shown of it."""
+        parts = urlsplit(self.url)
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # an IPv6 address
+        return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+    def __repr__(self) -> str:  # the path and query hold the token
+        return f"WebhookConfig(target={self.target!r}, timeout_seconds={self.timeout_seconds})"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WebhookConfig | None:
+        """The webhook settings from ``ALERT_WEBHOOK_*`` variables, or None when ``ALERT_WEBHOOK_URL`` is unset.
+
+        Raises:
+            ConfigError: a URL that is not http(s) with a host, or a timeout that is not a positive number.
+        """
+        env = os.environ if environ is None else environ
+        url = env.get("ALERT_WEBHOOK_URL", "").strip()
+        if not url:
+            return None
+        timeout = env.get("ALERT_WEBHOOK_TIMEOUT_SECONDS", str(DEFAULT_TIMEOUT_SECONDS))
+        return cls(url, parse_value("ALERT_WEBHOOK_TIMEOUT_SECONDS", timeout, float))
+
+
+def _check_url(url: str) -> None:
+    """Raises ConfigError: ``url`` is not an http(s) URL that urllib can send as it is.
+
+    The messages never quote the URL: its path is the secret.
+    """
+    if not all("!" <= c <= "~" for c in url):
+        # http.client would refuse it later with an error that quotes the path
+        raise ConfigError("ALERT_WEBHOOK_URL must be printable ASCII without spaces (percent-encode the rest)")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        shown = f"{parts.scheme!r}" if parts.scheme else "none"
+        raise ConfigError(f"ALERT_WEBHOOK_URL must start with https:// or http:// (scheme: {shown})")
+    if not parts.hostname:
+        raise ConfigError("ALERT_WEBHOOK_URL has no host")
+    try:
+        parts.hostname.encode("idna")  # what the connection does first: "hooks..slack.com" fails only then
+    except UnicodeError:
+        raise ConfigError("ALERT_WEBHOOK_URL has a host that is not a valid name") from None
+    if parts.username is not None or parts.password is not None:
+        # urllib does not log in with them: it would take them for part of the host and quote them in errors
+        raise ConfigError("ALERT_WEBHOOK_URL must not hold a user or password before the host")
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port only when it is read)
+    except ValueError:
+        raise ConfigError("ALERT_WEBHOOK_URL has a port that is not a number from 0 to 65535") from None
+
+
+def slack_escape(text: str) -> str:
+    """``text`` as Slack shows it literally: ``<``, ``>`` and ``&`` start its links and mentions, so a file name
+    like ``<!channel>.csv`` in an alert would notify a whole channel."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def build_payload(kind: str, key: str, subject: str, body: str) -> bytes:
+    """The alert as the JSON body of the POST.
+
+    ``text`` is what a Slack incoming webhook shows (subject, newline, body); Slack ignores the other fields,
+    which give other receivers the alert unescaped.
+    """
+    payload = {
+        "text": slack_escape(f"{subject}\n{body}"),
+        "kind": kind,
+        "key": key,
+        "subject": subject,
+        "body": body,
+    }
+    return json.dumps(payload).encode("ascii")  # \u escapes: no receiver can misread the encoding
+
+
+def post_once(config: WebhookConfig, payload: bytes) -> int:
+    """One POST of ``payload`` to the webhook, connect to the last byte within ``config.timeout_seconds``.
+
+    Redirects are not followed (urllib would turn the POST into a GET without its body).
+
+    Returns:
+        The receiver's status, always 2xx.
+
+    Raises:
+        OSError: no connection, a certificate that does not check out, the deadline passed, or a status that
+            is not 2xx (the message has the status and the start of the receiver's answer, never the URL).
+        http.client.HTTPException: an answer that is not HTTP.
+    """
+    deadline = time.monotonic() + config.timeout_seconds
+    request = urllib.request.Request(
+        config.url,
+        data=payload,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "sentiment-pipeline"},
+    )
+    try:
+        with _opener(deadline).open(request, timeout=config.timeout_seconds) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        raise OSError(_refusal(err)) from None
+
+
+def _refusal(err: urllib.error.HTTPError) -> str:
+    """The status and the start of the receiver's answer, on one line (a newline would forge a log line)."""
+    try:
+        with err:
+            text = err.read(_ANSWER_CHARS).decode("utf-8", "replace")
+    except (OSError, ValueError, http.client.HTTPException):  # not readable in time, or no body at all
+        text = ""
+    answer = "".join(c if c.isprintable() else " " for c in text).strip()
+    return f"HTTP {err.code} {err.reason}" + (f": {answer}" if answer else "")
+
+
+def _opener(deadline: float) -> urllib.request.OpenerDirector:
+    """urllib with the environment's proxies, connections bounded by ``deadline``, and no redirects."""
+    return urllib.request.build_opener(
+        _DeadlineHTTPHandler(deadline), _DeadlineHTTPSHandler(deadline), _RefuseRedirects()
+    )
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError with the 3xx status
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """Status line, headers and body read with only the time left before the deadline."""
+
+    def __init__(self, sock, *args, deadline: float, **kwargs):
+        super().__init__(sock, *args, **kwargs)
+        reader = io.BufferedReader(DeadlineReader(sock, deadline))
+        self.fp.close()  # the file http.client made gives each read the whole timeout again
+        self.fp = reader
+
+
+class _Deadline:
+    """Mixin for http.client connections: connect, send and every read within one deadline."""
+
+    def __init__(self, *args, deadline: float, **kwargs):
+        self.deadline = deadline
+        super().__init__(*args, **kwargs)
+        self.response_class = functools.partial(_DeadlineResponse, deadline=deadline)
+
+    def connect(self) -> None:
+        self.timeout = time_left(self.deadline)  # socket.create_connection and the TLS handshake use it
+        super().connect()
+
+    def send(self, data) -> None:
+        if self.sock:
+            self.sock.settimeout(time_left(self.deadline))
+        super().send(data)
+
+
+class _DeadlineHTTPConnection(_Deadline, http.client.HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_Deadline, http.client.HTTPSConnection):
+    pass
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req):
+        return self.do_open(functools.partial(_DeadlineHTTPConnection, deadline=self.deadline), req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: float):
+        # the certificate and host name are checked against the system's certificates
+        super().__init__(context=ssl.create_default_context())
+        self.deadline = deadline
+
+    def https_open(self, req):
+        connection = functools.partial(_DeadlineHTTPSConnection, deadline=self.deadline)
+        return self.do_open(connection, req, context=self._context)
