@@ -98,4 +98,4 @@ tracking-server: install
 	$(BIN)/python runner.py tracking-server --port $(TRACKING_PORT) $(if $(TRACKING_BACKEND),--backend-store-uri $(TRACKING_BACKEND))
 
 clean:
-	rm -rf reports/*/ reports/index.html reports/*.csv reports/*.png data/processed models wandb mlartifacts mlflow.db outbox logs state
+	rm -rf reports/*/ reports/index.html reports/*.csv reports/*.png data/processed data/reference models wandb mlartifacts mlflow.db outbox logs state

@@ -17,13 +17,13 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from sentiment_lib import logs, notebooks, reports
-from sentiment_lib.clock import SimulatedClock, WallClock, as_text, parse_moment
+from sentiment_lib.clock import SimulatedClock, WallClock, as_text, parse_moment, wall_now
 from sentiment_lib.config import CHAMPION, PRESETS, settings_for
 from sentiment_lib.data import feedback, importers
 from sentiment_lib.errors import ConfigError, SentimentError, StepFailedError
 from sentiment_lib.inference import batch, spark_batch
 from sentiment_lib.locking import WorkspaceBusyError, workspace_lock
-from sentiment_lib.monitoring import adaptation
+from sentiment_lib.monitoring import acknowledgements, adaptation
 from sentiment_lib.monitoring.adaptation import ServedReplay
 from sentiment_lib.monitoring.cycle import Cycle
 from sentiment_lib.monitoring.replay import Replay
@@ -130,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_step_options(sub)
     sub.set_defaults(handler=cmd_steps, steps=list(notebooks.TRAINING_STEPS), writes_workspace=True)
     _add_loop_parsers(commands)
+    sub = commands.add_parser("ack", help="accept the latest drift of the champion as understood: it stops alerting")
+    sub.add_argument("--reason", required=True, help="why the shift is harmless, for the next operator")
+    _add_step_options(sub, with_cycle_id=False)
+    sub.set_defaults(handler=cmd_ack, writes_workspace=True)
+    sub = commands.add_parser("rebaseline", help="make the champion's recent served texts the drift reference")
+    _add_step_options(sub, with_cycle_id=False)
+    sub.set_defaults(handler=cmd_rebaseline, writes_workspace=True)
     sub = commands.add_parser("ingest", help="move data/incoming/*.csv into the feedback store (bad files quarantined)")
     _add_step_options(sub, with_cycle_id=False)
     sub.set_defaults(handler=cmd_ingest, writes_workspace=True)
@@ -444,6 +451,29 @@ def _served_replay(
         text += "\n\n" + adaptation.summary_text(served.records, scores, p_value, len(replay.holdout))
     adaptation.write_summary(cycle.ws, text)
     print(text)
+    return 0
+
+
+def cmd_ack(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    runs.configure_client(ws.root)
+    ack = acknowledgements.acknowledge(ws, args.reason, wall_now())
+    ngrams = ", ".join(ack.top_ngrams[:5]) or "none recorded"
+    print(f"Drift of version {ack.model_version} (AUC {ack.drift_auc:.3f}; top n-grams: {ngrams}) {ack.describe()}.")
+    print(
+        f"It alerts again if the AUC exceeds {ack.drift_auc + acknowledgements.ACK_MARGIN:.3f}, the shift changes, "
+        "or another version becomes champion."
+    )
+    return 0
+
+
+def cmd_rebaseline(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    runs.configure_client(ws.root)
+    reference = acknowledgements.rebaseline(ws, wall_now())
+    print(
+        f"Drift of version {reference.model_version} is now measured against {reference.describe()} ({reference.path})."
+    )
     return 0
 
 

@@ -53,6 +53,8 @@ class Workspace:
         self.loop_state = self.state / "loop.json"
         self.alert_state = self.state / "alerts.json"
         self.replay_state = self.state / "replay.json"
+        self.drift_state = self.state / "drift.json"  # an acknowledged shift, a rebaselined reference
+        self.drift_references = self.root / "data" / "reference"
         self.cycle_lock = self.state / "cycle.lock"
         self.outbox = self.root / "outbox"
         self.logs = self.root / "logs"
