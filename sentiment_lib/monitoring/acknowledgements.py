@@ -101,7 +101,7 @@ def _drift_of(verdict: dict) -> dict:
 def top_ngrams(verdict: dict) -> list[str]:
     """The n-grams most typical of recent texts in a verdict's drift explanation (empty without one)."""
     explanation = verdict.get("drift_explanation") or {}
-    return [str(item["ngram"]) for item in explanation.get("recent_ngrams", []) if "ngram" in item]
+    return [str(item["ngram"]) for item in explanation.get("typical_of_recent", []) if "ngram" in item]
 
 
 def acknowledge(ws: Workspace, reason: str, now: datetime) -> Acknowledgement:

@@ -24,6 +24,7 @@ from sentiment_lib.data import importers
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import ModelError
 from sentiment_lib.io import read_json, write_csv_atomic, write_json_atomic, write_text_atomic
+from sentiment_lib.monitoring import acknowledgements
 from sentiment_lib.monitoring.cycle import Cycle, CycleSummary
 from sentiment_lib.monitoring.replay import Replay
 from sentiment_lib.serving.client import ApiClient
@@ -46,6 +47,7 @@ class DayRecord:
     estimate_high: float = float("nan")
     verdict: str = ""
     drift_auc: float = float("nan")
+    drift_ngrams: list[str] = field(default_factory=list)  # most typical of the day's texts (drift explanation)
     retrain: str = ""  # what a retrain in this cycle led to, with the gate's numbers
     actions: list[str] = field(default_factory=list)
 
@@ -145,6 +147,7 @@ class ServedReplay:
             estimate_high=high,
             verdict=summary.status or summary.failed_step or "-",
             drift_auc=drift.get("value", float("nan")),
+            drift_ngrams=acknowledgements.top_ngrams(verdict or {})[:3],
             retrain=_gate_outcome(self.ws.registered_model, challenger_before),
             actions=summary.actions,
         )
@@ -200,15 +203,15 @@ def _number(value: float, digits: int = 3) -> str:
 def day_table(records: list[DayRecord]) -> str:
     """The per-cycle table, in Markdown."""
     lines = [
-        "| cycle | day | served by | accuracy on the day's texts | estimate (95% interval) | verdict | drift AUC "
-        "| retrain and gate |",
+        "| cycle | day | served by | accuracy on the day's texts | estimate (95% interval) | verdict "
+        "| drift AUC: top n-grams | retrain and gate |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in records:
         estimate = f"{_number(r.estimate)} ({_number(r.estimate_low)}-{_number(r.estimate_high)})"
         lines.append(
             f"| {r.cycle} | {r.day[:10]} | v{r.champion} | {_number(r.accuracy)} ({r.served}) | {estimate} | "
-            f"{r.verdict} | {_number(r.drift_auc)} | {r.retrain or '-'} |"
+            f"{r.verdict} | {_number(r.drift_auc)}: {', '.join(r.drift_ngrams) or '-'} | {r.retrain or '-'} |"
         )
     return "\n".join(lines)
 

@@ -19,7 +19,7 @@ from sentiment_lib.config import CHAMPION
 from sentiment_lib.data import dataset, feedback
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.inference.predictor import SentimentPredictor
-from sentiment_lib.monitoring import staleness
+from sentiment_lib.monitoring import acknowledgements, staleness
 from sentiment_lib.serving.served_log import read_served
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.workspace import Workspace
@@ -49,9 +49,12 @@ def load_champion(ws: Workspace) -> Champion:
 def assess_champion(ws: Workspace, champion: Champion, now: datetime) -> staleness.Assessment:
     """Run every staleness check that has data (see :func:`staleness.assess`)."""
     s = ws.settings
-    # the reference is the training data as a whole: the base split and the feedback trained on
-    train = dataset.read_split(ws.processed, "train")
-    reference = feedback.with_feedback(train, feedback.read_feedback_part(ws.processed, "train"), 0, s.seed)
+    reference, reference_name = acknowledgements.reference_texts(ws, champion.version)
+    if reference is None:
+        # the training data as a whole: the base split and the feedback trained on
+        train = dataset.read_split(ws.processed, "train")
+        extra = feedback.read_feedback_part(ws.processed, "train")
+        reference = feedback.with_feedback(train, extra, 0, s.seed)[TEXT_COLUMN].tolist()
     # what the app served with this champion: its inputs for drift, its confidences for the label-free estimate
     served = _recently_served(ws, champion)
     return staleness.assess(
@@ -63,8 +66,10 @@ def assess_champion(ws: Workspace, champion: Champion, now: datetime) -> stalene
         feedback=feedback.arrived_after(feedback.read_store(ws.feedback_store), champion.trained_at),
         served_texts=[r["text"] for r in served],
         served_confidences=np.array([r["confidence"] for r in served]),
-        reference_texts=reference[TEXT_COLUMN].tolist(),
+        reference_texts=reference,
         settings=s,
+        reference_name=reference_name,
+        acknowledged=acknowledgements.acknowledgement_for(ws, champion.version),
     )
 
 

@@ -23,6 +23,7 @@ from sentiment_lib.errors import DataValidationError, RegistryUnavailableError, 
 from sentiment_lib.io import read_json, write_json_atomic
 from sentiment_lib.locking import workspace_lock
 from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
+from sentiment_lib.monitoring.drift_explanation import explanation_lines
 from sentiment_lib.monitoring.staleness import HEALTHY
 from sentiment_lib.monitoring.webhook import WebhookConfig
 from sentiment_lib.tracking import registry, runs
@@ -228,6 +229,8 @@ class Cycle:
             fired = [c["name"] for c in verdict["checks"] if c["fired"]]
             body = f"Model version {version} is {status}.\n\nWhy:\n" + "\n".join(f"- {r}" for r in summary.reasons)
             body += "\n\nAll checks:\n" + "\n".join(f"- {c['name']}: {c['detail']}" for c in verdict["checks"])
+            if explained := explanation_lines(verdict.get("drift_explanation")):  # what changed, when drift was tested
+                body += "\n\n" + "\n".join(explained)
             body += f"\n\nReport: {report}\n"
             subject = f"Model v{version} {status}: {', '.join(fired)}"
             # one key per (verdict, model version): the same problem is not mailed again within the cooldown

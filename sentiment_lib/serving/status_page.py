@@ -9,7 +9,7 @@ refresh: no script, no CDN, so it works offline and in any browser.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ SERIES = {
     "drift": ("drift AUC", "#d62728"),
 }
 EVENT_COLOURS = {"promoted": "#1e8449", "rejected": "#c0392b"}
+NGRAMS_SHOWN = 10  # per side of the drift explanation
 WIDTH, HEIGHT, MARGIN = 900, 320, 48
 
 _PAGE = """<!doctype html>
@@ -47,6 +48,9 @@ td, th {{ padding: .35rem .6rem; border-bottom: 1px solid #ddd; text-align: left
 .healthy, .ok {{ color: #1e8449; }} .degraded, .failed {{ color: #c0392b; font-weight: bold; }}
 .stale {{ color: #b9770e; font-weight: bold; }} small {{ color: #555; }} ul {{ margin: 0; padding-left: 1.1rem; }}
 svg text {{ font-size: 12px; fill: #333; }}
+.explanation {{ display: flex; flex-wrap: wrap; align-items: flex-start; gap: 0 2rem; }}
+.explanation table {{ width: auto; font-size: .9rem; }} .explanation td, .explanation th {{ padding: .15rem .5rem; }}
+td.number {{ text-align: right; }}
 </style></head><body>
 <h1>Sentiment pipeline: status</h1>
 <p><small>As of {now} UTC; this page reloads every {refresh} s.
@@ -133,8 +137,97 @@ def verdict_section(reports_dir: Path) -> str:
         f"<span id='verdict-status' class='{status}'>{status}</span> for version "
         f"{_e(verdict.get('model_version', '-'))}.</p>"
         "<table><tr><th>check</th><th>value</th><th>threshold</th><th>result</th><th>detail</th></tr>"
-        f"{checks}</table>"
+        f"{checks}</table>{explanation_section(verdict.get('drift_explanation'))}"
     )
+
+
+def explanation_section(explanation: Any) -> str:
+    """The drift explanation of a verdict (``DriftExplanation.to_dict``), compactly; "" for none or a malformed one.
+
+    Read from the dict rather than through :mod:`~sentiment_lib.monitoring.drift_explanation`, which would load
+    scipy.stats and scikit-learn into every API process for a few numbers.
+    """
+    if not isinstance(explanation, Mapping):
+        return ""
+    tables = [
+        _ngram_table(explanation.get("typical_of_recent"), "more typical of recent texts"),
+        _ngram_table(explanation.get("typical_of_reference"), "more typical of training texts"),
+        _descriptor_table(explanation.get("descriptors")),
+    ]
+    return (
+        "<div id='drift-explanation'><h3>What the drift check sees</h3>"
+        f"<p><small>{_e(explanation.get('recent_texts', '?'))} recent vs "
+        f"{_e(explanation.get('reference_texts', '?'))} training texts. Word n-grams by their weight in the "
+        "domain classifier, with the share of texts on each side that contain them.</small></p>"
+        f"{_label_shift(explanation.get('label_shift'))}<div class='explanation'>{''.join(tables)}</div></div>"
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _fixed(value: Any, spec: str) -> str:
+    return format(value, spec) if _is_number(value) else "-"
+
+
+def _share(value: Any) -> str:
+    return f"{100 * value:.1f}%" if _is_number(value) else "-"
+
+
+def _points(value: Any) -> str:
+    return f"{100 * value:+.1f} points" if _is_number(value) else "-"
+
+
+def _cells(*values: str) -> str:
+    return "".join(f"<td class='number'>{v}</td>" for v in values)
+
+
+def _ngram_table(ngrams: Any, title: str) -> str:
+    if not isinstance(ngrams, list) or not ngrams:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{_e(n.get('ngram', ''))}</code></td>"
+        f"{_cells(_fixed(n.get('weight'), '+.2f'), _share(n.get('recent_share')), _share(n.get('reference_share')))}"
+        "</tr>"
+        for n in ngrams[:NGRAMS_SHOWN]
+        if isinstance(n, dict)
+    )
+    return (
+        f"<table class='ngrams'><tr><th>{_e(title)}</th><th>weight</th><th>recent</th><th>training</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+def _label_shift(shift: Any) -> str:
+    if not isinstance(shift, dict):
+        return ""
+    return (
+        f"<p id='label-shift'>Predicted {_e(shift.get('label', 'positive'))}: "
+        f"{_share(shift.get('recent_share'))} of recent vs {_share(shift.get('reference_share'))} of training "
+        f"texts ({_points(shift.get('difference'))}, p = {_fixed(shift.get('p_value'), '.2g')}).</p>"
+    )
+
+
+def _descriptor_table(descriptors: Any) -> str:
+    if not isinstance(descriptors, list) or not descriptors:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(d.get('description', d.get('name', '')))}</td>{_descriptor_cells(d)}</tr>"
+        for d in descriptors
+        if isinstance(d, dict)
+    )
+    return (
+        "<table class='descriptors'><tr><th>descriptor</th><th>training</th><th>recent</th><th>change</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+def _descriptor_cells(d: dict) -> str:
+    before, after, change = d.get("reference"), d.get("recent"), d.get("difference")
+    if str(d.get("name", "")).endswith("_share"):  # shares of texts: percentages and points
+        return _cells(_share(before), _share(after), _points(change))
+    return _cells(_fixed(before, ".1f"), _fixed(after, ".1f"), _fixed(change, "+.1f"))
 
 
 def history_section(reports_dir: Path) -> str:

@@ -61,6 +61,10 @@ def test_status_page_renders_every_section(page, status_server, tmp_path):
     assert "90.01%" in champion and "89.13%" in champion and "91.21%" in champion and "onnx-int8" in champion
     assert page.text_content("#verdict-status") == "stale"
     assert "AUC 0.93" in page.inner_text("#verdict")
+    explanation = page.locator("#drift-explanation")
+    assert explanation.is_visible() and "@united" in explanation.inner_text()
+    recent, training = (page.locator("#drift-explanation table.ngrams").nth(i).bounding_box() for i in (0, 1))
+    assert recent["y"] == training["y"] and recent["x"] + recent["width"] <= training["x"]  # side by side
     assert page.locator("#cycle-table tr.cycle").count() == 3
     assert "stale: mailed ops@example.org" in page.inner_text("#cycles")
 

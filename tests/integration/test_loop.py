@@ -296,6 +296,7 @@ def test_a_served_replay_runs_on_the_simulated_clock_with_labels_a_day_late(work
     assert (state[key], state[f"{key}#served"]) == (40, 80)
     assert (state[f"{key}#clock"], state[f"{key}#first_champion"]) == ("2026-01-07T08:00:00+00:00", "1")
     assert [r["verdict"] for r in records] != ["", ""] and all(not r["retrain"] for r in records)
+    assert any(n.startswith("@") for n in records[1]["drift_ngrams"]), records[1]  # the day's tweets explain drift
     served = [json.loads(line) for f in (workspace / "logs" / "served").glob("*.jsonl") for line in f.open()]
     assert len([r for r in served if r["text"] in set(pd.read_csv(stream)["text"])]) == 80
     summary = (workspace / "reports" / "replay" / "adaptation.md").read_text()

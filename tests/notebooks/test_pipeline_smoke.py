@@ -217,8 +217,14 @@ def test_staleness_step_detects_airline_tweets_as_drift(workspace):
         and "on 150 recent labelled reviews" in checks["performance"]["detail"]
     )
     assert not checks["age"]["fired"]
+    explanation = verdict["drift_explanation"]  # what changed: the airlines' handles, no movie reviews
+    mentions = [n["ngram"] for n in explanation["typical_of_recent"] if n["ngram"].startswith("@")]
+    assert mentions and 0 <= explanation["label_shift"]["recent_share"] <= 1
+    descriptors = {d["name"]: d for d in explanation["descriptors"]}
+    assert descriptors["mention_share"]["recent"] > 0.9 and descriptors["mention_share"]["reference"] < 0.1
     html = (workspace / "reports" / "s1" / "04_staleness.html").read_text()
     assert 'src="data:image/png;base64,' in html
+    assert "Word n-grams most typical of recent texts" in html and mentions[0] in html
     assert len(pd.read_csv(workspace / "reports" / "staleness_history.csv")) == 1
 
 

@@ -9,8 +9,10 @@ import urllib.parse
 
 import pytest
 
+from sentiment_lib.io import write_json_atomic
+from sentiment_lib.serving import status_page
 from sentiment_lib.serving.api import ServeConfig, create_app
-from tests.status_workspace import CYCLES
+from tests.status_workspace import CYCLES, EXPLANATION
 
 pytestmark = pytest.mark.slow
 TOKEN = secrets.token_urlsafe(16)
@@ -40,6 +42,34 @@ def test_page_shows_champion_verdict_history_and_cycles(status_server):
     assert 'http-equiv="refresh"' in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     status, same_page, _ = status_server.request("GET", "/status")
     assert status == 200 and b"<strong id='champion-version'>1</strong>" in same_page
+
+
+def test_page_explains_the_newest_verdicts_drift(status_server):
+    page = status_server.request("GET", "/")[1].decode()
+    explanation = page[page.index("<div id='drift-explanation'>") : page.index('<section id="history">')]
+    assert "300 recent vs 300 training texts" in explanation
+    number = "<td class='number'>{}</td>".format
+    assert f"<td><code>@united</code></td>{number('+1.88')}{number('21.0%')}{number('0.0%')}" in explanation
+    assert f"<td><code>film</code></td>{number('-0.68')}{number('0.0%')}{number('4.7%')}" in explanation
+    assert "&lt;b&gt;bold&lt;/b&gt;" in explanation and "<b>bold" not in explanation
+    assert "Predicted positive: 16.7% of recent vs 50.0% of training texts (-33.3 points, p = 2.9e-18)" in explanation
+    assert f"share of texts with an @mention</td>{number('0.0%')}{number('99.0%')}{number('+99.0 points')}" in page
+    assert f"mean length in words</td>{number('8.9')}{number('17.1')}{number('+8.2')}" in page
+
+
+def test_a_verdict_without_or_with_a_damaged_explanation_still_renders(tmp_path):
+    verdict = {"status": "healthy", "model_version": "1", "reasons": [], "checks": []}
+    write_json_atomic(tmp_path / "c1" / "verdict.json", verdict)  # written before explanations existed
+    assert "drift-explanation" not in status_page.verdict_section(tmp_path)
+    damaged = {
+        **EXPLANATION,
+        "typical_of_recent": [{"ngram": "@united", "weight": None}, "not a dict"],
+        "label_shift": {"p_value": "small"},
+        "descriptors": None,
+    }
+    write_json_atomic(tmp_path / "c2" / "verdict.json", {**verdict, "drift_explanation": damaged})
+    section = status_page.verdict_section(tmp_path)
+    assert "<td><code>@united</code></td><td class='number'>-</td>" in section and "p = -" in section
 
 
 def test_reports_are_served_read_only(status_server):
