@@ -301,3 +301,27 @@ def test_a_served_replay_runs_on_the_simulated_clock_with_labels_a_day_late(work
     assert len([r for r in served if r["text"] in set(pd.read_csv(stream)["text"])]) == 80
     summary = (workspace / "reports" / "replay" / "adaptation.md").read_text()
     assert "champion when the replay started" in summary and "(McNemar p = " in summary and "40 tweets" in summary
+    acknowledged_then_rebaselined(workspace, env)
+
+
+def latest_verdict(ws) -> dict:
+    return json.loads(max((ws / "reports").glob("*/verdict.json")).read_text())
+
+
+def acknowledged_then_rebaselined(workspace, env) -> None:
+    """After the served replay: the operator accepts the tweets' drift, then makes them the reference."""
+    assert latest_verdict(workspace)["acknowledged"] is None
+    done = run_runner("ack", "--reason", "tweets are our traffic now", workspace=workspace, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "It alerts again if the AUC exceeds" in done.stdout
+    again = cycle(workspace, env)  # the same recent texts: the acknowledged shift no longer fires
+    verdict = latest_verdict(workspace)
+    drift = next(c for c in verdict["checks"] if c["name"] == "drift")
+    assert not drift["fired"] and "tweets are our traffic now" in drift["detail"], drift
+    assert verdict["acknowledged"]["model_version"] == "1" and "drift" not in " ".join(again["reasons"])
+    done = run_runner("rebaseline", workspace=workspace, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    cycle(workspace, env)
+    assert latest_verdict(workspace)["drift_reference"].startswith("the 80 texts v1 served before the rebaseline")
+    history = json.loads((workspace / "state" / "drift.json").read_text())["history"]
+    assert [h["action"] for h in history] == ["ack", "rebaseline"]
