@@ -431,6 +431,7 @@ def _served_replay(
 ) -> int:
     served = ServedReplay(cycle, replay, ApiClient(args.serve), clock)
     first = served.first_champion()
+    served.client.health()  # no API at all: say so now rather than once per cycle
 
     def one_day() -> None:
         record = served.run_one()

@@ -17,6 +17,7 @@ from sentiment_lib.monitoring.cycle import LoopState
 from sentiment_lib.monitoring.replay import Replay
 from sentiment_lib.serving.client import ApiClient
 from sentiment_lib.serving.process import free_port
+from tests.helpers import run_runner
 
 START = datetime(2026, 1, 5, 8, tzinfo=UTC)
 
@@ -118,3 +119,16 @@ def test_the_api_client_says_when_nothing_answers():
     client = ApiClient(f"http://127.0.0.1:{free_port()}", timeout_seconds=2)
     with pytest.raises(ServingUnavailableError, match=r"no prediction API answers at .*runner\.py serve"):
         client.predict(["fine"])
+
+
+def test_a_served_replay_without_a_champion_or_with_a_bad_clock_says_what_to_do(tmp_path):
+    source = str(canonical_stream(tmp_path, 25))
+    url = f"http://127.0.0.1:{free_port()}"
+    replay = ("replay", "--source", source, "--per-cycle", "10")
+    done = run_runner(*replay, "--hours-per-cycle", "24", "--serve", url, workspace=tmp_path)
+    assert done.returncode == 2 and "a served replay needs a champion to serve: run `make demo`" in done.stderr
+    done = run_runner(*replay, "--hours-per-cycle", "0", workspace=tmp_path)
+    assert done.returncode == 2 and "--hours-per-cycle must be > 0, got 0.0" in done.stderr
+    done = run_runner(*replay, "--hours-per-cycle", "24", "--start", "soon", workspace=tmp_path)
+    assert done.returncode == 2 and "--start must be an ISO 8601 time" in done.stderr
+    assert not (tmp_path / "data" / "incoming").exists()  # nothing was dropped
