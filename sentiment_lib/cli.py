@@ -447,6 +447,7 @@ def _served_replay(
 
     run_loop(one_day, args.every * 60, stop, max(cycles, 1))
     text = adaptation.day_table(served.records)
+    adaptation.write_summary(cycle.ws, text)  # kept even if scoring the final slice fails
     if args.final_holdout:
         scores, p_value = adaptation.final_scores(cycle, [first, served.champion()], replay.holdout)
         text += "\n\n" + adaptation.summary_text(served.records, scores, p_value, len(replay.holdout))

@@ -163,6 +163,7 @@ def rebaseline(ws: Workspace, now: datetime) -> Reference:
     reference = Reference(version, str(path.relative_to(ws.root)), len(texts), as_text(now))
     state = DriftState.load(ws)
     state.reference = reference
+    state.acknowledged = None  # its AUC and n-grams were measured against the old reference
     state.history.append({"action": "rebaseline", **asdict(reference)})
     state.save(ws)
     return reference

@@ -24,6 +24,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+from sentiment_lib.clock import wall_now
 from sentiment_lib.config import parse_value
 from sentiment_lib.errors import ConfigError
 from sentiment_lib.io import read_json, write_bytes_atomic, write_json_atomic
@@ -297,7 +298,7 @@ class AlertSender:
         channels = self._channels(alert, now)
         if not channels:
             message = build_message(alert, "sentiment-pipeline@localhost", ("operator@localhost",), now)
-            path = self._to_outbox(bytes(message), alert.kind, now, ".eml")
+            path = self._to_outbox(bytes(message), alert.kind, ".eml")
             log.warning("ALERT %s (neither SMTP nor a webhook configured, written to %s)", subject, path)
             self._remember(alert.key, now)
             return "outbox"
@@ -319,7 +320,7 @@ class AlertSender:
             f"{smtp.host}:{smtp.port}",
             attempt=lambda: self._send_once(message),
             errors=(OSError, smtplib.SMTPException),
-            keep=lambda: self._to_outbox(bytes(message), alert.kind, now, ".eml"),
+            keep=lambda: self._to_outbox(bytes(message), alert.kind, ".eml"),
         )
 
     def _webhook(self, alert: Alert, now: datetime) -> _Channel:
@@ -331,7 +332,7 @@ class AlertSender:
             webhook.target,
             attempt=lambda: post_once(webhook, payload),
             errors=DELIVERY_ERRORS,
-            keep=lambda: self._to_outbox(payload, alert.kind, now, ".json"),  # the body, never the URL
+            keep=lambda: self._to_outbox(payload, alert.kind, ".json"),  # the body, never the URL
         )
 
     def _deliver_by(self, channel: _Channel, subject: str) -> str:
@@ -348,9 +349,18 @@ class AlertSender:
             log.exception("ALERT %s could not be handled by %s", subject, channel.name)
             return _LOST
 
-    def _to_outbox(self, data: bytes, kind: str, now: datetime, suffix: str) -> Path:
+    def _to_outbox(self, data: bytes, kind: str, suffix: str) -> Path:
+        """Keep ``data`` in the outbox under a name that sorts in the order alerts were written.
+
+        Named by the wall clock, not the alert's ``now``: a cycle dates all its alerts with one (possibly simulated)
+        moment, and two alerts of one kind must never share a file name.
+        """
         safe_kind = re.sub(r"[^A-Za-z0-9_.-]+", "_", kind)  # part of a file name
-        return write_bytes_atomic(self.outbox / f"{now.strftime('%Y%m%dT%H%M%S%f')}-{safe_kind}{suffix}", data)
+        stamp = wall_now().strftime("%Y%m%dT%H%M%S%f")
+        path, number = self.outbox / f"{stamp}-{safe_kind}{suffix}", 1
+        while path.exists():
+            path, number = self.outbox / f"{stamp}-{safe_kind}-{number}{suffix}", number + 1
+        return write_bytes_atomic(path, data)
 
     def _with_retries(self, channel: _Channel) -> bool:
         """Try ``retries`` times, each attempt within its channel's timeout, with doubling back-off between."""

@@ -113,7 +113,8 @@ class Replay:
         start = self.served
         dropped = self._drop(start, start + self.per_cycle)
         if dropped is not None:
-            self._set(position=start + self.per_cycle, served=start + self.per_cycle)
+            end = start + min(self.per_cycle, len(self.stream) - start)  # a last batch may be short
+            self._set(position=end, served=end)
         return dropped
 
     def next_to_serve(self) -> pd.DataFrame:
