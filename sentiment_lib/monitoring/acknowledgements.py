@@ -25,6 +25,7 @@ from sentiment_lib.config import CHAMPION
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.errors import DataValidationError, SentimentError
 from sentiment_lib.io import read_csv_strict, read_json, write_csv_atomic, write_json_atomic
+from sentiment_lib.monitoring.verdicts import check_of
 from sentiment_lib.serving.served_log import read_served
 from sentiment_lib.tracking import registry
 from sentiment_lib.workspace import Workspace
@@ -94,10 +95,6 @@ def _champion(ws: Workspace) -> Any:
     return registry.require_version(ws.registered_model, CHAMPION)
 
 
-def _drift_of(verdict: dict) -> dict:
-    return next((c for c in verdict.get("checks", []) if c["name"] == "drift"), {})
-
-
 def top_ngrams(verdict: dict) -> list[str]:
     """The n-grams most typical of recent texts in a verdict's drift explanation (empty without one)."""
     explanation = verdict.get("drift_explanation") or {}
@@ -116,7 +113,7 @@ def acknowledge(ws: Workspace, reason: str, now: datetime) -> Acknowledgement:
     if latest is None:
         raise SentimentError(f"no verdict in {ws.reports} yet: run a cycle (runner.py once) first")
     path, verdict = latest
-    drift, version = _drift_of(verdict), str(_champion(ws).version)
+    drift, version = check_of(verdict, "drift"), str(_champion(ws).version)
     if not drift:
         raise SentimentError(f"the latest verdict ({path}) has no drift check: nothing to acknowledge")
     if str(verdict.get("model_version")) != version:

@@ -27,6 +27,7 @@ from sentiment_lib.io import read_json, write_csv_atomic, write_json_atomic, wri
 from sentiment_lib.monitoring import acknowledgements
 from sentiment_lib.monitoring.cycle import Cycle, CycleSummary
 from sentiment_lib.monitoring.replay import Replay
+from sentiment_lib.monitoring.verdicts import check_of
 from sentiment_lib.serving.client import ApiClient
 from sentiment_lib.tracking import gate, registry, runs
 
@@ -60,10 +61,6 @@ def served_accuracy(answers: list[dict], labels: pd.Series) -> float:
     """Share of ``answers`` (the API's, in order) whose sentiment is the label."""
     predicted = np.array([a["sentiment"] for a in answers])
     return float(np.mean(predicted == labels.to_numpy()))
-
-
-def _check(verdict: dict | None, name: str) -> dict:
-    return next((c for c in (verdict or {}).get("checks", []) if c["name"] == name), {})
 
 
 def _challenger(registered_name: str) -> str:
@@ -134,7 +131,7 @@ class ServedReplay:
         self, summary: CycleSummary, answers: list[dict], labels: pd.Series, challenger_before: str
     ) -> DayRecord:
         verdict = read_json(self.ws.verdict(summary.cycle), None)
-        estimate, drift = _check(verdict, "estimated_performance"), _check(verdict, "drift")
+        estimate, drift = check_of(verdict, "estimated_performance"), check_of(verdict, "drift")
         low, high = estimate.get("interval") or (float("nan"), float("nan"))
         return DayRecord(
             cycle=len(self.records) + 1,

@@ -10,6 +10,11 @@ HEALTHY, STALE, DEGRADED = "healthy", "stale", "degraded"
 STATUSES = (HEALTHY, STALE, DEGRADED)
 
 
+def check_of(verdict: dict | None, name: str) -> dict:
+    """The check called ``name`` in a verdict read from ``verdict.json``; empty when it did not run."""
+    return next((c for c in (verdict or {}).get("checks", []) if c.get("name") == name), {})
+
+
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """The Wilson score interval of a proportion (well-behaved for small n and extreme proportions)."""
     if n == 0:
