@@ -26,7 +26,7 @@ from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.errors import DataValidationError, SentimentError
 from sentiment_lib.io import read_csv_strict, read_json, write_csv_atomic, write_json_atomic
 from sentiment_lib.monitoring.verdicts import check_of
-from sentiment_lib.serving.served_log import read_served
+from sentiment_lib.serving.served_log import latest_served_by
 from sentiment_lib.tracking import registry
 from sentiment_lib.workspace import Workspace
 
@@ -146,10 +146,8 @@ def rebaseline(ws: Workspace, now: datetime) -> Reference:
     """
     champion = _champion(ws)
     version = str(champion.version)
-    texts: list[str] = []
-    for record in read_served(ws.served_log, since=registry.registered_at(champion)):
-        if record["model_version"] == version:
-            texts = [*texts[-(ws.settings.drift_sample - 1) :], record["text"]]
+    served = latest_served_by(ws.served_log, version, registry.registered_at(champion), ws.settings.drift_sample)
+    texts = [r["text"] for r in served]
     if len(texts) < MIN_REFERENCE_TEXTS:
         raise SentimentError(
             f"version {version} has served {len(texts)} texts; at least {MIN_REFERENCE_TEXTS} are needed as a "

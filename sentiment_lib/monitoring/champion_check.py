@@ -7,7 +7,6 @@ reference), and records the outcome (verdict file, history, the champion's monit
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +19,7 @@ from sentiment_lib.data import dataset, feedback
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.inference.predictor import SentimentPredictor
 from sentiment_lib.monitoring import acknowledgements, staleness
-from sentiment_lib.serving.served_log import read_served
+from sentiment_lib.serving.served_log import latest_served_by
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.workspace import Workspace
 
@@ -76,10 +75,8 @@ def assess_champion(ws: Workspace, champion: Champion, now: datetime) -> stalene
 def _recently_served(ws: Workspace, champion: Champion) -> list[dict]:
     """The latest texts the app served with this champion (``drift_sample`` for drift, ``staleness_window``
     for the estimate): only the days since it was registered are read, and only that many records are kept."""
-    window = deque(maxlen=max(ws.settings.drift_sample, ws.settings.staleness_window))
-    records = read_served(ws.served_log, since=champion.registered_at)
-    window.extend(r for r in records if r["model_version"] == champion.version)
-    return list(window)
+    limit = max(ws.settings.drift_sample, ws.settings.staleness_window)
+    return latest_served_by(ws.served_log, champion.version, champion.registered_at, limit)
 
 
 def log_assessment(ws: Workspace, assessment: staleness.Assessment, cycle: str) -> dict[str, Any]:

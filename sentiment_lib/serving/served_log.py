@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -126,6 +127,14 @@ def read_served(folder: str | Path, since: datetime | None = None) -> Iterator[d
             yield record
     if damaged[0]:
         log.warning("Skipped %d damaged line(s) of the served log in %s (cut short by a crash)", damaged[0], folder)
+
+
+def latest_served_by(folder: str | Path, version: str, since: datetime, limit: int) -> list[dict]:
+    """The last ``limit`` records ``version`` answered, from the days since ``since``; only that many are kept
+    in memory however long the log is."""
+    window: deque[dict] = deque(maxlen=limit)
+    window.extend(r for r in read_served(folder, since=since) if r["model_version"] == version)
+    return list(window)
 
 
 def _records(path: Path, damaged: list[int]) -> Iterator[dict]:
