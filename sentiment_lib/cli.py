@@ -387,7 +387,9 @@ def _replay_clock(args: argparse.Namespace, replay: Replay) -> SimulatedClock | 
 def cmd_replay(args: argparse.Namespace) -> int:
     stop = StopSignal().install()
     cycle = _cycle(args, stop)
-    replay = Replay(args.source, cycle.ws.incoming, cycle.ws.replay_state, args.per_cycle, args.final_holdout)
+    replay = Replay(
+        args.source, cycle.ws.incoming, cycle.ws.replay_state, args.per_cycle, args.final_holdout, bool(args.serve)
+    )
     clock = _replay_clock(args, replay)
     cycles = args.cycles or -(-replay.remaining // args.per_cycle)
     log.info(
@@ -434,7 +436,11 @@ def _served_replay(
     served.client.health()  # no API at all: say so now rather than once per cycle
 
     def one_day() -> None:
-        record = served.run_one()
+        try:
+            record = served.run_one()
+        except WorkspaceBusyError as err:
+            log.warning("%s; the day is replayed at the next cycle", err)
+            return
         if record is None:
             log.info("Replay: the stream is used up")
             return

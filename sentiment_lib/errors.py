@@ -35,4 +35,11 @@ class StepFailedError(SentimentError):
 
 
 class ServingUnavailableError(SentimentError):
-    """The prediction API does not answer, or answers with an error, where a command needs it."""
+    """The prediction API does not answer, or answers with an error, where a command needs it.
+
+    ``status`` is the HTTP status it answered with (0 when nothing answered).
+    """
+
+    def __init__(self, message: str, status: int = 0):
+        super().__init__(message)
+        self.status = status

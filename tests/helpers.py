@@ -196,3 +196,11 @@ def smtp_config(port: int, **changes: str) -> SmtpConfig:
         **changes,
     }
     return SmtpConfig.from_env(env)
+
+
+def canonical_stream(folder: Path, rows: int) -> Path:
+    """A canonical CSV of ``rows`` reviews ``text 0``, ``text 1``, ... (every third one negative)."""
+    path = folder / "stream.csv"
+    labels = ["positive" if i % 3 else "negative" for i in range(rows)]
+    pd.DataFrame({"Review": [f"text {i}" for i in range(rows)], "Sentiment": labels}).to_csv(path, index=False)
+    return path

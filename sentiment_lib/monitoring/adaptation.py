@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from sentiment_lib.data import importers
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import ModelError
 from sentiment_lib.io import read_json, write_csv_atomic, write_json_atomic, write_text_atomic
-from sentiment_lib.monitoring import acknowledgements
+from sentiment_lib.monitoring import acknowledgements, staleness
 from sentiment_lib.monitoring.cycle import Cycle, CycleSummary
 from sentiment_lib.monitoring.replay import Replay
 from sentiment_lib.monitoring.verdicts import check_of
@@ -109,37 +110,49 @@ class ServedReplay:
         return self.replay.first_champion(self.champion())
 
     def run_one(self) -> DayRecord | None:
-        """One simulated day; None when the stream is used up."""
+        """One simulated day; None when the stream is used up.
+
+        The batch counts as served, and the clock moves on, only once the day's cycle has run: a cycle that
+        could not run (the workspace busy, the process stopped) leaves the day to be replayed whole.
+
+        Raises:
+            WorkspaceBusyError: another command holds the workspace; nothing of the day was recorded.
+            ServingUnavailableError: the API does not answer, or serves another registry's model.
+        """
         champion = self.champion()
-        self.client.wait_for_version(champion)
+        self.client.wait_for_version(champion, registry.version_runs(self.ws.registered_model))
         self.replay.drop_labels_of_served()
         batch = self.replay.next_to_serve()
         if batch.empty:
             return None
         answers = self.client.predict(batch[TEXT_COLUMN].tolist(), request_id=f"replay-{self.replay.served}")
-        self.replay.mark_served(len(batch))
         challenger_before = _challenger(self.ws.registered_model)
-        summary = self.cycle.run(now=self.clock.now())
-        record = self._record(summary, answers, batch[LABEL_COLUMN], challenger_before)
+        day = self.clock.now()
+        summary = self.cycle.run(now=day)
+        self.replay.mark_served(len(batch))
         self.clock.advance()
         self.replay.save_clock(self.clock.now())
+        record = self._record(summary, day, answers, batch[LABEL_COLUMN], challenger_before)
         self.records.append(record)
         self._save()
         return record
 
     def _record(
-        self, summary: CycleSummary, answers: list[dict], labels: pd.Series, challenger_before: str
+        self, summary: CycleSummary, day: datetime, answers: list[dict], labels: pd.Series, challenger_before: str
     ) -> DayRecord:
         verdict = read_json(self.ws.verdict(summary.cycle), None)
-        estimate, drift = check_of(verdict, "estimated_performance"), check_of(verdict, "drift")
-        low, high = estimate.get("interval") or (float("nan"), float("nan"))
+        drift = check_of(verdict, "drift")
+        # the estimate from the day's own answers: the loop's check reads its latest staleness_window of
+        # served answers, which is the same set only when that window is one day of traffic
+        confidences = np.array([a["confidence"] for a in answers], dtype=float)
+        low, high = staleness.estimate_interval(confidences)
         return DayRecord(
             cycle=len(self.records) + 1,
-            day=as_text(self.clock.now()),
+            day=as_text(day),
             champion=answers[0]["model_version"] if answers else "",
             served=len(answers),
             accuracy=served_accuracy(answers, labels),
-            estimate=estimate.get("value", float("nan")),
+            estimate=float(confidences.mean()) if len(confidences) else float("nan"),
             estimate_low=low,
             estimate_high=high,
             verdict=summary.status or summary.failed_step or "-",

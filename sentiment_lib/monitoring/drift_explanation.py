@@ -26,6 +26,7 @@ import pandas as pd
 from scipy.stats import fisher_exact
 
 from sentiment_lib.data.schema import LABELS
+from sentiment_lib.formatting import fixed, percent, points
 
 POSITIVE = LABELS[-1]
 TOP_RECENT, TOP_REFERENCE = 10, 5  # n-grams reported for each side: recent texts are what the operator asks about
@@ -281,15 +282,15 @@ def explanation_lines(explanation: DriftExplanation | Mapping[str, Any] | None) 
         if ngrams := explanation.get(key):
             lines.append(f"Word n-grams most typical of {side} texts (weight; share of recent / training texts):")
             lines += [
-                f"- {n['ngram']!r}: {_signed(n['weight'], '.2f')} ({_percent(n['recent_share'])} / "
-                f"{_percent(n['reference_share'])})"
+                f"- {n['ngram']!r}: {fixed(n['weight'], '+.2f')} ({percent(n['recent_share'])} / "
+                f"{percent(n['reference_share'])})"
                 for n in ngrams
             ]
     if shift := explanation.get("label_shift"):
         lines.append(
-            f"Predicted {shift['label']}: {_percent(shift['recent_share'])} of recent vs "
-            f"{_percent(shift['reference_share'])} of training texts ({_points(shift['difference'])}, "
-            f"p = {_p_value(shift['p_value'])})"
+            f"Predicted {shift['label']}: {percent(shift['recent_share'])} of recent vs "
+            f"{percent(shift['reference_share'])} of training texts ({points(shift['difference'])}, "
+            f"p = {fixed(shift['p_value'], '.2g')})"
         )
     if descriptors := explanation.get("descriptors"):
         lines.append("Descriptors (training -> recent):")
@@ -299,28 +300,8 @@ def explanation_lines(explanation: DriftExplanation | Mapping[str, Any] | None) 
 
 def _descriptor_change(d: Mapping[str, Any]) -> str:
     if d["name"].endswith("_share"):
-        return f"{_percent(d['reference'])} -> {_percent(d['recent'])} ({_points(d['difference'])})"
-    return f"{_fixed(d['reference'])} -> {_fixed(d['recent'])} ({_signed(d['difference'], '.1f')})"
-
-
-def _percent(share: float | None) -> str:
-    return "-" if share is None else f"{100 * share:.1f}%"
-
-
-def _points(difference: float | None) -> str:
-    return "-" if difference is None else f"{100 * difference:+.1f} points"
-
-
-def _signed(value: float | None, spec: str) -> str:
-    return "-" if value is None else f"{value:+{spec}}"
-
-
-def _fixed(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
-
-
-def _p_value(p: float | None) -> str:
-    return "-" if p is None else f"{p:.2g}"
+        return f"{percent(d['reference'])} -> {percent(d['recent'])} ({points(d['difference'])})"
+    return f"{fixed(d['reference'])} -> {fixed(d['recent'])} ({fixed(d['difference'], '+.1f')})"
 
 
 def explanation_tables(explanation: DriftExplanation | None) -> dict[str, pd.DataFrame]:

@@ -45,7 +45,8 @@ def load_stream(source: str | Path) -> pd.DataFrame:
 class Replay:
     """Hands out the stream ``per_cycle`` rows at a time, remembering where it is in ``state_path``.
 
-    ``final_holdout`` rows at the end of the stream are kept out of the replay (see :attr:`holdout`).
+    ``final_holdout`` rows at the end of the stream are kept out of the replay (see :attr:`holdout`);
+    ``served`` says the batches go through the API (:meth:`next_to_serve`) rather than straight to incoming.
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class Replay:
         state_path: str | Path,
         per_cycle: int,
         final_holdout: int = 0,
+        served: bool = False,
     ):
         if per_cycle <= 0:
             raise DataValidationError(f"--per-cycle must be > 0, got {per_cycle}")
@@ -70,6 +72,24 @@ class Replay:
             )
         cut = len(stream) - final_holdout
         self.stream, self.holdout = stream.iloc[:cut], stream.iloc[cut:].reset_index(drop=True)
+        self._keep_to_one_kind(f"--final-holdout {final_holdout}" + (", --serve" if served else ""))
+
+    def _keep_to_one_kind(self, kind: str) -> None:
+        """Refuse to continue a replay of this source started with other options: its position would
+        then mean other rows, and a served replay's records would mix two experiments.
+
+        Raises:
+            DataValidationError: this workspace replayed the source with other options.
+        """
+        started = self._get("#kind", "")
+        if started and started != kind and self.served:
+            raise DataValidationError(
+                f"this workspace already replayed {self.served} rows of {self.source.name} with {started}; "
+                f"a replay with {kind} would not continue it. Use the same options, or a fresh workspace "
+                "(make clean, or --workspace DIR)"
+            )
+        if started != kind:
+            self._set(kind=kind)
 
     def _get(self, suffix: str, default):
         return read_json(self.state_path, {}).get(str(self.source) + suffix, default)

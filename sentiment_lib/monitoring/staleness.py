@@ -2,60 +2,29 @@
 
 Every check returns a :class:`Check` with its number, its threshold and whether it fired, so the verdict
 can say exactly why. Each test is built so that a small or noisy window does not raise a false alarm:
-performance uses a confidence interval, drift a permutation test. Whenever drift is tested, a
-:class:`~sentiment_lib.monitoring.drift_explanation.DriftExplanation` says what separates the two samples.
+performance uses a confidence interval, drift a permutation test (:mod:`~sentiment_lib.monitoring.drift`).
+Whenever drift is tested, a :class:`~sentiment_lib.monitoring.drift_explanation.DriftExplanation` says what
+separates the two samples.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import FeatureUnion
 
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.io import CSV_READ_ERRORS, csv_error, write_csv_atomic, write_json_atomic
-from sentiment_lib.monitoring import acknowledgements, drift_explanation
+from sentiment_lib.monitoring import acknowledgements, drift
 from sentiment_lib.monitoring.acknowledgements import Acknowledgement
 from sentiment_lib.monitoring.drift_explanation import DriftExplanation
-from sentiment_lib.monitoring.verdicts import DEGRADED, HEALTHY, STALE, wilson_interval
+from sentiment_lib.monitoring.verdicts import DEGRADED, HEALTHY, STALE, Check, Verdict, wilson_interval
 
-__all__ = ["DEGRADED", "HEALTHY", "STALE", "wilson_interval"]  # re-exported: the loop and tests read them here
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    value: float
-    threshold: float
-    fired: bool
-    detail: str
-    interval: tuple[float, float] | None = None  # 95% interval of ``value``, for the checks that have one
-
-    def interval_numbers(self) -> dict[str, float]:
-        """``{"<name>_low": ..., "<name>_high": ...}``, empty for a check without an interval."""
-        if self.interval is None:
-            return {}
-        low, high = self.interval
-        return {f"{self.name}_low": low, f"{self.name}_high": high}
-
-
-@dataclass
-class Verdict:
-    status: str
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def reasons(self) -> list[str]:
-        return [c.detail for c in self.checks if c.fired]
+# re-exported: the loop and tests read them here
+__all__ = ["DEGRADED", "HEALTHY", "STALE", "Check", "Verdict", "wilson_interval"]
 
 
 def performance_check(correct: np.ndarray, baseline: float, tolerance: float, min_rows: int) -> Check:
@@ -78,79 +47,17 @@ def performance_check(correct: np.ndarray, baseline: float, tolerance: float, mi
 
 
 def age_check(trained_at: datetime, now: datetime, max_age: timedelta) -> Check:
-    age = now - trained_at
+    """Fires when the champion is older than ``max_age``. A champion trained after ``now`` (on a replay's
+    simulated clock that ran ahead of this one) counts as new, and the detail says why."""
+    age = max(now - trained_at, timedelta(0))
     days = age.total_seconds() / 86400
     limit = max_age.total_seconds() / 86400
-    return Check("age", days, limit, age > max_age, f"champion is {days:.1f} days old (maximum {limit:.1f})")
-
-
-WORDS = "words"  # the word block of the domain classifier's features, the one the explanation names
-# words of two or more characters, @mentions and #hashtags kept whole ("@united", not "united")
-WORD_TOKENS = r"(?u)(?<![\w@#])[@#]?\w\w+(?:'\w+)?"
-
-
-def domain_features(texts: list[str]) -> tuple[Any, np.ndarray]:
-    """The domain classifier's TF-IDF features of ``texts`` and the name of each column.
-
-    Character n-grams (within words) catch changes of spelling, punctuation and emoji that words miss; word
-    1-2-grams beside them are what an explanation can show a person (``words__flight``, ``words__@united``).
-    The vectorizers never see which text is recent, so one matrix serves the observed and every permuted run.
-    """
-    union = FeatureUnion(
-        [
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, sublinear_tf=True)),
-            (WORDS, TfidfVectorizer(ngram_range=(1, 2), token_pattern=WORD_TOKENS, min_df=2, sublinear_tf=True)),
-        ]
-    )
-    features = union.fit_transform(texts)
-    return features, union.get_feature_names_out()
-
-
-def _domain_classifier() -> LogisticRegression:
-    # liblinear, not the default lbfgs: every permutation refits this model five times, and on a few hundred rows
-    # of ~10,000 sparse features liblinear is ~3x faster (lbfgs's cost grows with the number of features and its
-    # BLAS threads spin on a busy machine); the AUCs agree to the third decimal
-    return LogisticRegression(max_iter=1000, C=1.0, solver="liblinear")
-
-
-def _domain_auc(features: Any, is_recent: np.ndarray, seed: int) -> float:
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
-    scores = cross_val_predict(_domain_classifier(), features, is_recent, cv=folds, method="predict_proba")[:, 1]
-    return float(roc_auc_score(is_recent, scores))
-
-
-def _is_recent(reference: list[str], recent: list[str]) -> np.ndarray:
-    return np.r_[np.zeros(len(reference), dtype=int), np.ones(len(recent), dtype=int)]
-
-
-def drift_check(
-    reference: list[str],
-    recent: list[str],
-    permutations: int = 20,
-    alpha: float = 0.05,
-    seed: int = 0,
-    features: Any = None,
-) -> Check:
-    """Domain-classifier test: can a classifier tell recent inputs from training inputs?
-
-    Its cross-validated AUC is compared with the AUCs of the same classifier on randomly relabelled
-    data (a permutation test); drift fires when the observed AUC beats all but ``alpha`` of them.
-    ``features`` are :func:`domain_features` of ``reference + recent``, built here when not given.
-    """
-    rng = np.random.default_rng(seed)
-    labels = _is_recent(reference, recent)
-    if features is None:
-        features, _ = domain_features(list(reference) + list(recent))
-    observed = _domain_auc(features, labels, seed)
-    null = [_domain_auc(features, rng.permutation(labels), seed) for _ in range(permutations)]
-    p_value = (1 + sum(a >= observed for a in null)) / (1 + permutations)
-    threshold = float(np.quantile(null, 1 - alpha))
-    fired = p_value <= alpha
-    detail = (
-        f"domain classifier AUC {observed:.3f} (permutation {100 * (1 - alpha):g}th percentile {threshold:.3f}, "
-        f"p = {p_value:.3f}, {len(recent)} recent vs {len(reference)} training texts)"
-    )
-    return Check("drift", observed, threshold, fired, detail)
+    detail = f"champion is {days:.1f} days old (maximum {limit:.1f})"
+    if trained_at > now:
+        detail += (
+            f"; trained at {trained_at.isoformat(timespec='seconds')}, later than now: a simulated clock ran ahead"
+        )
+    return Check("age", days, limit, age > max_age, detail)
 
 
 def estimate_interval(confidences: np.ndarray, z: float = 1.96) -> tuple[float, float]:
@@ -165,43 +72,6 @@ def estimate_interval(confidences: np.ndarray, z: float = 1.96) -> tuple[float, 
     estimate = float(np.mean(confidences))
     spread = z * float(np.sqrt(np.sum(confidences * (1 - confidences)))) / n
     return max(0.0, estimate - spread), min(1.0, estimate + spread)
-
-
-def explain_drift(
-    reference: list[str],
-    recent: list[str],
-    predicted: tuple[list[str], list[str]] | None = None,
-    features: Any = None,
-    names: np.ndarray | None = None,
-) -> DriftExplanation:
-    """What separates ``recent`` from ``reference`` (see :mod:`~sentiment_lib.monitoring.drift_explanation`).
-
-    The domain classifier is fitted once on all texts (the AUC comes from cross-validation; the weights to
-    read are those of one model of everything) and its word n-grams ranked by weight.
-
-    Args:
-        reference: the training texts of the drift test.
-        recent: its recent texts.
-        predicted: the champion's labels for (``reference``, ``recent``); without them there is no label shift.
-        features: :func:`domain_features` of ``reference + recent`` with their ``names``; built when not given.
-        names: the name of each column of ``features``.
-    """
-    if features is None or names is None:
-        features, names = domain_features(list(reference) + list(recent))
-    is_recent = _is_recent(reference, recent)
-    weights = _domain_classifier().fit(features, is_recent).coef_[0]
-    words = np.flatnonzero(np.char.startswith(names.astype(str), f"{WORDS}__"))
-    typical_of_recent, typical_of_reference = drift_explanation.top_ngrams(
-        features[:, words], [n.split("__", 1)[1] for n in names[words]], weights[words], is_recent
-    )
-    return DriftExplanation(
-        recent_texts=len(recent),
-        reference_texts=len(reference),
-        typical_of_recent=typical_of_recent,
-        typical_of_reference=typical_of_reference,
-        descriptors=drift_explanation.descriptor_shifts(reference, recent),
-        label_shift=None if predicted is None else drift_explanation.label_share_shift(*predicted),
-    )
 
 
 def estimated_accuracy_check(confidences: np.ndarray, baseline: float, tolerance: float, min_rows: int = 0) -> Check:
@@ -276,10 +146,10 @@ def assess(
         checks.append(performance_check(correct, baseline, settings.accuracy_tolerance, settings.min_feedback_rows))
     recent = (window[TEXT_COLUMN].tolist() + served_texts)[-settings.drift_sample :]
     if len(recent) >= 20 and len(reference_texts) >= 20:
-        drift, explanation = _explained_drift_check(predictor, reference_texts, recent, settings)
+        shift, explanation = drift.explained_drift_check(predictor, reference_texts, recent, settings)
         ngrams = [n.ngram for n in explanation.typical_of_recent]
-        covered = acknowledged is not None and drift.fired and acknowledged.covers(model_version, drift.value, ngrams)
-        checks.append(acknowledgements.unfire(drift, acknowledged) if covered else drift)
+        covered = acknowledged is not None and shift.fired and acknowledged.covers(model_version, shift.value, ngrams)
+        checks.append(acknowledgements.unfire(shift, acknowledged) if covered else shift)
     if len(served_confidences):
         # the latest window of predictions, as for labelled feedback: the estimate follows the traffic
         latest = np.asarray(served_confidences)[-settings.staleness_window :]
@@ -296,22 +166,6 @@ def assess(
     return Assessment(
         verdict, model_version, baseline, len(window), len(served_texts), row, explanation, reference_name, ack
     )
-
-
-def _explained_drift_check(
-    predictor, reference_texts: list[str], recent: list[str], settings
-) -> tuple[Check, DriftExplanation]:
-    """The drift check of ``recent`` against ``drift_sample`` training texts, and its explanation."""
-    rng = np.random.default_rng(settings.seed)
-    sample = list(rng.choice(reference_texts, size=min(settings.drift_sample, len(reference_texts)), replace=False))
-    # one feature matrix for the cross-validated AUC, every permutation, and the explanation's fit
-    features, names = domain_features(sample + recent)
-    check = drift_check(
-        sample, recent, settings.drift_permutations, settings.drift_alpha, settings.seed, features=features
-    )
-    labels = predictor.predict(sample + recent).labels
-    explained = explain_drift(sample, recent, (labels[: len(sample)], labels[len(sample) :]), features, names)
-    return check, explained
 
 
 def write_verdict(assessment: Assessment, path: str | Path) -> Path:

@@ -1,4 +1,4 @@
-"""The verdict's vocabulary: its statuses and the interval an accuracy is judged with.
+"""The verdict's vocabulary: its statuses, its checks, and the interval an accuracy is judged with.
 
 Apart from :mod:`sentiment_lib.monitoring.staleness` (which needs scikit-learn) so that the API can read
 verdicts and write model cards without loading it.
@@ -6,8 +6,37 @@ verdicts and write model cards without loading it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 HEALTHY, STALE, DEGRADED = "healthy", "stale", "degraded"
 STATUSES = (HEALTHY, STALE, DEGRADED)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    value: float
+    threshold: float
+    fired: bool
+    detail: str
+    interval: tuple[float, float] | None = None  # 95% interval of ``value``, for the checks that have one
+
+    def interval_numbers(self) -> dict[str, float]:
+        """``{"<name>_low": ..., "<name>_high": ...}``, empty for a check without an interval."""
+        if self.interval is None:
+            return {}
+        low, high = self.interval
+        return {f"{self.name}_low": low, f"{self.name}_high": high}
+
+
+@dataclass
+class Verdict:
+    status: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [c.detail for c in self.checks if c.fired]
 
 
 def check_of(verdict: dict | None, name: str) -> dict:

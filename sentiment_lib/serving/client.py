@@ -33,7 +33,7 @@ class ApiClient:
                 return json.loads(response.read())
         except urllib.error.HTTPError as err:
             detail = err.read().decode("utf-8", "replace")[:300]
-            raise ServingUnavailableError(f"{self.base_url}{path} answered {err.code}: {detail}") from None
+            raise ServingUnavailableError(f"{self.base_url}{path} answered {err.code}: {detail}", err.code) from None
         except (OSError, ValueError) as err:
             raise ServingUnavailableError(
                 f"no prediction API answers at {self.base_url} ({err}); start one with `python runner.py serve`"
@@ -44,25 +44,44 @@ class ApiClient:
         try:
             return self._call("/health")
         except ServingUnavailableError as err:
-            if " answered 503: " in str(err):
+            if err.status == 503:
                 return {"status": "unavailable", "reason": str(err)}
             raise
 
-    def served_version(self) -> str:
-        return str(self.health().get("model_version", ""))
+    def served_model(self) -> tuple[str, str]:
+        """The (version, MLflow run id) the API serves; ("", "") while it has no model loaded."""
+        try:
+            body = self._call("/model")
+        except ServingUnavailableError as err:
+            if err.status == 503:
+                return "", ""
+            raise
+        return str(body.get("model_version", "")), str(body.get("run_id", ""))
 
-    def wait_for_version(self, version: str, timeout_seconds: float = 180.0, poll_seconds: float = 1.0) -> None:
+    def wait_for_version(
+        self, version: str, own_runs: dict[str, str], timeout_seconds: float = 180.0, poll_seconds: float = 1.0
+    ) -> None:
         """Wait until the API serves ``version`` (it picks up a new champion on its next refresh).
 
+        ``own_runs`` maps the versions of the caller's registry to their run ids: a served model outside it
+        belongs to another registry, which no amount of waiting fixes.
+
         Raises:
-            ServingUnavailableError: it still serves another version after ``timeout_seconds``.
+            ServingUnavailableError: it serves another registry's model, or still another version after
+                ``timeout_seconds``.
         """
         deadline = time.monotonic() + timeout_seconds
-        while (serving := self.served_version()) != version:
+        while (serving := self.served_model()) != (version, own_runs.get(version)):
+            served_version, served_run = serving
+            if served_version and own_runs.get(served_version) != served_run:
+                raise ServingUnavailableError(
+                    f"{self.base_url} serves version {served_version} of run {served_run}, which is not in this "
+                    "workspace's registry: point --serve at the API started from this workspace (make demo)"
+                )
             if time.monotonic() > deadline:
                 raise ServingUnavailableError(
-                    f"{self.base_url} still serves version {serving or 'none'} after {timeout_seconds:.0f} s, "
-                    f"not the champion {version}: is it serving this workspace's registry?"
+                    f"{self.base_url} still serves version {served_version or 'none'} after "
+                    f"{timeout_seconds:.0f} s, not the champion {version}"
                 )
             time.sleep(poll_seconds)
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from sentiment_lib import reports
 from sentiment_lib.errors import DataValidationError
+from sentiment_lib.formatting import fixed, percent, points
 from sentiment_lib.io import CSV_READ_ERRORS
 from sentiment_lib.reports import html_list
 from sentiment_lib.tracking import model_card
@@ -137,8 +138,23 @@ def verdict_section(reports_dir: Path) -> str:
         f"<span id='verdict-status' class='{status}'>{status}</span> for version "
         f"{_e(verdict.get('model_version', '-'))}.</p>"
         "<table><tr><th>check</th><th>value</th><th>threshold</th><th>result</th><th>detail</th></tr>"
-        f"{checks}</table>{explanation_section(verdict.get('drift_explanation'))}"
+        f"{checks}</table>{drift_context(verdict)}{explanation_section(verdict.get('drift_explanation'))}"
     )
+
+
+def drift_context(verdict: Mapping[str, Any]) -> str:
+    """What the drift check compared against, and the acknowledgement that keeps it quiet, if one does."""
+    reference = verdict.get("drift_reference") or "the training data"
+    text = f"<p id='drift-reference'>Drift is measured against {_e(reference)}.</p>"
+    ack = verdict.get("acknowledged")
+    if isinstance(ack, Mapping):
+        text += (
+            f"<p id='drift-acknowledged'>This drift was acknowledged by {_e(ack.get('by', '?'))} at "
+            f"{_e(ack.get('at', '?'))} (AUC {fixed(ack.get('drift_auc'), '.3f')}): {_e(ack.get('reason', ''))}. "
+            "It is reported but does not alert until it grows or changes, or the champion changes "
+            "(<code>runner.py rebaseline</code> after a promotion).</p>"
+        )
+    return text
 
 
 def explanation_section(explanation: Any) -> str:
@@ -163,22 +179,6 @@ def explanation_section(explanation: Any) -> str:
     )
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _fixed(value: Any, spec: str) -> str:
-    return format(value, spec) if _is_number(value) else "-"
-
-
-def _share(value: Any) -> str:
-    return f"{100 * value:.1f}%" if _is_number(value) else "-"
-
-
-def _points(value: Any) -> str:
-    return f"{100 * value:+.1f} points" if _is_number(value) else "-"
-
-
 def _cells(*values: str) -> str:
     return "".join(f"<td class='number'>{v}</td>" for v in values)
 
@@ -188,7 +188,7 @@ def _ngram_table(ngrams: Any, title: str) -> str:
         return ""
     rows = "".join(
         f"<tr><td><code>{_e(n.get('ngram', ''))}</code></td>"
-        f"{_cells(_fixed(n.get('weight'), '+.2f'), _share(n.get('recent_share')), _share(n.get('reference_share')))}"
+        f"{_cells(fixed(n.get('weight'), '+.2f'), percent(n.get('recent_share')), percent(n.get('reference_share')))}"
         "</tr>"
         for n in ngrams[:NGRAMS_SHOWN]
         if isinstance(n, dict)
@@ -204,8 +204,8 @@ def _label_shift(shift: Any) -> str:
         return ""
     return (
         f"<p id='label-shift'>Predicted {_e(shift.get('label', 'positive'))}: "
-        f"{_share(shift.get('recent_share'))} of recent vs {_share(shift.get('reference_share'))} of training "
-        f"texts ({_points(shift.get('difference'))}, p = {_fixed(shift.get('p_value'), '.2g')}).</p>"
+        f"{percent(shift.get('recent_share'))} of recent vs {percent(shift.get('reference_share'))} of training "
+        f"texts ({points(shift.get('difference'))}, p = {fixed(shift.get('p_value'), '.2g')}).</p>"
     )
 
 
@@ -226,8 +226,8 @@ def _descriptor_table(descriptors: Any) -> str:
 def _descriptor_cells(d: dict) -> str:
     before, after, change = d.get("reference"), d.get("recent"), d.get("difference")
     if str(d.get("name", "")).endswith("_share"):  # shares of texts: percentages and points
-        return _cells(_share(before), _share(after), _points(change))
-    return _cells(_fixed(before, ".1f"), _fixed(after, ".1f"), _fixed(change, "+.1f"))
+        return _cells(percent(before), percent(after), points(change))
+    return _cells(fixed(before, ".1f"), fixed(after, ".1f"), fixed(change, "+.1f"))
 
 
 def history_section(reports_dir: Path) -> str:

@@ -105,6 +105,12 @@ def version_for_alias(registered_name: str, alias: str) -> Any | None:
         raise RegistryUnavailableError(f"The model registry cannot be read ({_short(err)})") from err
 
 
+def version_runs(registered_name: str) -> dict[str, str]:
+    """Every version of ``registered_name`` with the id of the run that logged it ({} if none)."""
+    found = MlflowClient().search_model_versions(f"name = '{registered_name}'")
+    return {str(v.version): str(v.run_id) for v in found}
+
+
 def _does_not_exist(err: MlflowException) -> bool:
     # a missing model is RESOURCE_DOES_NOT_EXIST; a missing alias of an existing model, INVALID_PARAMETER_VALUE
     missing_alias = err.error_code == "INVALID_PARAMETER_VALUE" and "alias" in str(err) and "not found" in str(err)

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from sentiment_lib.locking import workspace_lock
+from sentiment_lib.monitoring.replay import load_stream
 from sentiment_lib.tracking import registry
 from sentiment_lib.tracking import runs as tracking
 from sentiment_lib.workspace import Workspace
@@ -300,6 +301,9 @@ def test_a_served_replay_runs_on_the_simulated_clock_with_labels_a_day_late(work
     assert any(n.startswith("@") for n in records[1]["drift_ngrams"]), records[1]  # the day's tweets explain drift
     served = [json.loads(line) for f in (workspace / "logs" / "served").glob("*.jsonl") for line in f.open()]
     assert len([r for r in served if r["text"] in set(pd.read_csv(stream)["text"])]) == 80
+    day_one = set(load_stream(stream)["Review"].head(40))  # its estimate: the mean confidence of its own answers
+    confidences = [r["confidence"] for r in served if r["text"] in day_one]
+    assert records[0]["estimate"] == pytest.approx(sum(confidences) / len(confidences), abs=1e-5)
     summary = (workspace / "reports" / "replay" / "adaptation.md").read_text()
     assert "champion when the replay started" in summary and "(McNemar p = " in summary and "40 tweets" in summary
     acknowledged_then_rebaselined(workspace, env)

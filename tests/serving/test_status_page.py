@@ -72,6 +72,18 @@ def test_a_verdict_without_or_with_a_damaged_explanation_still_renders(tmp_path)
     assert "<td><code>@united</code></td><td class='number'>-</td>" in section and "p = -" in section
 
 
+def test_the_verdict_says_what_drift_is_measured_against_and_who_acknowledged_it(tmp_path):
+    verdict = {"status": "healthy", "model_version": "2", "reasons": [], "checks": []}
+    write_json_atomic(tmp_path / "c1" / "verdict.json", verdict)
+    assert "Drift is measured against the training data." in status_page.verdict_section(tmp_path)
+    ack = {"by": "ops", "at": "2026-01-09T08:00:00+00:00", "drift_auc": 0.9712, "reason": "<new> airline traffic"}
+    verdict = {**verdict, "drift_reference": "the served texts of version 2 (rebaseline)", "acknowledged": ack}
+    write_json_atomic(tmp_path / "c2" / "verdict.json", verdict)
+    section = status_page.verdict_section(tmp_path)
+    assert "Drift is measured against the served texts of version 2 (rebaseline)." in section
+    assert "acknowledged by ops at 2026-01-09T08:00:00+00:00 (AUC 0.971): &lt;new&gt; airline traffic." in section
+
+
 def test_reports_are_served_read_only(status_server):
     status, body, _ = status_server.request("GET", f"/reports/{CYCLES[0]}/04_staleness.html")
     assert status == 200 and b"Staleness check of cycle" in body

@@ -9,7 +9,7 @@ from email import policy
 import pandas as pd
 import pytest
 
-from sentiment_lib.monitoring import drift_explanation, staleness
+from sentiment_lib.monitoring import drift, drift_explanation, staleness
 from sentiment_lib.monitoring.cycle import Cycle, CycleSummary, LoopState
 from sentiment_lib.monitoring.drift_explanation import explanation_lines, label_share_shift, looks_english
 from tests.helpers import AIRLINE, sst2
@@ -29,7 +29,7 @@ def tweets():
 def airline(training, tweets):
     """300 airline tweets as recent texts against 300 SST-2 training sentences, with made-up predictions."""
     predicted = (["positive", "negative"] * 150, ["negative"] * 240 + ["positive"] * 60)
-    return staleness.explain_drift(training[:300], tweets, predicted)
+    return drift.explain_drift(training[:300], tweets, predicted)
 
 
 def names(ngrams) -> list[str]:
@@ -62,7 +62,7 @@ def test_descriptors_see_mentions_and_longer_texts(airline):
 
 
 def test_held_out_sst2_shows_no_difference_in_kind(training):
-    same = staleness.explain_drift(training[:300], training[300:])
+    same = drift.explain_drift(training[:300], training[300:])
     assert same.label_shift is None  # no predictions given
     assert not any(n.startswith(("@", "#")) for n in names(same.typical_of_recent))
     shifts = {d.name: d for d in same.descriptors}

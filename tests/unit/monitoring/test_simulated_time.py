@@ -3,7 +3,11 @@ estimate's interval."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pandas as pd
@@ -17,7 +21,7 @@ from sentiment_lib.monitoring.cycle import LoopState
 from sentiment_lib.monitoring.replay import Replay
 from sentiment_lib.serving.client import ApiClient
 from sentiment_lib.serving.process import free_port
-from tests.helpers import run_runner
+from tests.helpers import canonical_stream
 
 START = datetime(2026, 1, 5, 8, tzinfo=UTC)
 
@@ -44,13 +48,6 @@ def test_guardrails_and_cooldowns_ignore_records_from_a_simulated_future(tmp_pat
     assert sender.send(alert, START + timedelta(hours=1)) == "suppressed"
 
 
-def canonical_stream(tmp_path, rows: int) -> str:
-    path = tmp_path / "stream.csv"
-    labels = ["positive" if i % 3 else "negative" for i in range(rows)]
-    pd.DataFrame({"Review": [f"text {i}" for i in range(rows)], "Sentiment": labels}).to_csv(path, index=False)
-    return path
-
-
 def test_a_served_replay_labels_each_batch_one_cycle_after_serving_it(tmp_path):
     source = canonical_stream(tmp_path, 25)
     replay = Replay(source, tmp_path / "in", tmp_path / "replay.json", per_cycle=10, final_holdout=5)
@@ -69,6 +66,17 @@ def test_a_served_replay_labels_each_batch_one_cycle_after_serving_it(tmp_path):
     assert again.clock_start(START) == START
     again.save_clock(START + timedelta(days=2))
     assert replay.clock_start(START) == START + timedelta(days=2)
+
+
+def test_a_replay_continues_only_with_the_options_it_started_with(tmp_path):
+    source, state = canonical_stream(tmp_path, 25), tmp_path / "replay.json"
+    plain = Replay(source, tmp_path / "in", state, per_cycle=10)
+    plain.drop_next()
+    with pytest.raises(DataValidationError, match=r"already replayed 10 rows of stream\.csv with --final-holdout 0; a"):
+        Replay(source, tmp_path / "in", state, per_cycle=10, final_holdout=5, served=True)
+    assert Replay(source, tmp_path / "in", state, per_cycle=5).served == 10  # same options: it continues
+    fresh = Replay(source, tmp_path / "in2", tmp_path / "other.json", per_cycle=10, final_holdout=5, served=True)
+    assert fresh.served == 0  # not started: any options are fine
 
 
 def test_a_final_holdout_as_large_as_the_stream_is_refused(tmp_path):
@@ -121,14 +129,46 @@ def test_the_api_client_says_when_nothing_answers():
         client.predict(["fine"])
 
 
-def test_a_served_replay_without_a_champion_or_with_a_bad_clock_says_what_to_do(tmp_path):
-    source = str(canonical_stream(tmp_path, 25))
-    url = f"http://127.0.0.1:{free_port()}"
-    replay = ("replay", "--source", source, "--per-cycle", "10")
-    done = run_runner(*replay, "--hours-per-cycle", "24", "--serve", url, workspace=tmp_path)
-    assert done.returncode == 2 and "a served replay needs a champion to serve: run `make demo`" in done.stderr
-    done = run_runner(*replay, "--hours-per-cycle", "0", workspace=tmp_path)
-    assert done.returncode == 2 and "--hours-per-cycle must be > 0, got 0.0" in done.stderr
-    done = run_runner(*replay, "--hours-per-cycle", "24", "--start", "soon", workspace=tmp_path)
-    assert done.returncode == 2 and "--start must be an ISO 8601 time" in done.stderr
-    assert not (tmp_path / "data" / "incoming").exists()  # nothing was dropped
+class FakeModelApi(BaseHTTPRequestHandler):
+    """Answers ``/model`` with the version and run id in the class attribute ``served``."""
+
+    served: tuple[str, str] = ("", "")
+
+    def do_GET(self):
+        version, run_id = self.served
+        body, status = json.dumps({"model_version": version, "run_id": run_id}).encode(), 200 if version else 503
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def model_api():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeModelApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_client_waits_for_its_champion_but_not_for_another_registrys_model(model_api):
+    client = ApiClient(f"http://127.0.0.1:{model_api.server_port}", timeout_seconds=2)
+    own = {"1": "run-a", "2": "run-b"}
+    FakeModelApi.served = ("2", "run-b")
+    client.wait_for_version("2", own, timeout_seconds=1)  # already served: returns at once
+    FakeModelApi.served = ("1", "run-a")  # our older version: the API has not refreshed yet
+    with pytest.raises(ServingUnavailableError, match="still serves version 1 after 0 s, not the champion 2"):
+        client.wait_for_version("2", own, timeout_seconds=0.3, poll_seconds=0.1)
+    FakeModelApi.served = ("2", "run-elsewhere")  # same number, another registry: no point waiting
+    started = time.monotonic()
+    with pytest.raises(ServingUnavailableError, match="serves version 2 of run run-elsewhere, which is not in"):
+        client.wait_for_version("2", own, timeout_seconds=60)
+    assert time.monotonic() - started < 5
+    FakeModelApi.served = ("", "")  # no model loaded yet: a 503, waited for like an old version
+    assert client.served_model() == ("", "")
+    with pytest.raises(ServingUnavailableError, match="still serves version none"):
+        client.wait_for_version("2", own, timeout_seconds=0.2, poll_seconds=0.1)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sentiment_lib.monitoring import staleness
+from sentiment_lib.monitoring import drift, staleness
 from tests.helpers import AIRLINE, sst2
 
 
@@ -33,6 +33,8 @@ def test_age():
     now = datetime(2026, 11, 29, tzinfo=UTC)
     assert staleness.age_check(now - timedelta(days=31), now, timedelta(days=30)).fired
     assert not staleness.age_check(now - timedelta(days=3), now, timedelta(days=30)).fired
+    ahead = staleness.age_check(now + timedelta(days=12), now, timedelta(days=30))  # a replay's clock ran ahead
+    assert not ahead.fired and ahead.value == 0 and "later than now: a simulated clock ran ahead" in ahead.detail
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +45,9 @@ def sst2_sentences():
 def test_drift_detected_on_airline_tweets_not_on_held_out_sst2(sst2_sentences):
     reference, held_out = sst2_sentences[:300], sst2_sentences[300:600]
     tweets = pd.read_csv(AIRLINE)["text"].sample(300, random_state=0).tolist()
-    airline = staleness.drift_check(reference, tweets, permutations=19)
+    airline = drift.drift_check(reference, tweets, permutations=19)
     assert airline.fired and airline.value > 0.9
-    same = staleness.drift_check(reference, held_out, permutations=19)
+    same = drift.drift_check(reference, held_out, permutations=19)
     assert not same.fired and 0.35 < same.value < 0.65
 
 
