@@ -10,6 +10,7 @@ RAW := data/raw/sentiment_analysis.csv
 PRESET ?= quick
 PORT ?= 5000
 TRACKING_PORT ?= 5001
+LAB_PORT ?= 8888
 PER_CYCLE ?= 500
 CYCLES ?= 6
 ADAPT_DAYS ?= 12
@@ -19,12 +20,13 @@ export TRANSFORMERS_OFFLINE := 1
 export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test lint format demo replay replay-adapt bench-accuracy tracking-server stop clean help
+.PHONY: install test lint format demo lab replay replay-adapt bench-accuracy tracking-server stop clean help
 
 help:
 	@echo "make install  create .venv and install everything (idempotent)"
 	@echo "make test     run the whole test suite (what CI runs)"
 	@echo "make demo     import SST-2 if needed, run preprocess -> train ($(PRESET)) -> evaluate, start the API"
+	@echo "make lab      JupyterLab on 127.0.0.1:$(LAB_PORT) with the notebooks and the pipeline's kernel"
 	@echo "make replay   replay airline tweets into the watchful loop ($(CYCLES) cycles of $(PER_CYCLE))"
 	@echo "make replay-adapt  $(ADAPT_DAYS) simulated days of $(PER_CYCLE) tweets through the demo's API; does the loop adapt?"
 	@echo "make bench-accuracy  train quick and full in benchmarks/.work/ and print the accuracy table (~30 min)"
@@ -85,6 +87,9 @@ replay: install
 
 # After make demo (its API on $(PORT) answers the day's tweets): one simulated day per cycle, labels a day late,
 # a retrain allowed every 1,000 new labels; the stream's last 2,000 tweets are kept to score the result.
+lab: install
+	$(BIN)/python -m sentiment_lib.lab --port $(LAB_PORT)
+
 replay-adapt: install
 	$(BIN)/python runner.py replay --preset $(PRESET) --source $(SHARED)/airline/Tweets.csv --per-cycle $(PER_CYCLE) \
 		--cycles $(ADAPT_DAYS) --hours-per-cycle 24 --serve http://127.0.0.1:$(PORT) --final-holdout 2000 \

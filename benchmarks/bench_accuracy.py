@@ -80,8 +80,9 @@ def registered_versions(workspace: Path) -> dict[str, object]:
     newest = {}
     name = Workspace(workspace).registered_model
     for version in sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)):
-        preset = client.get_run(version.run_id).data.params.get("settings.preset")
-        newest[preset] = version
+        params = client.get_run(version.run_id).data.params
+        if not params.get("settings.augment_capabilities"):  # bench_behaviour's --lever models are another recipe
+            newest[params.get("settings.preset")] = version
     return newest
 
 

@@ -20,8 +20,8 @@ from sentiment_lib import logs, notebooks, reports
 from sentiment_lib.clock import SimulatedClock, WallClock, as_text, parse_moment, wall_now
 from sentiment_lib.config import CHAMPION, PRESETS, settings_for
 from sentiment_lib.data import feedback, importers
-from sentiment_lib.errors import ConfigError, SentimentError, StepFailedError
-from sentiment_lib.inference import batch, spark_batch
+from sentiment_lib.errors import ConfigError, DataValidationError, SentimentError, StepFailedError
+from sentiment_lib.inference import batch, explain, spark_batch
 from sentiment_lib.locking import WorkspaceBusyError, workspace_lock
 from sentiment_lib.monitoring import acknowledgements, adaptation
 from sentiment_lib.monitoring.adaptation import ServedReplay
@@ -164,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
     _add_spark_options(sub)
     sub.set_defaults(handler=cmd_batch)
+    sub = commands.add_parser("explain", help="show which words made the champion (or --model) answer as it did")
+    sub.add_argument("text", help="the review to explain")
+    sub.add_argument("--model", help="registered NAME@ALIAS or NAME/VERSION (default: the registered model @champion)")
+    sub.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
+    sub.set_defaults(handler=cmd_explain)
     sub = commands.add_parser("serve", help="start app.py in the background and show a working curl call")
     sub.add_argument("--port", type=int, default=5000)
     sub.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
@@ -268,6 +273,16 @@ def _load_predictor(spec: str | None, ws: Workspace, batch_size: int):
     predictor = registry.load_served_model(name, alias=alias, version=version).predictor
     predictor.batch_size = batch_size
     return predictor
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    if not args.text.strip():
+        raise DataValidationError("the text to explain is empty")
+    ws = _workspace(args)
+    predictor = _load_predictor(args.model, ws, batch_size=64)
+    print(f"{args.model or f'{ws.registered_model}@{CHAMPION}'}: {args.text}")
+    print(explain.as_text(explain.explain(predictor, args.text)))
+    return 0
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

@@ -49,6 +49,10 @@ class Settings:
     max_train_samples: int = 20000  # 0 = every training row
     augment: bool = False
     augment_copies: int = 1
+    # template sentences for weak behavioural capabilities (sentiment_lib/data/capability_augment.py), e.g.
+    # "negation,negated_negative,contrast"; empty = none
+    augment_capabilities: str = ""
+    augment_capability_rows: int = 3000
     # model and training
     model_name_or_path: str = PACKAGED_MODEL
     max_length: int = 64
@@ -74,6 +78,7 @@ class Settings:
     # evaluation
     sst2_test_path: str = "../shared/data/sst2/test.tsv"
     airline_test_path: str = "../shared/data/airline/Tweets.csv"  # off-domain robustness check
+    behaviour_cases: int = 400  # behavioural suite: cases per capability (sentiment_lib/behaviour); 0 = off
     # staleness
     feedback_path: str = "data/feedback/feedback.csv"
     served_log_dir: str = "logs/served"
@@ -93,6 +98,7 @@ class Settings:
     gate_alpha: float = 0.05  # ... with a McNemar p-value below this
     gate_floor: float = 0.80  # or the champion below this absolute accuracy and the challenger above
     gate_max_regression: float = 0.02  # and never lose more than this on the base test split
+    gate_max_capability_drop: float = 0.05  # nor more than this pass rate on any capability of the suite
     # the runner's loop
     cycle_minutes: float = 60.0  # runner.py loop: minutes between cycles
     min_new_rows: int = 200  # labelled feedback rows new since the last retrain before retraining
@@ -134,6 +140,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         drift_alpha=0.02,
         min_new_rows=50,
         step_timeout_seconds=600,
+        behaviour_cases=30,
     ),
     "quick": {},
     # chosen on validation among the runs in README "Accuracy": every training phrase, three epochs at 1e-4,
@@ -146,6 +153,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         average_from=0.5,
     ),
 }
+
+
+def _unknown_capabilities(names: str) -> list[str]:
+    from sentiment_lib.data.capability_augment import GENERATORS  # here: the data package imports this module
+
+    unknown = sorted({n.strip() for n in names.split(",") if n.strip()} - set(GENERATORS))
+    return [f"augment_capabilities: unknown {unknown}; known: {', '.join(GENERATORS)}"] if unknown else []
 
 
 def _validate(s: Settings) -> None:
@@ -167,6 +181,7 @@ def _validate(s: Settings) -> None:
         "eval_steps",
         "logging_steps",
         "augment_copies",
+        "augment_capability_rows",
         "average_every",
         "distill_temperature",
     ]
@@ -180,6 +195,8 @@ def _validate(s: Settings) -> None:
         "accuracy_tolerance",
         "max_age_days",
         "gate_max_regression",
+        "gate_max_capability_drop",
+        "behaviour_cases",
         "min_new_rows",
         "max_retrains_per_day",
         "incoming_settle_seconds",
@@ -196,6 +213,7 @@ def _validate(s: Settings) -> None:
         problems.append(f"drift_alpha must be between 0 and 1, got {s.drift_alpha}")
     if not 0 <= s.average_from < 1 or not 0 <= s.label_smoothing < 0.5:
         problems.append("average_from must be in [0, 1) and label_smoothing in [0, 0.5)")
+    problems += _unknown_capabilities(s.augment_capabilities)
     if not 0 < s.layer_decay <= 1:
         problems.append(f"layer_decay must be in (0, 1], got {s.layer_decay}")
     if not 0 <= s.distill_weight <= 1:

@@ -28,6 +28,7 @@ STEPS = {
     "train": "02_train.ipynb",
     "evaluate": "03_evaluate.ipynb",
     "staleness": "04_staleness.ipynb",
+    "explore": "05_explore.ipynb",
 }
 TRAINING_STEPS = ("preprocess", "train", "evaluate")
 KERNEL_NAME = "sentiment-pipeline"

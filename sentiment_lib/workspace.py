@@ -100,5 +100,7 @@ class Workspace:
 
     @classmethod
     def from_parameters(cls, parameters: dict) -> Workspace:
-        """The workspace a notebook runs in (its folder: the runner sets it), with its parameters' settings."""
-        return cls(".", settings_from_parameters(parameters))
+        """The workspace a notebook runs in, with its parameters' settings: the folder the runner starts it in,
+        or the repository when Jupyter starts it in ``notebooks/`` (a kernel's folder is its notebook's)."""
+        here = Path.cwd().resolve()
+        return cls(REPO_ROOT if here == REPO_ROOT / "notebooks" else here, settings_from_parameters(parameters))

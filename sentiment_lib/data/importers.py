@@ -111,6 +111,25 @@ def import_airline(path: str | Path) -> ImportResult:
     return ImportResult(frame.reset_index(drop=True), notes)
 
 
+AIRLINE_COLUMNS = {"text", "airline_sentiment", "tweet_created"}
+
+
+def read_labelled(path: str | Path) -> pd.DataFrame:
+    """Labelled rows in the canonical columns from any file the project knows: an SST-2 split (``.tsv``),
+    the airline tweets CSV (neutral tweets left out, oldest first), or a CSV with ``Review, Sentiment``.
+
+    Raises:
+        DataValidationError: the file is missing or breaks the data contract.
+    """
+    path = Path(path)
+    if path.suffix == ".tsv":
+        return import_sst2(path.parent, splits=(path.stem,)).frame
+    frame = read_csv_strict(path)
+    if set(frame.columns) >= AIRLINE_COLUMNS:
+        return import_airline(path).frame
+    return validate_reviews(frame, source=path.name, require_both_classes=False)[0]
+
+
 def parse_label_map(text: str) -> dict[str, str]:
     """Parse ``"1=positive,0=negative"`` into a mapping; every target must be a known label.
 

@@ -16,7 +16,6 @@ domain classifier itself belong to :mod:`sentiment_lib.monitoring.staleness`; th
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,18 +24,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import fisher_exact
 
+from sentiment_lib import text_features as tf
 from sentiment_lib.data.schema import LABELS
 from sentiment_lib.formatting import fixed, percent, points
 
 POSITIVE = LABELS[-1]
 TOP_RECENT, TOP_REFERENCE = 10, 5  # n-grams reported for each side: recent texts are what the operator asks about
-
-_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
-_MENTION = re.compile(r"(?<![\w.])@\w+")  # not an e-mail address: nothing word-like before the @
-_HASHTAG = re.compile(r"(?<![\w&])#\w*[^\W\d_]")  # a letter in it ("#1" is a rank); "&#39;" is an HTML entity
-# pictographs, emoticons, transport, supplemental symbols; miscellaneous symbols and dingbats (❤, ☺, ✈); ⭐
-_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b50\u2b55]")
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # letters only, with one inner apostrophe (don't, it's)
 
 # Function words make up 40-50% of running English text, whatever its topic. Texts in other Latin-script
 # languages share few of them: "Der Flug war leider verspätet" has none.
@@ -229,7 +222,7 @@ def looks_english(text: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     if letters and sum(not _is_latin(c) for c in letters) > len(letters) / 2:
         return False
-    words = [w.lower() for w in _WORD.findall(_MENTION.sub(" ", _HASHTAG.sub(" ", _URL.sub(" ", text))))]
+    words = [w.lower() for w in tf.WORD.findall(tf.MENTION.sub(" ", tf.HASHTAG.sub(" ", tf.URL.sub(" ", text))))]
     if len(words) < MIN_WORDS_TO_JUDGE:
         return True
     return sum(w in ENGLISH_FUNCTION_WORDS for w in words) / len(words) >= MAX_FUNCTION_WORD_SHARE
@@ -243,10 +236,10 @@ def _is_latin(letter: str) -> bool:
 # descriptor name -> (what it is, per-text value); each descriptor is the mean of its value over texts
 DESCRIPTORS: dict[str, tuple[str, Callable[[str], float]]] = {
     "mean_words": ("mean length in words", lambda t: len(t.split())),
-    "url_share": ("share of texts with a URL", lambda t: bool(_URL.search(t))),
-    "mention_share": ("share of texts with an @mention", lambda t: bool(_MENTION.search(t))),
-    "hashtag_share": ("share of texts with a #hashtag", lambda t: bool(_HASHTAG.search(t))),
-    "emoji_share": ("share of texts with emoji", lambda t: bool(_EMOJI.search(t))),
+    "url_share": ("share of texts with a URL", tf.has_url),
+    "mention_share": ("share of texts with an @mention", tf.has_mention),
+    "hashtag_share": ("share of texts with a #hashtag", lambda t: bool(tf.HASHTAG.search(t))),
+    "emoji_share": ("share of texts with emoji", tf.has_emoji),
     "non_english_share": ("share of texts not in English (heuristic)", lambda t: not looks_english(t)),
 }
 

@@ -19,27 +19,21 @@ import pandas as pd
 
 from sentiment_lib.clock import as_text, parse_moment
 from sentiment_lib.data import importers
-from sentiment_lib.data.dataset import validate_reviews
 from sentiment_lib.errors import DataValidationError
-from sentiment_lib.io import read_csv_strict, read_json, write_csv_atomic, write_json_atomic
-
-AIRLINE_COLUMNS = {"text", "airline_sentiment", "tweet_created"}
+from sentiment_lib.io import read_json, write_csv_atomic, write_json_atomic
 
 
 def load_stream(source: str | Path) -> pd.DataFrame:
-    """The source's labelled rows in time order: the airline tweets CSV, or a CSV with Review, Sentiment.
+    """The source's labelled rows in time order: the airline tweets CSV, or a CSV with Review, Sentiment
+    (sorted by its ``timestamp`` column when it has one).
 
     Raises:
         DataValidationError: the file is missing or breaks the data contract.
     """
-    source = Path(source)
-    frame = read_csv_strict(source)
-    if set(frame.columns) >= AIRLINE_COLUMNS:
-        return importers.import_airline(source).frame
-    clean, _ = validate_reviews(frame, source=source.name, require_both_classes=False)
-    if "timestamp" in clean:
-        clean = clean.sort_values("timestamp", kind="stable")
-    return clean.reset_index(drop=True)
+    rows = importers.read_labelled(source)
+    if "timestamp" in rows:
+        rows = rows.sort_values("timestamp", kind="stable")
+    return rows.reset_index(drop=True)
 
 
 class Replay:

@@ -25,6 +25,7 @@ from sentiment_lib.config import CHAMPION, parse_value
 from sentiment_lib.csv_safety import neutralise_formulas
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.errors import ConfigError, DataValidationError
+from sentiment_lib.inference import explain
 from sentiment_lib.io import read_csv_strict
 from sentiment_lib.serving import openapi
 from sentiment_lib.serving.metrics import ApiMetrics
@@ -249,6 +250,16 @@ def predict() -> Response:
         label, confidence, version = out.labels[0], float(out.confidences[0]), model.version
     _served([text], [label], [confidence], version)
     return jsonify({"sentiment": label, "confidence": round(confidence, 6), "model_version": version})
+
+
+@routes.post("/explain")
+def explain_prediction() -> Response:
+    """Not served traffic: the occluded variants would distort the drift and label-free checks."""
+    text = _validated("predict").review
+    model = _serving_model()
+    with _batch_slot():  # one batch of (words + 1) texts: as costly as a batch request
+        found = explain.explain(model.predictor, text)
+    return jsonify({**found.to_dict(), "model_version": model.version})
 
 
 @routes.post("/batch_predict")

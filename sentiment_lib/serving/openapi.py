@@ -20,6 +20,12 @@ from sentiment_lib.serving import schemas as s
 REF = "#/components/schemas/{model}"
 CSV_EXAMPLE = "id,Review\n1,A warm and funny film\n2,Never again\n"
 PREDICT_EXAMPLE = {"sentiment": "positive", "confidence": 0.97, "model_version": "3"}
+EXPLAIN_EXAMPLE = {
+    "sentiment": "negative",
+    "confidence": 0.93,
+    "model_version": "3",
+    "tokens": [{"token": "not", "weight": -0.61}, {"token": "good", "weight": 0.12}],
+}
 BATCH_EXAMPLE = {
     "predictions": [{"sentiment": "positive", "confidence": 0.97}, {"sentiment": "negative", "confidence": 0.91}],
     "model_version": "3",
@@ -103,9 +109,23 @@ def _operations() -> dict[str, dict]:
             },
         }
     }
+    explain = {
+        "post": {
+            "summary": "Explain one prediction: each word's weight, found by leaving it out",
+            "requestBody": {"required": True, "content": _json("PredictRequest", {"review": "not good"})},
+            "responses": {
+                "200": {
+                    "description": "the label, its confidence, and each token's signed weight (not logged as traffic)",
+                    "content": _json(s.ExplainResponse, EXPLAIN_EXAMPLE),
+                },
+                **_errors(400, 413, 415, 503),
+            },
+        }
+    }
     return {
         "/predict": predict,
         "/batch_predict": batch,
+        "/explain": explain,
         "/health": {
             "get": {
                 "summary": "Whether the server can answer",
@@ -167,6 +187,7 @@ def _operations() -> dict[str, dict]:
 def document(api_schemas: s.ApiSchemas, version: str) -> dict:
     """The OpenAPI 3.1 document of an app with ``api_schemas``' limits."""
     models = [api_schemas.predict, api_schemas.batch, s.PredictResponse, s.BatchPredictResponse, s.ErrorResponse]
+    models += [s.ExplainResponse]
     models += [s.HealthResponse, s.ModelResponse, s.ReloadResponse]
     _, definitions = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     return {

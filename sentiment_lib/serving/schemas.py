@@ -45,6 +45,17 @@ class PredictResponse(Prediction):
     model_version: str = Field(description="the registered version that answered")
 
 
+class TokenWeight(BaseModel):
+    token: str = Field(description="a word, @mention, #hashtag or punctuation mark of the review, in order")
+    weight: float = Field(
+        ge=-1.0, le=1.0, description="P(positive) with the token minus without it: > 0 pushed towards positive"
+    )
+
+
+class ExplainResponse(PredictResponse):
+    tokens: list[TokenWeight] = Field(description="each token's weight, found by leaving it out (occlusion)")
+
+
 class BatchPredictResponse(BaseModel):
     predictions: list[Prediction] = Field(description="one per review, in the order sent")
     model_version: str

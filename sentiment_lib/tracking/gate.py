@@ -6,12 +6,15 @@ challenger's accuracy to beat the champion's by ``margin`` with a one-sided exac
 ``floor`` that the challenger clears. Those are judged on the held-out feedback when it has enough rows
 (retraining exists to fix what recent feedback showed; thousands of base rows would drown it), else on
 the whole set. Either way, a challenger that lost more than ``max_regression`` on the base test split is
-rejected: winning on feedback by forgetting the base domain (or by learning poisoned labels) is no gain.
+rejected: winning on feedback by forgetting the base domain (or by learning poisoned labels) is no gain. So is
+one whose pass rate on any capability of the behavioural suite (:mod:`sentiment_lib.behaviour`) fell by more
+than ``max_capability_drop``: overall accuracy can rise while, say, negation breaks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,10 +39,13 @@ class GateDecision:
     n: int
     base_regression: float = 0.0  # champion minus challenger accuracy on the base test rows
     judged_on: str = "gate set"
+    capability_drops: dict[str, float] = field(default_factory=dict)  # champion minus challenger pass rate
 
     def tags(self) -> dict[str, str]:
         """The decision as model-version tags."""
+        drops = {f"gate.capability_drop.{name}": f"{drop:.4f}" for name, drop in self.capability_drops.items()}
         return {
+            **drops,
             "gate.promote": str(self.promote).lower(),
             "gate.reason": self.reason,
             "gate.champion_accuracy": f"{self.champion_accuracy:.4f}",
@@ -70,11 +76,14 @@ def decide_promotion(
     base_rows: np.ndarray | None = None,
     max_regression: float = 0.02,
     min_feedback_rows: int = 0,
+    capability_drops: Mapping[str, float] | None = None,
+    max_capability_drop: float = 0.05,
 ) -> GateDecision:
     """Compare two models' per-text correctness on the same gate set (boolean arrays, same order).
 
     ``base_rows`` marks the rows of the base test split (default: every row); the others are held-out
     feedback, on which the improvement is judged when there are at least ``min_feedback_rows`` (> 0).
+    ``capability_drops`` are the champion's minus the challenger's pass rates per behavioural capability.
 
     Raises:
         ValueError: the arrays differ in shape or are empty.
@@ -96,9 +105,15 @@ def decide_promotion(
         n=int(judged.sum()),
         base_regression=regression,
         judged_on="feedback holdout" if on_feedback else "gate set",
+        capability_drops=dict(capability_drops or {}),
     )
     if regression > max_regression:
         reason = f"challenger {regression:.4f} less accurate on the base test split (allowed {max_regression})"
+        return GateDecision(False, reason, **numbers)
+    broken = {name: drop for name, drop in numbers["capability_drops"].items() if drop > max_capability_drop}
+    if broken:
+        worst = ", ".join(f"{name} -{100 * drop:.1f} points" for name, drop in sorted(broken.items()))
+        reason = f"challenger fails more behavioural tests: {worst} (allowed {100 * max_capability_drop:g})"
         return GateDecision(False, reason, **numbers)
     where = f"on the {numbers['judged_on']}"
     if new - old >= margin and p < alpha:
@@ -121,6 +136,14 @@ def build_gate_set(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def capability_drops(results: Mapping[str, Sequence[Any]], champion: str, challenger: str) -> dict[str, float]:
+    """The champion's minus the challenger's pass rate per capability both were tested on ({} unless both were)."""
+    if champion not in results or challenger not in results:
+        return {}
+    before = {r.capability: r.pass_rate for r in results[champion]}
+    return {r.capability: before[r.capability] - r.pass_rate for r in results[challenger] if r.capability in before}
+
+
 def _correct(predictor: Any, gate_set: pd.DataFrame) -> np.ndarray:
     labels = predictor.predict(gate_set[TEXT_COLUMN].tolist()).labels
     return np.array(labels) == gate_set[LABEL_COLUMN].to_numpy()
@@ -134,6 +157,7 @@ def thresholds(settings: Settings) -> dict[str, Any]:
         "floor": settings.gate_floor,
         "max_regression": settings.gate_max_regression,
         "min_feedback_rows": settings.min_feedback_rows,
+        "max_capability_drop": settings.gate_max_capability_drop,
     }
 
 
@@ -149,12 +173,16 @@ def apply_policy(
     floor: float = 0.80,
     max_regression: float = 0.02,
     min_feedback_rows: int = 0,
+    capabilities: Mapping[str, Sequence[Any]] | None = None,
+    max_capability_drop: float = 0.05,
 ) -> str:
     """Decide whether ``challenger`` (a model version) becomes ``@champion``; return what happened.
 
     ``gate``: the first version ever is promoted; later ones only through :func:`decide_promotion` on
     ``gate_set``, whose numbers are tagged on both versions. ``always`` / ``never`` do what they say.
     ``gate_set`` may have a boolean ``base`` column marking rows of the base test split (default: all).
+    ``capabilities`` maps versions to their behavioural results (``CapabilityResult``); when it has both
+    the champion's and the challenger's, the gate compares them capability by capability.
 
     Raises:
         ModelError: unknown policy.
@@ -182,6 +210,8 @@ def apply_policy(
         base_rows=base_rows,
         max_regression=max_regression,
         min_feedback_rows=min_feedback_rows,
+        capability_drops=capability_drops(capabilities or {}, str(champion.version), version),
+        max_capability_drop=max_capability_drop,
     )
     tags = {**decision.tags(), "gate.champion_version": champion.version, "gate.challenger_version": version}
     registry.tag_version(registered_name, version, tags)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from sentiment_lib.data import augment, dataset, feedback
+from sentiment_lib.data import augment, capability_augment, dataset, feedback
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.training.calibration import CalibrationResult, calibrate
@@ -51,6 +51,10 @@ def load_training_rows(ws: Workspace) -> TrainingRows:
     )
     if s.augment:
         train = augment.augment_frame(train, s.augment_copies, s.seed)
+    if s.augment_capabilities:
+        wanted = [name.strip() for name in s.augment_capabilities.split(",") if name.strip()]
+        extra = capability_augment.capability_rows(wanted, s.augment_capability_rows, s.seed)
+        train = pd.concat([train, extra], ignore_index=True)
     validation = feedback.with_feedback(
         dataset.read_split(ws.processed, "validation"),
         feedback.read_feedback_part(ws.processed, "validation"),

@@ -16,7 +16,9 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from sentiment_lib.behaviour.suite import CAPABILITIES
 from sentiment_lib.config import Settings
+from sentiment_lib.data import importers
 from sentiment_lib.tracking import runs as tracking
 from tests.helpers import (
     AIRLINE,
@@ -249,3 +251,36 @@ def test_a_second_version_worse_than_the_champion_is_rejected_by_the_gate(worksp
     assert f"challenged_by.{challenger.version}" in client.get_model_version(MODEL, "1").tags
     report = (workspace / "reports" / "g1" / "03_evaluate.html").read_text()
     assert "rejected; @champion stays version 1" in report
+    # the behavioural suite ran on both versions: pass rates logged, compared capability by capability
+    assert {f"gate.capability_drop.{name}" for name in CAPABILITIES} <= set(tags)
+    logged = client.get_run(challenger.run_id).data.metrics  # the evaluation logs to the version's run
+    for name in CAPABILITIES:
+        evaluated, champion = logged[f"capability_{name}"], logged[f"champion_capability_{name}"]
+        assert 0 <= evaluated <= 1 and 0 <= champion <= 1
+        assert float(tags[f"gate.capability_drop.{name}"]) == pytest.approx(champion - evaluated, abs=1e-4)
+    assert "Behavioural tests" in report and "v1 (champion)" in report
+    assert f"v{challenger.version} (evaluated)" in report
+
+
+def test_explore_renders_mistakes_slices_and_a_comparison_of_two_versions(workspace):
+    # after the gate test: version 1 (trained) and the untrained challenger, on 200 real airline tweets
+    tweets = workspace / "explore" / "tweets.csv"
+    tweets.parent.mkdir(exist_ok=True)
+    every = pd.read_csv(AIRLINE)
+    every[every["airline_sentiment"] != "neutral"].sample(200, random_state=2).to_csv(tweets, index=False)
+    done = run_runner(
+        "explore",
+        *("--preset", "smoke", "--cycle", "e1"),
+        *("-p", "model", "champion", "-p", "compare_with", "challenger", "-p", "data_path", str(tweets)),
+        workspace=workspace,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    challenger = MlflowClient().get_model_version_by_alias(MODEL, "challenger").version
+    html = (workspace / "reports" / "e1" / "05_explore.html").read_text()
+    rows = len(importers.read_labelled(tweets))  # 200 less any duplicate texts
+    assert f"{rows} labelled rows" in html and f"models: v1, v{challenger}" in html
+    assert "The most confident mistakes" in html and "@mention" in html and "overconfidence" in html
+    assert f"only v{challenger} right" in html and "McNemar" in html and f"accuracy v{challenger}" in html
+    assert html.count("background: rgba(") >= 5  # the top mistakes, word by word
+    unknown = run_runner("explore", "--preset", "smoke", "-p", "model", "nightly", workspace=workspace)
+    assert unknown.returncode != 0 and "has alias @nightly" in unknown.stderr

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 
 import pytest
 
 from sentiment_lib.serving.api import ServeConfig, create_app
-from tests.helpers import LiveServer, as_json
+from tests.helpers import LiveServer, as_json, run_runner
 
 pytestmark = pytest.mark.slow
 TOKEN = secrets.token_urlsafe(16)  # made per run: no credential-looking literal in the repository
@@ -46,6 +47,8 @@ BAD_INPUTS = [
     ("JSON but not an object", "/predict", b'["a review"]', JSON, 400, "must be a JSON object"),
     ("wrong content type", "/predict", b'{"review": "fine"}', {"Content-Type": "text/plain"}, 415, "application/json"),
     ("missing review", "/predict", b"{}", JSON, 400, 'Missing field \\"review\\"'),
+    ("explain without a review", "/explain", b'{"text": "fine"}', JSON, 400, 'Missing field \\"review\\"'),
+    ("explain an empty review", "/explain", b'{"review": ""}', JSON, 400, "is empty"),
     ("review not a string", "/predict", b'{"review": 5}', JSON, 400, "must be a string, got int"),
     ("review null", "/predict", b'{"review": null}', JSON, 400, "must be a string, got NoneType"),
     ("empty review", "/predict", b'{"review": ""}', JSON, 400, "is empty"),
@@ -127,6 +130,27 @@ def test_predict(api):
     assert body["model_version"] == "1"
 
 
+def positive_probability(answer: dict) -> float:
+    return answer["confidence"] if answer["sentiment"] == "positive" else 1 - answer["confidence"]
+
+
+def test_explain_weighs_each_word_by_what_leaving_it_out_changes(api):
+    text = "The flight was not good, but @united was kind!"
+    code, payload, _ = post_json(api, "/explain", {"review": text})
+    assert code == 200, payload[:300]
+    body = as_json(payload)
+    assert set(body) == {"sentiment", "confidence", "model_version", "tokens"} and body["model_version"] == "1"
+    tokens = [t["token"] for t in body["tokens"]]
+    assert tokens == ["The", "flight", "was", "not", "good", ",", "but", "@united", "was", "kind", "!"]
+    assert as_json(post_json(api, "/predict", {"review": text})[1])["confidence"] == body["confidence"]
+    # each weight is P(positive) of the text minus P(positive) of the text without that token
+    without = ["The flight was good, but @united was kind!", "The flight was not good but @united was kind!"]
+    answers = as_json(post_json(api, "/batch_predict", {"reviews": without})[1])["predictions"]
+    full = positive_probability(body)
+    for i, answer in zip((3, 5), answers, strict=True):
+        assert body["tokens"][i]["weight"] == pytest.approx(full - positive_probability(answer), abs=2e-6)
+
+
 def test_batch_predict_json_keeps_order_and_equals_live(api):
     texts = ["A warm, funny film", "dull", "電影很好看", "Awful acting, worse plot 😡", "ok " * 200]
     code, payload, _ = post_json(api, "/batch_predict", {"reviews": texts})
@@ -199,6 +223,7 @@ def test_served_texts_are_logged_for_the_drift_checks(served_workspace):
     started = datetime.now(UTC)
     client = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0)).test_client()
     single = client.post("/predict", json={"review": "logged once 🙂"}).get_json()
+    assert client.post("/explain", json={"review": "logged never"}).status_code == 200  # not traffic
     batch = client.post("/batch_predict", json={"reviews": ["logged twice", "logged thrice"]}).get_json()
     records = [
         r for r in read_served(served_workspace / "logs" / "served", since=started) if r["text"].startswith("logged")
@@ -219,3 +244,16 @@ def test_csv_safe_neutralises_formula_cells_in_the_csv_answer(served_workspace):
     assert safe[1].startswith("\"'=HYPERLINK") and ",'+1," in safe[1] and ",'@me," in safe[2]
     refused = client.post("/batch_predict?csv_safe=maybe", data=upload, headers=headers)
     assert refused.status_code == 400 and "true or false" in refused.get_json()["error"]
+
+
+def test_runner_explain_prints_each_word_with_its_weight(served_workspace):
+    done = run_runner("explain", "The crew was not kind", workspace=served_workspace)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith("@champion: The crew was not kind") and re.match(
+        r"(positive|negative) \(0\.\d{3}\)", lines[1]
+    )
+    assert [line.split()[0] for line in lines[2:]] == ["The", "crew", "was", "not", "kind"]
+    assert all(re.fullmatch(r"\S+\s+[+-]\d\.\d{3} [+-]*", line.strip()) for line in lines[2:])
+    empty = run_runner("explain", "  ", workspace=served_workspace)
+    assert empty.returncode != 0 and "the text to explain is empty" in empty.stderr

@@ -71,7 +71,7 @@ def test_every_documented_example_works_and_answers_in_the_documented_shape(serv
                 for content in answer.get("content", {}).values():
                     if "example" in content and "$ref" in content.get("schema", {}):
                         conforms(spec, content, content["example"])  # the examples of answers are right too
-    assert sent == 3  # /predict, and /batch_predict as JSON and as CSV
+    assert sent == 4  # /predict, /explain, and /batch_predict as JSON and as CSV
 
 
 def test_the_docs_page_renders_the_document_offline(server, spec):
@@ -119,6 +119,11 @@ def test_every_documented_status_is_one_the_server_returns(server, spec, no_mode
         ("/predict", "post", "413"): local(untokened, "POST", "/predict", data=big, headers=JSON),
         ("/predict", "post", "415"): live("POST", "/predict", b"x", text),
         ("/predict", "post", "503"): live("POST", "/predict", b'{"review": "x"}', JSON, on=no_model),
+        ("/explain", "post", "200"): live("POST", "/explain", b'{"review": "not bad"}', JSON),
+        ("/explain", "post", "400"): live("POST", "/explain", b"{}", JSON),
+        ("/explain", "post", "413"): local(untokened, "POST", "/explain", data=big, headers=JSON),
+        ("/explain", "post", "415"): live("POST", "/explain", b"x", text),
+        ("/explain", "post", "503"): live("POST", "/explain", b'{"review": "x"}', JSON, on=no_model),
         ("/batch_predict", "post", "200"): live("POST", "/batch_predict", b'{"reviews": ["a"]}', JSON),
         ("/batch_predict", "post", "400"): live("POST", "/batch_predict", b'{"reviews": []}', JSON),
         ("/batch_predict", "post", "413"): local(untokened, "POST", "/batch_predict", data=big, headers=JSON),

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sentiment_lib.behaviour.suite import CapabilityResult
 from sentiment_lib.tracking import gate
 
 
@@ -70,3 +71,21 @@ def test_improvement_is_judged_on_the_feedback_holdout_when_it_is_large_enough()
     whole = gate.decide_promotion(champion, challenger, base_rows=base, min_feedback_rows=100, margin=0.02)
     assert (whole.judged_on, whole.n) == ("gate set", 1060)
     assert not whole.promote
+
+
+def test_a_challenger_that_breaks_a_capability_is_rejected_however_accurate():
+    better = answers(800, 10, 40, 150)  # clearly more accurate
+    drops = {"negation": 0.08, "vocabulary": -0.01}
+    decision = gate.decide_promotion(*better, capability_drops=drops, max_capability_drop=0.05)
+    assert not decision.promote and "fails more behavioural tests: negation -8.0 points (allowed 5)" in decision.reason
+    assert decision.tags()["gate.capability_drop.negation"] == "0.0800"
+    assert gate.decide_promotion(*better, capability_drops=drops, max_capability_drop=0.10).promote
+
+
+def test_capability_drops_compare_the_two_versions_on_what_both_were_tested_on():
+    def rates(**passed):  # of 20 cases each
+        return [CapabilityResult(name, "MFT", 20, hits, ()) for name, hits in passed.items()]
+
+    results = {"1": rates(negation=18, contrast=14), "2": rates(negation=16, contrast=15, typos=18)}
+    assert gate.capability_drops(results, "1", "2") == pytest.approx({"negation": 0.1, "contrast": -0.05})
+    assert gate.capability_drops(results, "1", "3") == {}  # the challenger was not tested

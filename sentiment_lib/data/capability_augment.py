@@ -1,0 +1,103 @@
+"""Training sentences for the capabilities a model fails (``augment_capabilities``): negation, negated
+negatives and contrast, written from frames and words of their own.
+
+The behavioural suite (:mod:`sentiment_lib.behaviour`) must stay a test of generalisation, so nothing here
+copies it: no template of the suite, and none of its adjectives, verbs or nouns (a test checks both). What
+the model may learn is the structure ("not" turns the word after it; the clause after "but" decides), which is
+exactly what the suite then measures on words it has not seen in these frames.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pandas as pd
+
+from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
+
+NEGATIVE, POSITIVE = "negative", "positive"
+
+TOPICS = (
+    "acting", "plot", "soundtrack", "ending", "script", "cinematography", "pacing", "dialogue", "cast", "sequel",
+    "concert", "restaurant", "waiter", "novel", "museum", "trip", "lecture", "game", "dessert", "journey",
+)  # fmt: skip
+GOOD = (
+    "nice", "fun", "solid", "charming", "terrific", "memorable", "clever", "engaging", "moving", "satisfying",
+    "gorgeous", "funny", "thoughtful", "fresh", "stunning", "worthwhile",
+)  # fmt: skip
+BAD = (
+    "dull", "tedious", "clumsy", "bland", "forgettable", "sloppy", "annoying", "tiresome", "weak", "lifeless",
+    "predictable", "messy", "painful", "shallow", "ugly", "pointless",
+)  # fmt: skip
+
+
+def _negation(rng: random.Random) -> tuple[str, str]:
+    topic, word = rng.choice(TOPICS), rng.choice(GOOD)
+    frame = rng.choice(
+        (
+            "Honestly, the {t} is not {w}.",
+            "Nothing about the {t} felt {w}.",
+            "Sadly the {t} isn't {w} in the least.",
+            "I wouldn't call the {t} {w}.",
+            "The {t}? Not {w}, not even close.",
+        )
+    )
+    return frame.format(t=topic, w=word), NEGATIVE
+
+
+def _negated_negative(rng: random.Random) -> tuple[str, str]:
+    topic, word = rng.choice(TOPICS), rng.choice(BAD)
+    frame = rng.choice(
+        (
+            "Honestly, the {t} is not {w} in the least.",
+            "Nothing about the {t} felt {w}.",
+            "I wouldn't call the {t} {w} at all.",
+            "Far from {w}, the {t} kept me hooked.",
+            "The {t} is never {w}.",
+        )
+    )
+    return frame.format(t=topic, w=word), POSITIVE
+
+
+def _contrast(rng: random.Random) -> tuple[str, str]:
+    first, second = rng.sample(TOPICS, 2)
+    if rng.random() < 0.5:
+        before, after, label = rng.choice(GOOD), rng.choice(BAD), NEGATIVE
+    else:
+        before, after, label = rng.choice(BAD), rng.choice(GOOD), POSITIVE
+    frame = rng.choice(
+        (
+            "Sure, the {a} is {x}, yet the {b} is {y}.",
+            "The {a} starts out {x}; however, the {b} turns {y}.",
+            "Although the {a} is {x}, the {b} is {y}.",
+            "Yes the {a} was {x}, but overall the {b} was {y}.",
+        )
+    )
+    return frame.format(a=first, b=second, x=before, y=after), label
+
+
+GENERATORS: dict[str, Callable[[random.Random], tuple[str, str]]] = {
+    "negation": _negation,
+    "negated_negative": _negated_negative,
+    "contrast": _contrast,
+}
+
+
+def capability_rows(capabilities: list[str], rows: int, seed: int) -> pd.DataFrame:
+    """``rows`` distinct labelled sentences shared out over ``capabilities`` (names of :data:`GENERATORS`).
+
+    Raises:
+        ValueError: an unknown capability.
+    """
+    unknown = sorted(set(capabilities) - set(GENERATORS))
+    if unknown:
+        raise ValueError(f"augment_capabilities: unknown {unknown}; known: {', '.join(GENERATORS)}")
+    rng = random.Random(seed)
+    found: dict[str, str] = {}
+    for attempt in range(rows * 20):  # the frames and words allow thousands of distinct sentences
+        if len(found) >= rows:
+            break
+        text, label = GENERATORS[capabilities[attempt % len(capabilities)]](rng)
+        found.setdefault(text, label)
+    return pd.DataFrame({TEXT_COLUMN: list(found), LABEL_COLUMN: list(found.values())})

@@ -1,0 +1,42 @@
+"""Capability augmentation teaches structure without copying the behavioural suite it is judged by."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sentiment_lib.behaviour import lexicons as lx
+from sentiment_lib.behaviour import suite as bs
+from sentiment_lib.config import Settings
+from sentiment_lib.data import capability_augment as ca
+from sentiment_lib.errors import ConfigError
+
+
+def test_augmentation_shares_no_sentence_and_no_content_word_with_the_suite():
+    rows = ca.capability_rows(list(ca.GENERATORS), 3000, seed=0)
+    assert len(rows) == 3000 and rows["Review"].is_unique
+    suite_texts = set(bs.suite_texts(bs.build_suite(10_000, seed=0)))
+    assert not suite_texts & set(rows["Review"])
+    suite_words = set(lx.THINGS) | set(lx.POSITIVE_ADJECTIVES) | set(lx.NEGATIVE_ADJECTIVES)
+    suite_words |= {w for pair in lx.POSITIVE_VERBS + lx.NEGATIVE_VERBS for w in pair}
+    ours = set(ca.TOPICS) | set(ca.GOOD) | set(ca.BAD)
+    assert not suite_words & ours
+
+
+def test_each_sentence_carries_the_label_its_structure_gives():
+    rows = ca.capability_rows(["negation", "negated_negative", "contrast"], 900, seed=1)
+    for text, label in zip(rows["Review"], rows["Sentiment"], strict=True):
+        adjectives = [w for w in re.findall(r"[a-z]+", text.lower()) if w in ca.GOOD or w in ca.BAD]
+        if len(adjectives) == 2:  # contrast: the second clause decides
+            judged = "positive" if adjectives[-1] in ca.GOOD else "negative"
+        else:  # a negated adjective: a good one reads negative, a bad one positive
+            judged = "negative" if adjectives[0] in ca.GOOD else "positive"
+        assert label == judged, text
+    assert 0.4 < (rows["Sentiment"] == "positive").mean() < 0.6
+
+
+def test_unknown_capabilities_are_refused_up_front():
+    assert Settings(augment_capabilities="negation, contrast").augment_capabilities
+    with pytest.raises(ConfigError, match=r"augment_capabilities: unknown \['sarcasm'\]; known: negation"):
+        Settings(augment_capabilities="negation,sarcasm")
