@@ -93,7 +93,7 @@ lab: install
 replay-adapt: install
 	$(BIN)/python runner.py replay --preset $(PRESET) --source $(SHARED)/airline/Tweets.csv --per-cycle $(PER_CYCLE) \
 		--cycles $(ADAPT_DAYS) --hours-per-cycle 24 --serve http://127.0.0.1:$(PORT) --final-holdout 2000 \
-		-p min_new_rows 1000
+		-p min_new_rows 1000 -p feedback_weight 2
 
 stop:
 	@if [ -f logs/app.pid ]; then kill $$(cat logs/app.pid) 2>/dev/null && echo "stopped app.py (pid $$(cat logs/app.pid))"; rm -f logs/app.pid; fi

@@ -93,6 +93,7 @@ class Settings:
     drift_permutations: int = 99
     drift_alpha: float = 0.01
     feedback_holdout_fraction: float = 0.2  # share of feedback (by a hash of the text) never trained on
+    feedback_weight: int = 1  # each feedback training row counts this many times (repeated) in a retrain
     # promotion gate
     gate_margin: float = 0.005  # the challenger must be this much more accurate ...
     gate_alpha: float = 0.05  # ... with a McNemar p-value below this
@@ -182,6 +183,7 @@ def _validate(s: Settings) -> None:
         "logging_steps",
         "augment_copies",
         "augment_capability_rows",
+        "feedback_weight",
         "average_every",
         "distill_temperature",
     ]

@@ -46,9 +46,9 @@ def load_training_rows(ws: Workspace) -> TrainingRows:
     """
     s = ws.settings
     feedback_train = feedback.read_feedback_part(ws.processed, "train")
-    train = feedback.with_feedback(
-        dataset.read_split(ws.processed, "train"), feedback_train, s.max_train_samples, s.seed
-    )
+    # repeated rather than loss-weighted: the Trainer, the distillation and the averaging need no change
+    weighted = pd.concat([feedback_train] * s.feedback_weight, ignore_index=True)
+    train = feedback.with_feedback(dataset.read_split(ws.processed, "train"), weighted, s.max_train_samples, s.seed)
     if s.augment:
         train = augment.augment_frame(train, s.augment_copies, s.seed)
     if s.augment_capabilities:
