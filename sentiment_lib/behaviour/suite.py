@@ -57,6 +57,10 @@ def _fill(template: str, **words: str) -> str:
     return text[0].upper() + text[1:]
 
 
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
 def _adjectives() -> Iterator[tuple[str, str, str]]:
     """(adjective, its label, the other label) for every adjective."""
     for adjective in lx.POSITIVE_ADJECTIVES:
@@ -66,9 +70,10 @@ def _adjectives() -> Iterator[tuple[str, str, str]]:
 
 
 def vocabulary() -> Iterator[Case]:
-    templates = ("The {thing} was {adj}.", "What a {adj} {thing}!", "It is a {adj} {thing}.")
+    templates = ("The {thing} was {adj}.", "What {a} {adj} {thing}!", "It is {a} {adj} {thing}.")
     for (adjective, label, _), thing, template in itertools.product(_adjectives(), lx.THINGS, templates):
-        yield Case("vocabulary", "MFT", (_fill(template, thing=thing, adj=adjective),), label)
+        text = _fill(template, thing=thing, adj=adjective, a=_article(adjective))
+        yield Case("vocabulary", "MFT", (text,), label)
     verbs = [(past, POSITIVE) for past, _ in lx.POSITIVE_VERBS] + [(past, NEGATIVE) for past, _ in lx.NEGATIVE_VERBS]
     for (past, label), thing in itertools.product(verbs, lx.THINGS):
         yield Case("vocabulary", "MFT", (f"I {past} the {thing}.",), label)

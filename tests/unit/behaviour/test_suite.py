@@ -39,6 +39,8 @@ def test_the_suite_is_a_few_thousand_seeded_cases_over_every_capability(suite):
 def test_each_capability_expects_what_its_structure_says(suite):
     by = {name: [c for c in suite if c.capability == name] for name in bs.CAPABILITIES}
     assert all(c.label == "negative" and re.search(r"\bnot\b|n't", c.texts[0]) for c in by["negation"])
+    texts = " ".join(c.texts[0] for c in by["vocabulary"])
+    assert "an excellent" in texts and not re.search(r"\ba [aeiou]|\ban [^aeiou ]", texts)
     assert all(c.label == "positive" and re.search(r"\bnot\b|n't|never", c.texts[0]) for c in by["negated_negative"])
     for case in by["contrast"]:
         after_but = case.texts[0].split(", but ")[1]
