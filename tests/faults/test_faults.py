@@ -253,12 +253,28 @@ def kernel_of(pid: int, timeout: float = 120) -> int:
     raise AssertionError("no notebook kernel started")
 
 
+def wait_for_a_running_cell(workspace: Path, notebook: str, timeout: float = 120) -> None:
+    """Until papermill marks a code cell of ``notebook`` (the executed copy under reports/) running: it saves the
+    copy as each cell starts, and the first code cell (imports) always has cells after it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in workspace.glob(f"reports/*/{notebook}"):
+            try:
+                cells = json.loads(path.read_text())["cells"]
+            except (OSError, ValueError, KeyError):
+                continue  # being written
+            if any(c.get("metadata", {}).get("papermill", {}).get("status") == "running" for c in cells):
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"no cell of {notebook} started running")
+
+
 def test_a_kernel_killed_mid_cell_fails_the_step_with_an_alert_and_the_next_run_recovers(tmp_path):
     write_sst2_sample(tmp_path, rows=300, test_rows=10)
     command = [sys.executable, RUNNER, "once", *SMOKE, "-p", "step_retries", "0", "--workspace", str(tmp_path)]
     cycle = subprocess.Popen(command, cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, text=True)
     kernel = kernel_of(cycle.pid)
-    time.sleep(random.Random(7).uniform(2, 5))  # inside the first cells: imports and reading the data
+    wait_for_a_running_cell(tmp_path, "01_preprocess.ipynb")  # a sleep raced a fast machine: the step was done
     os.kill(kernel, signal.SIGKILL)
     assert cycle.wait(timeout=300) == 1
     (status_file,) = tmp_path.glob("reports/*/status.json")
