@@ -69,8 +69,9 @@ def prepare_workspace(workspace: Path) -> None:
         run_runner(workspace, "preprocess", "--workspace", str(workspace), "--cycle", "bench-preprocess")
 
 
-def registered_versions(workspace: Path) -> dict[str, object]:
-    """The newest registered version of each preset in the workspace's registry."""
+def recipes(workspace: Path) -> dict[str, object]:
+    """The newest registered version per recipe in the workspace's registry: its preset, plus `` + <capabilities>``
+    for a model trained with ``augment_capabilities`` (bench_behaviour.py's ``--lever``)."""
     from mlflow import MlflowClient
 
     from sentiment_lib.tracking import runs
@@ -81,9 +82,14 @@ def registered_versions(workspace: Path) -> dict[str, object]:
     name = Workspace(workspace).registered_model
     for version in sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)):
         params = client.get_run(version.run_id).data.params
-        if not params.get("settings.augment_capabilities"):  # bench_behaviour's --lever models are another recipe
-            newest[params.get("settings.preset")] = version
+        lever = params.get("settings.augment_capabilities", "")
+        newest[params.get("settings.preset", "?") + (f" + {lever}" if lever else "")] = version
     return newest
+
+
+def registered_versions(workspace: Path) -> dict[str, object]:
+    """The newest registered version of each preset, trained without a lever."""
+    return {recipe: version for recipe, version in recipes(workspace).items() if " + " not in recipe}
 
 
 def train_preset(workspace: Path, preset: str) -> None:

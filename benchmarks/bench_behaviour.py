@@ -24,6 +24,7 @@ from bench_accuracy import (
     our_model,
     positive_labels,
     prepare_workspace,
+    recipes,
     run_runner,
     textblob,
     tfidf_logistic_regression,
@@ -35,24 +36,6 @@ from sentiment_lib.behaviour import suite as behaviour
 from sentiment_lib.data import dataset as data
 from sentiment_lib.data import importers
 from sentiment_lib.data.schema import TEXT_COLUMN
-from sentiment_lib.workspace import Workspace
-
-
-def recipes(workspace: Path) -> dict[str, object]:
-    """The newest registered version per recipe: its preset, plus the capabilities it was augmented with."""
-    from mlflow import MlflowClient
-
-    from sentiment_lib.tracking import runs
-
-    runs.configure_client(workspace)
-    client = MlflowClient()
-    newest = {}
-    name = Workspace(workspace).registered_model
-    for version in sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)):
-        params = client.get_run(version.run_id).data.params
-        lever = params.get("settings.augment_capabilities", "")
-        newest[params.get("settings.preset", "?") + (f" + {lever}" if lever else "")] = version
-    return newest
 
 
 def train(workspace: Path, preset: str, lever: str = "") -> None:

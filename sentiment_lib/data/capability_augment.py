@@ -32,32 +32,38 @@ BAD = (
 )  # fmt: skip
 
 
-def _negation(rng: random.Random) -> tuple[str, str]:
-    topic, word = rng.choice(TOPICS), rng.choice(GOOD)
-    frame = rng.choice(
-        (
-            "Honestly, the {t} is not {w}.",
-            "Nothing about the {t} felt {w}.",
-            "Sadly the {t} isn't {w} in the least.",
-            "I wouldn't call the {t} {w}.",
-            "The {t}? Not {w}, not even close.",
-        )
-    )
-    return frame.format(t=topic, w=word), NEGATIVE
+def _negated(words: tuple[str, ...], frames: tuple[str, ...], label: str) -> Callable[[random.Random], tuple[str, str]]:
+    """A generator of one negated adjective of ``words`` in one of ``frames``, every sentence labelled ``label``."""
+
+    def generate(rng: random.Random) -> tuple[str, str]:
+        topic, word = rng.choice(TOPICS), rng.choice(words)
+        return rng.choice(frames).format(t=topic, w=word), label
+
+    return generate
 
 
-def _negated_negative(rng: random.Random) -> tuple[str, str]:
-    topic, word = rng.choice(TOPICS), rng.choice(BAD)
-    frame = rng.choice(
-        (
-            "Honestly, the {t} is not {w} in the least.",
-            "Nothing about the {t} felt {w}.",
-            "I wouldn't call the {t} {w} at all.",
-            "Far from {w}, the {t} kept me hooked.",
-            "The {t} is never {w}.",
-        )
-    )
-    return frame.format(t=topic, w=word), POSITIVE
+_negation = _negated(
+    GOOD,
+    (
+        "Honestly, the {t} is not {w}.",
+        "Nothing about the {t} felt {w}.",
+        "Sadly the {t} isn't {w} in the least.",
+        "I wouldn't call the {t} {w}.",
+        "The {t}? Not {w}, not even close.",
+    ),
+    NEGATIVE,
+)
+_negated_negative = _negated(
+    BAD,
+    (
+        "Honestly, the {t} is not {w} in the least.",
+        "Nothing about the {t} felt {w}.",
+        "I wouldn't call the {t} {w} at all.",
+        "Far from {w}, the {t} kept me hooked.",
+        "The {t} is never {w}.",
+    ),
+    POSITIVE,
+)
 
 
 def _contrast(rng: random.Random) -> tuple[str, str]:
