@@ -10,6 +10,7 @@ import argparse
 import logging
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -233,13 +234,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_steps(args: argparse.Namespace) -> int:
     overrides = dict(args.parameter)
+    started = time.time()
     outputs = notebooks.run_steps(args.steps, args.preset, overrides, args.workspace, args.cycle)
     ws = _workspace(args)
     print(f"\nExecuted notebooks: {', '.join(str(p) for p in outputs)}")
     print(f"Reports: {ws.index}")
     print(f"MLflow store: {runs.describe_store(ws.root)}")
     print(f"  open it with: {runs.ui_command(ws.root)}")
-    wandb_run = runs.latest_wandb_run(ws.root)
+    wandb_run = runs.latest_wandb_run(ws.root, since=started)
     if wandb_run:
         print(f"wandb offline run: {wandb_run}  (upload later with `wandb sync {wandb_run}`)")
     return 0

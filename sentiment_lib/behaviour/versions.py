@@ -20,22 +20,22 @@ def positive_probabilities(predictor: Any):
 
 
 def results_by_version(
-    registered_name: str, version: str, predictor: Any, suite: Sequence[Case]
+    version: str, predictor: Any, suite: Sequence[Case], champion: registry.Champion | None = None
 ) -> dict[str, list[CapabilityResult]]:
-    """Pass rates of ``version`` (answering with ``predictor``) and, when it is another version, of the champion."""
+    """Pass rates of ``version`` (answering with ``predictor``) and of the ``champion`` it challenges, if any."""
     results = {version: run_suite(suite, positive_probabilities(predictor))}
-    champion = registry.version_for_alias(registered_name, CHAMPION)
-    if champion is not None and str(champion.version) != version:
-        loaded = registry.load_served_model(registered_name, version=str(champion.version)).predictor
-        results[str(champion.version)] = run_suite(suite, positive_probabilities(loaded))
+    if champion is not None:
+        results[champion.version] = run_suite(suite, positive_probabilities(champion.predictor))
     return results
 
 
-def run_on_versions(ws: Workspace, version: str, predictor: Any) -> dict[str, list[CapabilityResult]]:
+def run_on_versions(
+    ws: Workspace, version: str, predictor: Any, champion: registry.Champion | None = None
+) -> dict[str, list[CapabilityResult]]:
     """:func:`results_by_version` on the suite the settings ask for (``behaviour_cases``); {} when that is 0."""
     cases = ws.settings.behaviour_cases
     suite = build_suite(cases, ws.settings.seed) if cases else []
-    return results_by_version(ws.registered_model, version, predictor, suite) if suite else {}
+    return results_by_version(version, predictor, suite, champion) if suite else {}
 
 
 def metrics(results: dict[str, list[CapabilityResult]], evaluated: str) -> dict[str, float]:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sentiment_lib.clock import SimulatedClock, as_text
-from sentiment_lib.config import CHALLENGER, CHAMPION
+from sentiment_lib.config import CHAMPION
 from sentiment_lib.data import importers
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import ModelError
@@ -64,25 +64,18 @@ def served_accuracy(answers: list[dict], labels: pd.Series) -> float:
     return float(np.mean(predicted == labels.to_numpy()))
 
 
-def _challenger(registered_name: str) -> str:
-    found = registry.version_for_alias(registered_name, CHALLENGER)
-    return "" if found is None else str(found.version)
-
-
-def _gate_outcome(registered_name: str, challenger_before: str) -> str:
-    """The gate's decision on a challenger registered since ``challenger_before`` was, as one phrase; ""
-    when no new version was trained."""
-    challenger = registry.version_for_alias(registered_name, CHALLENGER)
-    if challenger is None or str(challenger.version) == challenger_before:
+def gate_outcome(gate: dict[str, str]) -> str:
+    """The gate's decision on the version a cycle trained (:attr:`CycleSummary.gate`) as one phrase; "" when
+    the cycle trained none."""
+    if not gate:
         return ""
-    tags = challenger.tags
-    if "gate.promote" not in tags:
-        return f"v{challenger.version} trained, no gate decision (see the cycle's report)"
-    kind = "promoted" if tags["gate.promote"] == "true" else "rejected"
+    if "promote" not in gate:
+        return f"v{gate['version']} trained, no gate decision (see the cycle's report)"
+    kind = "promoted" if gate["promote"] == "true" else "rejected"
     return (
-        f"v{challenger.version} {kind}: {tags.get('gate.challenger_accuracy')} vs "
-        f"{tags.get('gate.champion_accuracy')} on the {tags.get('gate.judged_on')} (n = {tags.get('gate.n')}, "
-        f"p = {tags.get('gate.p_value')}; base test split {-float(tags.get('gate.base_regression', 0)):+.4f})"
+        f"v{gate['version']} {kind}: {gate.get('challenger_accuracy')} vs {gate.get('champion_accuracy')} "
+        f"on the {gate.get('judged_on')} (n = {gate.get('n')}, p = {gate.get('p_value')}; "
+        f"base test split {-float(gate.get('base_regression', 0)):+.4f})"
     )
 
 
@@ -126,20 +119,17 @@ class ServedReplay:
         if batch.empty:
             return None
         answers = self.client.predict(batch[TEXT_COLUMN].tolist(), request_id=f"replay-{self.replay.served}")
-        challenger_before = _challenger(self.ws.registered_model)
         day = self.clock.now()
         summary = self.cycle.run(now=day)
         self.replay.mark_served(len(batch))
         self.clock.advance()
         self.replay.save_clock(self.clock.now())
-        record = self._record(summary, day, answers, batch[LABEL_COLUMN], challenger_before)
+        record = self._record(summary, day, answers, batch[LABEL_COLUMN])
         self.records.append(record)
         self._save()
         return record
 
-    def _record(
-        self, summary: CycleSummary, day: datetime, answers: list[dict], labels: pd.Series, challenger_before: str
-    ) -> DayRecord:
+    def _record(self, summary: CycleSummary, day: datetime, answers: list[dict], labels: pd.Series) -> DayRecord:
         verdict = read_json(self.ws.verdict(summary.cycle), None)
         drift = check_of(verdict, "drift")
         # the estimate from the day's own answers: the loop's check reads its latest staleness_window of
@@ -158,7 +148,7 @@ class ServedReplay:
             verdict=summary.status or summary.failed_step or "-",
             drift_auc=drift.get("value", float("nan")),
             drift_ngrams=acknowledgements.top_ngrams(verdict or {})[:3],
-            retrain=_gate_outcome(self.ws.registered_model, challenger_before),
+            retrain=gate_outcome(summary.gate),
             actions=summary.actions,
         )
 

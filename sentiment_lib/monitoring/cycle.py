@@ -66,6 +66,8 @@ class CycleSummary:
     actions: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     failed_step: str = ""
+    # the version trained this cycle and the gate's numbers on it (its gate.* tags without the prefix)
+    gate: dict[str, str] = field(default_factory=dict)
 
 
 def alert_sender(workspace: Workspace) -> AlertSender:
@@ -279,7 +281,9 @@ class Cycle:
         promoted = str(champion.version) == str(challenger.version)
         kind = "promoted" if promoted else "rejected"
         tags = challenger.tags
-        numbers = "\n".join(f"- {key[5:]}: {value}" for key, value in sorted(tags.items()) if key.startswith("gate."))
+        summary.gate = {"version": str(challenger.version)}
+        summary.gate.update({key[5:]: value for key, value in tags.items() if key.startswith("gate.")})
+        numbers = "\n".join(f"- {key}: {value}" for key, value in sorted(summary.gate.items()) if key != "version")
         body = (
             f"Retraining finished. Challenger version {challenger.version} was {kind}; "
             f"@champion is version {champion.version}.\n\nGate decision:\n{numbers}\n\n"

@@ -175,6 +175,7 @@ def apply_policy(
     min_feedback_rows: int = 0,
     capabilities: Mapping[str, Sequence[Any]] | None = None,
     max_capability_drop: float = 0.05,
+    loaded_champion: registry.Champion | None = None,
 ) -> str:
     """Decide whether ``challenger`` (a model version) becomes ``@champion``; return what happened.
 
@@ -182,7 +183,8 @@ def apply_policy(
     ``gate_set``, whose numbers are tagged on both versions. ``always`` / ``never`` do what they say.
     ``gate_set`` may have a boolean ``base`` column marking rows of the base test split (default: all).
     ``capabilities`` maps versions to their behavioural results (``CapabilityResult``); when it has both
-    the champion's and the challenger's, the gate compares them capability by capability.
+    the champion's and the challenger's, the gate compares them capability by capability. ``loaded_champion``
+    (from :func:`registry.champion_against`) saves loading the champion again when it is still the champion.
 
     Raises:
         ModelError: unknown policy.
@@ -199,7 +201,9 @@ def apply_policy(
         return f"Version {version} is now @{CHAMPION} ({why})."
     if str(champion.version) == version:
         return f"Version {version} is already @{CHAMPION}."
-    champion_predictor = registry.load_served_model(registered_name, version=str(champion.version)).predictor
+    if loaded_champion is None or loaded_champion.version != str(champion.version):
+        loaded_champion = registry.Champion(registered_name, str(champion.version))
+    champion_predictor = loaded_champion.predictor
     base_rows = gate_set["base"].to_numpy(dtype=bool) if "base" in gate_set else None
     decision = decide_promotion(
         _correct(champion_predictor, gate_set),

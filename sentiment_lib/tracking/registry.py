@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -173,6 +175,27 @@ def load_served_model(registered_name: str, alias: str | None = None, version: s
     except MlflowException as err:
         raise ModelError(f"Cannot load {uri}: {err}") from None
     return loaded.unwrap_python_model()
+
+
+@dataclass
+class Champion:
+    """The champion a challenger is measured against, loaded on first use: the behavioural suite and the gate
+    share one copy instead of loading it twice."""
+
+    registered_name: str
+    version: str
+
+    @cached_property
+    def predictor(self) -> Any:
+        return load_served_model(self.registered_name, version=self.version).predictor
+
+
+def champion_against(registered_name: str, challenger_version: str) -> Champion | None:
+    """The current champion, or None when there is none or it is ``challenger_version`` itself."""
+    champion = version_for_alias(registered_name, CHAMPION)
+    if champion is None or str(champion.version) == challenger_version:
+        return None
+    return Champion(registered_name, str(champion.version))
 
 
 def download_model_files(uri: str, destination: str | Path) -> Path:

@@ -162,10 +162,13 @@ def ui_command(workspace: str | Path) -> str:
     return f".venv/bin/mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5001"
 
 
-def latest_wandb_run(workspace: str | Path) -> Path | None:
-    """The newest offline wandb run folder in the workspace, if any."""
-    runs = sorted((Path(workspace) / "wandb").glob("offline-run-*"), key=lambda p: p.stat().st_mtime)
-    return runs[-1].resolve() if runs else None
+def latest_wandb_run(workspace: str | Path, since: float = 0.0) -> Path | None:
+    """The newest offline wandb run folder in the workspace written at or after ``since`` (epoch seconds), if any.
+
+    ``since`` keeps a command that made no run (explore, staleness) from pointing at an older one.
+    """
+    runs = [p for p in (Path(workspace) / "wandb").glob("offline-run-*") if p.stat().st_mtime >= since]
+    return max(runs, key=lambda p: p.stat().st_mtime).resolve() if runs else None
 
 
 def compare_by_setting(

@@ -151,6 +151,12 @@ class BackendComparison:
         return table.assign(difference=table.iloc[:, 0] - table.iloc[:, 1])
 
 
+def tracked_metrics(evaluations: Sequence[Evaluation], comparison: BackendComparison) -> dict[str, float]:
+    """Every set's metrics, the fp32 re-score's and the back-ends' agreement, named for the version's run."""
+    metrics = {key: value for ev in [*evaluations, comparison.fp32] for key, value in prefixed(ev).items()}
+    return {**metrics, "backend_agreement": comparison.agreement}
+
+
 def compare_with_fp32(
     model_dir: str | Path, evaluations: Sequence[Evaluation], frames: dict[str, pd.DataFrame], backend: str
 ) -> BackendComparison:

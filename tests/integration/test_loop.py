@@ -136,6 +136,7 @@ def test_a_degraded_stream_alerts_once_retrains_promotes_and_the_app_follows(wor
         assert second["status"] == "degraded"
         assert any(a.endswith("(suppressed)") and a.startswith("degraded") for a in second["alerts"])
         assert any("version 2 promoted by the gate" in a for a in second["actions"]), second["actions"]
+        assert (second["gate"]["version"], second["gate"]["promote"], first["gate"]) == ("2", "true", {})
         assert champion_version(workspace) == "2"
         third = cycle(workspace, env, *LENIENT_GATE)  # nothing new since version 2 was trained
         assert third["status"] == "healthy"
@@ -188,6 +189,7 @@ def test_poisoned_feedback_is_rejected_by_the_gate(workspace, smtp):
     summary = cycle(workspace, env)
     assert summary["status"] == "degraded"
     assert any("version 2 rejected by the gate" in a for a in summary["actions"]), summary["actions"]
+    assert (summary["gate"]["version"], summary["gate"]["promote"]) == ("2", "false")
     assert champion_version(workspace) == "1"
     assert inbox.kinds() == ["degraded", "retrain_started", "rejected"]
     body = inbox.messages[-1].get_payload(decode=True).decode()

@@ -172,3 +172,16 @@ def test_the_client_waits_for_its_champion_but_not_for_another_registrys_model(m
     assert client.served_model() == ("", "")
     with pytest.raises(ServingUnavailableError, match="still serves version none"):
         client.wait_for_version("2", own, timeout_seconds=0.2, poll_seconds=0.1)
+
+
+def test_a_replay_day_names_the_gate_decision_from_the_cycle_summary():
+    assert adaptation.gate_outcome({}) == ""  # nothing trained that day
+    assert adaptation.gate_outcome({"version": "2"}) == "v2 trained, no gate decision (see the cycle's report)"
+    judged = {
+        "version": "3", "promote": "true", "challenger_accuracy": "0.91", "champion_accuracy": "0.87",
+        "judged_on": "feedback holdout", "n": "597", "p_value": "2e-06", "base_regression": "0.004",
+    }  # fmt: skip
+    assert adaptation.gate_outcome(judged) == (
+        "v3 promoted: 0.91 vs 0.87 on the feedback holdout (n = 597, p = 2e-06; base test split -0.0040)"
+    )
+    assert adaptation.gate_outcome({**judged, "promote": "false"}).startswith("v3 rejected: ")

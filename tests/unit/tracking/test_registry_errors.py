@@ -61,3 +61,24 @@ def test_the_cycle_alerts_and_trains_nothing(corrupt_store, monkeypatch):
     assert "neither trained nor promoted" in message.get_payload(decode=True).decode()
     recorded = json.loads((corrupt_store / "reports" / summary.cycle / "cycle.json").read_text())
     assert recorded["failed_step"] == "registry"
+
+
+def test_the_champion_a_challenger_faces_is_loaded_once(tmp_path, monkeypatch):
+    runs.configure_client(tmp_path)
+    client = MlflowClient()
+    client.create_registered_model("m")
+    for _ in range(2):
+        client.create_model_version("m", source=str(tmp_path / "model"))
+    assert registry.champion_against("m", "2") is None  # no champion yet
+    client.set_registered_model_alias("m", CHAMPION, "1")
+    assert registry.champion_against("m", "1") is None  # the challenger is the champion
+    champion = registry.champion_against("m", "2")
+    assert champion.version == "1"
+    loads = []
+    monkeypatch.setattr(
+        registry,
+        "load_served_model",
+        lambda name, version: loads.append(version) or SimpleNamespace(predictor=object()),
+    )
+    assert champion.predictor is champion.predictor  # the suite's and the gate's copy
+    assert loads == ["1"]
