@@ -20,7 +20,7 @@ export TRANSFORMERS_OFFLINE := 1
 export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test lint format demo lab replay replay-adapt bench-accuracy tracking-server stop clean help
+.PHONY: install test lint format demo lab replay replay-adapt bench-accuracy bench-behaviour tracking-server stop clean help
 
 help:
 	@echo "make install  create .venv and install everything (idempotent)"
@@ -30,6 +30,7 @@ help:
 	@echo "make replay   replay airline tweets into the watchful loop ($(CYCLES) cycles of $(PER_CYCLE))"
 	@echo "make replay-adapt  $(ADAPT_DAYS) simulated days of $(PER_CYCLE) tweets through the demo's API; does the loop adapt?"
 	@echo "make bench-accuracy  train quick and full in benchmarks/.work/ and print the accuracy table (~30 min)"
+	@echo "make bench-behaviour behavioural pass rates of quick, full and full + the capability lever (~55 min)"
 	@echo "make tracking-server  a shared MLflow server on 127.0.0.1:$(TRACKING_PORT) (SQLite in tracking/; see README)"
 	@echo "make stop     stop the API that make demo started"
 	@echo "make lint     ruff check + format check"
@@ -79,6 +80,10 @@ demo: install
 # VADER, TextBlob and TF-IDF + logistic regression. REUSE=1 keeps models already trained there.
 bench-accuracy: install
 	$(BIN)/python benchmarks/bench_accuracy.py $(if $(REUSE),--reuse)
+
+# The same workspace's models (trained when missing) through the behavioural suite, and full + the lever.
+bench-behaviour: install
+	$(BIN)/python benchmarks/bench_behaviour.py --lever negation,negated_negative,contrast
 
 # Needs a champion (make demo); the first cycle trains one otherwise.
 replay: install

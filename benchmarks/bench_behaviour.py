@@ -36,6 +36,7 @@ from sentiment_lib.behaviour import suite as behaviour
 from sentiment_lib.data import dataset as data
 from sentiment_lib.data import importers
 from sentiment_lib.data.schema import TEXT_COLUMN
+from sentiment_lib.tracking import gate
 
 
 def train(workspace: Path, preset: str, lever: str = "") -> None:
@@ -52,9 +53,18 @@ def train(workspace: Path, preset: str, lever: str = "") -> None:
     run_runner(workspace, "evaluate", *common, "-p", "promote", "never", "-p", "behaviour_cases", "0")
 
 
-def sst2_accuracy(contender: Contender, sst2) -> float:
-    p_positive = contender.positive_probability(sst2[TEXT_COLUMN].tolist())
-    return 100 * float(np.mean((p_positive >= 0.5) == positive_labels(sst2)))
+def sst2_correct(contender: Contender, sst2) -> np.ndarray:
+    return (contender.positive_probability(sst2[TEXT_COLUMN].tolist()) >= 0.5) == positive_labels(sst2)
+
+
+def print_lever_verdict(without: np.ndarray, with_lever: np.ndarray) -> None:
+    """The lever's change of SST-2 test accuracy, with exact McNemar p-values both ways (the gate's test)."""
+    change = 100 * (with_lever.mean() - without.mean())
+    better = gate.mcnemar_p_value(without, with_lever)
+    print(
+        f"\nThe lever on SST-2 test: {change:+.2f} points; p(better) = {better:.3f}, "
+        f"p(worse) = {gate.mcnemar_p_value(with_lever, without):.3f} (one-sided exact McNemar, {len(without)} texts)"
+    )
 
 
 def main() -> None:
@@ -81,13 +91,17 @@ def main() -> None:
         for name, row in table.iterrows()
     ]
     sst2 = importers.import_sst2(SHARED / "sst2", splits=("test",)).frame
-    rows.append(["SST-2 test accuracy", "-", len(sst2), *(sst2_accuracy(c, sst2) for c in contenders)])
+    correct = [sst2_correct(c, sst2) for c in contenders]
+    rows.append(["SST-2 test accuracy", "-", len(sst2), *(100 * float(c.mean()) for c in correct)])
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     print_table(
         f"Behavioural pass rates, % ({len(suite)} cases, {len(behaviour.suite_texts(suite))} texts), {machine}",
         ["capability", "kind", "cases", *(c.name for c in contenders)],
         rows,
     )
+    ours = dict(zip(wanted, correct[-len(wanted) :], strict=True))
+    if args.lever and "full" in ours:
+        print_lever_verdict(ours["full"], ours[wanted[-1]])
 
 
 if __name__ == "__main__":
