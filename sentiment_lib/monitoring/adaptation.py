@@ -69,7 +69,7 @@ def gate_outcome(gate: dict[str, str]) -> str:
     the cycle trained none."""
     if not gate:
         return ""
-    if "promote" not in gate:
+    if "promote" not in gate:  # the first model, or a step after training failed
         return f"v{gate['version']} trained, no gate decision (see the cycle's report)"
     kind = "promoted" if gate["promote"] == "true" else "rejected"
     return (

@@ -66,7 +66,8 @@ class CycleSummary:
     actions: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     failed_step: str = ""
-    # the version trained this cycle and the gate's numbers on it (its gate.* tags without the prefix)
+    # the version trained this cycle ("version") and the gate's numbers on it (its gate.* tags without the
+    # prefix; none when no gate judged it: the first model, or a step after training failed)
     gate: dict[str, str] = field(default_factory=dict)
 
 
@@ -164,7 +165,7 @@ class Cycle:
         champion = registry.version_for_alias(self.ws.registered_model, CHAMPION)
         if champion is None:
             summary.actions.append("no champion yet: training the first model")
-            self._run(summary.cycle, notebooks.TRAINING_STEPS)
+            self._train(summary)
             return
         summary.champion = str(champion.version)
         if self.stop_requested():
@@ -270,9 +271,27 @@ class Cycle:
         body += f"plus {store_rows} labelled feedback rows (preprocess -> train -> evaluate with the gate)."
         self._alert(summary, Alert("retrain_started", "Retraining started", body, f"retrain:{summary.cycle}"))
         summary.actions.append(f"retraining on the base data + {store_rows} labelled feedback rows")
-        self._run(summary.cycle, notebooks.TRAINING_STEPS)
+        self._train(summary)
         state.store_rows_at_last_retrain = store_rows
         self._report_gate(summary)
+
+    def _train(self, summary: CycleSummary) -> None:
+        """The training steps. A version they registered is named in ``summary.gate`` even when a later step
+        failed or no gate judged it (the first model), so no trained version goes unreported."""
+        before = self._challenger_version()
+        try:
+            self._run(summary.cycle, notebooks.TRAINING_STEPS)
+        finally:
+            after = self._challenger_version()
+            if after and after != before:
+                summary.gate.setdefault("version", after)
+
+    def _challenger_version(self) -> str:
+        try:
+            found = registry.version_for_alias(self.ws.registered_model, CHALLENGER)
+        except RegistryUnavailableError:  # said by the step that failed; this only names a version
+            return ""
+        return "" if found is None else str(found.version)
 
     def _report_gate(self, summary: CycleSummary) -> None:
         name = self.ws.registered_model

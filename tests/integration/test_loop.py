@@ -35,6 +35,8 @@ def bootstrapped(tmp_path_factory):
     done = run_runner("once", *SMOKE, workspace=ws)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "no champion yet: training the first model" in done.stdout
+    (summary,) = [json.loads(p.read_text()) for p in (ws / "reports").glob("*/cycle.json")]
+    assert summary["gate"] == {"version": "1"}  # trained and promoted as the first version, judged by no gate
     return ws
 
 
