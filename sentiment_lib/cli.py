@@ -100,9 +100,15 @@ def _add_loop_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_import_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("import-data", help="convert SST-2, airline tweets or any CSV/TSV to the training CSV")
-    parser.add_argument("format", choices=["sst2", "airline", "table"])
-    parser.add_argument("--source", required=True, help="SST-2 folder, Tweets.csv, or a CSV/TSV file")
+    parser = commands.add_parser(
+        "import-data", help="convert SST-2, airline tweets, customer reviews or any CSV/TSV to the training CSV"
+    )
+    parser.add_argument("format", choices=["sst2", "airline", "reviews", "table"])
+    parser.add_argument(
+        "--source", required=True, help="SST-2 folder, Tweets.csv, a reviews folder (or one of its CSVs), or a CSV/TSV"
+    )
+    parser.add_argument("--files", help="reviews: the folder's CSV files to read, comma-separated (default: all)")
+    parser.add_argument("--domain", help="table: the domain of every row, one lower-case word (e.g. pets)")
     parser.add_argument("--output", help="canonical CSV to write (default: the raw_path setting, data/raw/...)")
     parser.add_argument("--splits", default="train,dev", help="sst2: which TSV files to read (default: train,dev)")
     parser.add_argument("--text-column", help="table: the column holding the text")
@@ -219,12 +225,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         result = importers.import_sst2(args.source, tuple(s.strip() for s in args.splits.split(",")))
     elif args.format == "airline":
         result = importers.import_airline(args.source)
+    elif args.format == "reviews":
+        names = [name.strip() for name in (args.files or "").split(",") if name.strip()]
+        result = importers.import_reviews(args.source, names or None)
     else:
         if not args.text_column or not args.label_column:
             raise SentimentError("import-data table needs --text-column and --label-column")
         label_map = importers.parse_label_map(args.label_map) if args.label_map else None
         result = importers.import_table(
-            args.source, args.text_column, args.label_column, label_map, args.timestamp_column
+            args.source, args.text_column, args.label_column, label_map, args.timestamp_column, args.domain
         )
     output = args.output or Workspace(".").raw_data
     for note in importers.write_canonical(result, output, args.mode):

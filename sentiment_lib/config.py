@@ -15,6 +15,7 @@ from typing import Any
 from sentiment_lib.errors import ConfigError
 
 ENV_PREFIX = "SENTIMENT_"
+TRUNCATIONS = ("head", "head_tail")
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
 # Registry aliases: evaluation decides about @challenger; the API, batch and staleness use @champion.
 CHAMPION = "champion"
@@ -47,6 +48,8 @@ class Settings:
     test_fraction: float = 0.1
     split_seed: int = 42
     max_train_samples: int = 20000  # 0 = every training row
+    # weight of each source of training rows (sst2, reviews, airline) or domain (hotels:2), see data/mix.py
+    mix: str = "sst2:1,reviews:1"
     augment: bool = False
     augment_copies: int = 1
     # template sentences for weak behavioural capabilities (sentiment_lib/data/capability_augment.py), e.g.
@@ -56,6 +59,9 @@ class Settings:
     # model and training
     model_name_or_path: str = PACKAGED_MODEL
     max_length: int = 64
+    # what of a review longer than max_length tokens the model reads: its start (head) or its start and end
+    # (head_tail: a quarter head, three quarters tail; reviews often conclude at the end)
+    truncation: str = "head_tail"
     learning_rate: float = 1e-4
     num_epochs: float = 1.0
     batch_size: int = 32
@@ -163,6 +169,16 @@ def _unknown_capabilities(names: str) -> list[str]:
     return [f"augment_capabilities: unknown {unknown}; known: {', '.join(GENERATORS)}"] if unknown else []
 
 
+def _bad_mix(text: str) -> list[str]:
+    from sentiment_lib.data.mix import parse_mix  # here: the data package imports this module
+
+    try:
+        parse_mix(text)
+    except ConfigError as err:
+        return [str(err)]
+    return []
+
+
 def _validate(s: Settings) -> None:
     problems = []
     if s.preset not in PRESETS:
@@ -216,6 +232,9 @@ def _validate(s: Settings) -> None:
     if not 0 <= s.average_from < 1 or not 0 <= s.label_smoothing < 0.5:
         problems.append("average_from must be in [0, 1) and label_smoothing in [0, 0.5)")
     problems += _unknown_capabilities(s.augment_capabilities)
+    problems += _bad_mix(s.mix)
+    if s.truncation not in TRUNCATIONS:
+        problems.append(f"truncation must be one of {list(TRUNCATIONS)}, got {s.truncation!r}")
     if not 0 < s.layer_decay <= 1:
         problems.append(f"layer_decay must be in (0, 1], got {s.layer_decay}")
     if not 0 <= s.distill_weight <= 1:

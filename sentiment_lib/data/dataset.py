@@ -9,7 +9,15 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from sentiment_lib.data.schema import LABEL_COLUMN, LABELS, TEXT_COLUMN, normalize_text
+from sentiment_lib.data.schema import (
+    DEFAULT_DOMAIN,
+    DOMAIN_COLUMN,
+    LABEL_COLUMN,
+    LABELS,
+    TEXT_COLUMN,
+    is_domain_name,
+    normalize_text,
+)
 from sentiment_lib.errors import DataLeakageError, DataValidationError
 from sentiment_lib.io import read_csv_strict, write_csv_atomic, write_json_atomic
 
@@ -81,7 +89,28 @@ def validate_reviews(
             f"{source} has {len(unknown)} row(s) with unknown labels {values} at line(s) "
             f"{_line_numbers(unknown)}; Sentiment must be one of {list(LABELS)}"
         )
+    if DOMAIN_COLUMN in frame.columns:
+        frame[DOMAIN_COLUMN] = _checked_domains(frame[DOMAIN_COLUMN], source)
     return _drop_duplicates(frame, source, require_both_classes)
+
+
+def _checked_domains(values: pd.Series, source: str) -> pd.Series:
+    domains = values.fillna("").astype(str).str.strip().str.lower()
+    bad = domains.index[~domains.map(is_domain_name)]
+    if len(bad):
+        shown = sorted(domains[bad].unique())[:_MAX_ROWS_SHOWN]
+        raise DataValidationError(
+            f"{source} has {len(bad)} row(s) with a bad {DOMAIN_COLUMN} {shown} at line(s) {_line_numbers(bad)}; "
+            "a domain is one short lower-case word (letters, digits, - or _), e.g. hotels"
+        )
+    return domains
+
+
+def domains_of(frame: pd.DataFrame) -> pd.Series:
+    """Each row's domain; rows of a file written before domains existed are all ``DEFAULT_DOMAIN``."""
+    if DOMAIN_COLUMN in frame.columns:
+        return frame[DOMAIN_COLUMN].fillna(DEFAULT_DOMAIN).astype(str)
+    return pd.Series(DEFAULT_DOMAIN, index=frame.index, name=DOMAIN_COLUMN)
 
 
 def _drop_duplicates(
@@ -120,17 +149,30 @@ def load_reviews(path: str | Path) -> tuple[pd.DataFrame, ValidationReport]:
     return validate_reviews(read_csv_strict(path), source=str(path))
 
 
+# a (domain, label) pair with fewer rows than this is stratified with the other small ones of its label: a
+# three-way split cannot keep the share of a pair of a handful of rows anyway
+MIN_STRATUM_ROWS = 20
+
+
+def strata(frame: pd.DataFrame) -> pd.Series:
+    """The key each row is stratified by: its domain and label, or only its label for a pair too rare to split."""
+    keys = domains_of(frame) + "/" + frame[LABEL_COLUMN]
+    counts = keys.map(keys.value_counts())
+    return keys.where(counts >= MIN_STRATUM_ROWS, "*/" + frame[LABEL_COLUMN])
+
+
 def split_reviews(frame: pd.DataFrame, val_fraction: float, test_fraction: float, seed: int) -> dict[str, pd.DataFrame]:
-    """Seeded, stratified train/validation/test split; checks that no text lands in two parts.
+    """Seeded train/validation/test split, stratified by domain and label, so every domain keeps its share of
+    each class in every part; checks that no text lands in two parts.
 
     Raises:
         DataValidationError: too few rows of a class to stratify.
         DataLeakageError: a text appears in more than one split.
     """
     try:
-        rest, test = train_test_split(frame, test_size=test_fraction, stratify=frame[LABEL_COLUMN], random_state=seed)
+        rest, test = train_test_split(frame, test_size=test_fraction, stratify=strata(frame), random_state=seed)
         train, validation = train_test_split(
-            rest, test_size=val_fraction / (1 - test_fraction), stratify=rest[LABEL_COLUMN], random_state=seed
+            rest, test_size=val_fraction / (1 - test_fraction), stratify=strata(rest), random_state=seed
         )
     except ValueError as err:
         raise DataValidationError(f"Cannot split {len(frame)} rows into train/validation/test: {err}") from None
@@ -157,8 +199,19 @@ def write_splits(splits: dict[str, pd.DataFrame], out_dir: str | Path, report: V
     summary = {
         "validation": asdict(report),
         "splits": {name: part[LABEL_COLUMN].value_counts().to_dict() for name, part in splits.items()},
+        "domains": domain_table(splits).to_dict(orient="index"),
     }
     return write_json_atomic(out_dir / "summary.json", summary)
+
+
+def domain_table(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Rows per domain (index) in each split, and each domain's share of positive rows over all splits."""
+    parts = {name: domains_of(part).value_counts() for name, part in splits.items()}
+    table = pd.DataFrame(parts).fillna(0).astype(int)
+    every = pd.concat(splits.values(), ignore_index=True)
+    positive = (every[LABEL_COLUMN] == "positive").groupby(domains_of(every)).mean()
+    table["positive share"] = positive.round(3)
+    return table.sort_index()
 
 
 def read_split(processed_dir: str | Path, name: str) -> pd.DataFrame:

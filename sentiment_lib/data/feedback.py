@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentiment_lib.data.dataset import sample_rows, validate_reviews
-from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
+from sentiment_lib.data import mix
+from sentiment_lib.data.dataset import domains_of, sample_rows, validate_reviews
+from sentiment_lib.data.schema import DOMAIN_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.io import (
     append_csv_records,
@@ -36,6 +37,8 @@ from sentiment_lib.io import (
 from sentiment_lib.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+FEEDBACK_DOMAIN = "feedback"  # the domain of feedback rows in a training set (the store has no domains)
 
 STORE_COLUMNS = [TEXT_COLUMN, LABEL_COLUMN, "timestamp", "arrived_at", "source_file"]
 # Parts of the feedback written beside the base split: <processed_dir>/feedback_<part>.csv
@@ -220,15 +223,23 @@ def read_feedback_part(processed_dir: str | Path, name: str) -> pd.DataFrame:
     return read_csv_strict(path)
 
 
-def with_feedback(base: pd.DataFrame, extra: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
-    """Every feedback row plus a seeded sample of base rows filling up to ``limit`` (``0`` = all base rows).
+def with_feedback(
+    base: pd.DataFrame, extra: pd.DataFrame, limit: int, seed: int, weights: dict[str, float] | None = None
+) -> pd.DataFrame:
+    """Every feedback row plus a seeded sample of base rows filling up to ``limit`` (``0`` = all base rows),
+    drawn by the mix ``weights`` when given (see ``data/mix.py``). Feedback rows get the domain ``feedback``.
 
     Feedback is scarce and recent, so none of it is sampled away; the base sample keeps at least half of
     ``limit`` (the total may then exceed it) so that a flood of feedback cannot make the model forget.
+
+    Raises:
+        DataValidationError: the mix names a domain the base rows do not have, or leaves no row.
     """
     room = 0 if limit <= 0 else max(limit - len(extra), limit // 2)
+    sample = sample_rows(base, room, seed) if weights is None else mix.mixed_sample(base, weights, room, seed)
     columns = [TEXT_COLUMN, LABEL_COLUMN]
-    return pd.concat([sample_rows(base, room, seed)[columns], extra[columns]], ignore_index=True)
+    sample = sample[columns].assign(**{DOMAIN_COLUMN: domains_of(sample)})
+    return pd.concat([sample, extra[columns].assign(**{DOMAIN_COLUMN: FEEDBACK_DOMAIN})], ignore_index=True)
 
 
 def arrived_after(store: pd.DataFrame, moment: datetime) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Turn other data formats into the canonical training CSV (``Review``, ``Sentiment``[, ``timestamp``])."""
+"""Turn other data formats into the canonical training CSV (``Review``, ``Sentiment``, ``domain``[, ``timestamp``])."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from pathlib import Path
 import pandas as pd
 
 from sentiment_lib.data.dataset import validate_reviews
-from sentiment_lib.data.schema import LABEL_COLUMN, LABELS, TEXT_COLUMN
+from sentiment_lib.data.schema import (
+    AIRLINE_DOMAIN,
+    DEFAULT_DOMAIN,
+    DOMAIN_COLUMN,
+    LABEL_COLUMN,
+    LABELS,
+    SST2_DOMAIN,
+    TEXT_COLUMN,
+    is_domain_name,
+)
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.io import append_csv_records, read_csv_strict, write_csv_atomic
 
@@ -73,6 +82,7 @@ def import_sst2(folder: str | Path, splits: tuple[str, ...] = SST2_DEFAULT_SPLIT
                 {
                     TEXT_COLUMN: table.iloc[:, 1],
                     LABEL_COLUMN: _map_labels(table["label"], SST2_LABELS, path),
+                    DOMAIN_COLUMN: SST2_DOMAIN,
                 }
             )
         )
@@ -104,6 +114,7 @@ def import_airline(path: str | Path) -> ImportResult:
         {
             TEXT_COLUMN: kept["text"],
             LABEL_COLUMN: _map_labels(kept["airline_sentiment"], {v: v for v in LABELS}, path),
+            DOMAIN_COLUMN: AIRLINE_DOMAIN,
             "timestamp": stamps.dt.strftime("%Y-%m-%dT%H:%M:%S"),
         }
     ).sort_values("timestamp", kind="stable")
@@ -151,14 +162,20 @@ def import_table(
     label_column: str,
     label_map: dict[str, str] | None = None,
     timestamp_column: str | None = None,
+    domain: str | None = None,
 ) -> ImportResult:
     """Read any CSV (``.csv``) or TSV (``.tsv``/``.tab``) with named text and label columns.
 
-    Labels must already be positive/negative (any case) unless ``label_map`` maps them.
+    Labels must already be positive/negative (any case) unless ``label_map`` maps them. Every row gets
+    ``domain``; without one, a ``domain`` column of the file is kept, else the rows are ``DEFAULT_DOMAIN``.
 
     Raises:
-        DataValidationError: missing file or columns, or labels outside the mapping.
+        DataValidationError: missing file or columns, labels outside the mapping, or a bad domain name.
     """
+    if domain is not None and not is_domain_name(domain):
+        raise DataValidationError(
+            f"Bad domain name {domain!r}: one short lower-case word (letters, digits, - or _), e.g. pets"
+        )
     path = Path(path)
     sep = "\t" if path.suffix.lower() in {".tsv", ".tab"} else ","
     table = _read_table(path, sep=sep)
@@ -168,9 +185,56 @@ def import_table(
     frame = pd.DataFrame(
         {TEXT_COLUMN: table[text_column], LABEL_COLUMN: _map_labels(table[label_column], mapping, path)}
     )
+    frame[DOMAIN_COLUMN] = domain or (table[DOMAIN_COLUMN] if DOMAIN_COLUMN in table.columns else DEFAULT_DOMAIN)
     if timestamp_column:
         frame["timestamp"] = table[timestamp_column]
     return ImportResult(frame, [f"{path}: {len(table)} rows"])
+
+
+REVIEW_COLUMNS = [TEXT_COLUMN, LABEL_COLUMN, DOMAIN_COLUMN]
+
+
+def review_files(source: str | Path, names: list[str] | None = None) -> list[Path]:
+    """The CSV files to import: ``source`` itself when it is a file, else the files of the folder ``names``
+    lists, else every ``*.csv`` in it (sorted by name).
+
+    Raises:
+        DataValidationError: ``source`` does not exist, a named file is not in it, or it holds no CSV file.
+    """
+    source = Path(source)
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise DataValidationError(f"File or folder not found: {source}")
+    if names:
+        missing = [name for name in names if not (source / name).is_file()]
+        if missing:
+            found = ", ".join(p.name for p in sorted(source.glob("*.csv")))
+            raise DataValidationError(f"{source} has no file(s) {missing}; its CSV files: {found or 'none'}")
+        return [source / name for name in names]
+    files = sorted(source.glob("*.csv"))
+    if not files:
+        raise DataValidationError(f"{source} holds no .csv file")
+    return files
+
+
+def import_reviews(source: str | Path, names: list[str] | None = None) -> ImportResult:
+    """Read labelled customer reviews (``Review``, ``Sentiment``, ``domain``), one CSV per source, as in
+    ``../shared/data/reviews``: every CSV of the folder, or the ``names`` given.
+
+    Raises:
+        DataValidationError: a file is missing or lacks a column; labels or domains are checked on writing.
+    """
+    parts, notes = [], []
+    for path in review_files(source, names):
+        table = _read_table(path, sep=",")
+        _require_columns(table, REVIEW_COLUMNS, path)
+        part = table[REVIEW_COLUMNS].copy()
+        part[LABEL_COLUMN] = _map_labels(part[LABEL_COLUMN], {v: v for v in LABELS}, path)
+        parts.append(part)
+        per_domain = part[DOMAIN_COLUMN].astype(str).str.strip().str.lower().value_counts().sort_index()
+        notes.append(f"{path}: {len(part)} rows ({', '.join(f'{d} {n}' for d, n in per_domain.items())})")
+    return ImportResult(pd.concat(parts, ignore_index=True), notes)
 
 
 def write_canonical(result: ImportResult, output: str | Path, mode: str = "fail") -> list[str]:
@@ -191,7 +255,10 @@ def write_canonical(result: ImportResult, output: str | Path, mode: str = "fail"
         existing = list(pd.read_csv(output, nrows=0).columns)
         if sorted(existing) != sorted(clean.columns):
             raise DataValidationError(
-                f"Cannot append: {output} has columns {existing}, the import has {list(clean.columns)}"
+                f"Cannot append: {output} has columns {existing}, the import has {list(clean.columns)} "
+                f"(a file written before domains existed: import it again with --overwrite, then append)"
+                if DOMAIN_COLUMN not in existing
+                else f"Cannot append: {output} has columns {existing}, the import has {list(clean.columns)}"
             )
         rows = clean[existing].to_csv(index=False, header=False).encode("utf-8")
         append_csv_records(output, rows, header=b"")  # whole records: a crash never glues a half row

@@ -12,6 +12,14 @@ from collections.abc import Iterable
 TEXT_COLUMN = "Review"
 LABEL_COLUMN = "Sentiment"
 LABELS = ("negative", "positive")
+# Where a row comes from: one short lower-case word. The importers name SST-2 rows "movies" and the airline
+# tweets "airline"; customer reviews carry their own (clothing, hotels, ...). Files written before domains
+# existed read as DEFAULT_DOMAIN.
+DOMAIN_COLUMN = "domain"
+DEFAULT_DOMAIN = "other"
+SST2_DOMAIN = "movies"
+AIRLINE_DOMAIN = "airline"
+DOMAIN_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 LABEL_TO_ID = {label: i for i, label in enumerate(LABELS)}
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
@@ -26,6 +34,10 @@ def normalize_text(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     text = _HTML_BREAK.sub(" ", text)
     return _WHITESPACE.sub(" ", text).strip()
+
+
+def is_domain_name(name: str) -> bool:
+    return DOMAIN_PATTERN.fullmatch(name) is not None
 
 
 def labels_to_ids(labels: Iterable[str]) -> list[int]:

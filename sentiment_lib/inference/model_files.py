@@ -1,5 +1,6 @@
-"""What a saved model folder holds besides the Hugging Face weights: the fitted temperature and the int8
-ONNX model. Written at training and registration, read by every loader of a version."""
+"""What a saved model folder holds besides the Hugging Face weights: the fitted temperature, the reading
+(how much of a long text it reads) and the int8 ONNX model. Written at training and registration, read by
+every loader of a version."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ CALIBRATION_FILE = "calibration.json"
 ONNX_DIR = "onnx"
 INT8_FILE = "model.int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+READING_FILE = "reading.json"  # how much of a long text the model reads (inference/tokenization.py)
 # what the onnx-int8 back-end reads: a worker that only predicts needs these, not the 100+ MB of weights
-INT8_INFERENCE_FILES = (TOKENIZER_FILE, CALIBRATION_FILE, f"{ONNX_DIR}/{INT8_FILE}")
+INT8_INFERENCE_FILES = (TOKENIZER_FILE, READING_FILE, CALIBRATION_FILE, f"{ONNX_DIR}/{INT8_FILE}")
 
 
 def int8_path(model_dir: str | Path) -> Path:

@@ -16,7 +16,7 @@ import numpy as np
 
 from sentiment_lib.errors import ModelError
 from sentiment_lib.inference.model_files import INT8_FILE, ONNX_DIR
-from sentiment_lib.inference.tokenization import load_tokenizer, pad_batch
+from sentiment_lib.inference.tokenization import Reading, encode, load_tokenizer, pad_batch
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,10 @@ class _CalibrationTexts:
     """Feeds calibration texts to ONNX Runtime's calibrator one at a time (its data-reader protocol)."""
 
     def __init__(self, model_dir: Path, texts: list[str]):
-        tokenizer = load_tokenizer(model_dir, CALIBRATION_WIDTH)
-        self._rows = iter([e.ids for e in tokenizer.encode_batch(texts)])
+        reading = Reading.load(model_dir)
+        # cut as the model reads texts, then to the common width the same way
+        common = Reading(min(CALIBRATION_WIDTH, reading.max_length), reading.truncation)
+        self._rows = iter([common.clip(ids) for ids in encode(load_tokenizer(model_dir), texts, reading)])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         ids = next(self._rows, None)

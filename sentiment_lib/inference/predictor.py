@@ -22,13 +22,12 @@ from tokenizers import Tokenizer
 from sentiment_lib.data.schema import LABELS, normalize_text
 from sentiment_lib.errors import ModelError
 from sentiment_lib.inference import model_files
-from sentiment_lib.inference.tokenization import load_tokenizer, pad_batch
+from sentiment_lib.inference.tokenization import LEGACY_READING, Reading, encode, load_tokenizer, pad_batch
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("onnx-int8", "torch")
 DEFAULT_BACKEND = "onnx-int8"
-DEFAULT_MAX_LENGTH = 128
 DEFAULT_BATCH_SIZE = 32
 
 
@@ -109,9 +108,18 @@ def make_backend(model_dir: Path, backend: str, threads: int) -> Backend:
 class SentimentPredictor:
     """A fine-tuned classifier behind a fast, order-preserving ``predict``."""
 
-    def __init__(self, backend: Backend, tokenizer: Tokenizer, batch_size: int, name: str, temperature: float = 1.0):
+    def __init__(
+        self,
+        backend: Backend,
+        tokenizer: Tokenizer,
+        batch_size: int,
+        name: str,
+        temperature: float = 1.0,
+        reading: Reading | None = None,
+    ):
         self.backend = backend
         self.tokenizer = tokenizer
+        self.reading = reading or Reading(**LEGACY_READING)  # how much of a long text it reads, as in training
         self.batch_size = batch_size
         self.backend_name = name
         self.temperature = temperature  # see sentiment_lib/training/calibration.py
@@ -122,14 +130,15 @@ class SentimentPredictor:
         cls,
         path: str | Path,
         backend: str | None = None,
-        max_length: int = DEFAULT_MAX_LENGTH,
+        max_length: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = None,
     ) -> SentimentPredictor:
         """Load a model saved by ``Trainer.save_model``.
 
         ``backend`` defaults to ``SENTIMENT_BACKEND`` or onnx-int8, ``threads`` to :func:`default_threads`.
-        The folder's fitted temperature, if any, scales every answer's confidence.
+        The folder's fitted temperature, if any, scales every answer's confidence; texts are cut as its stored
+        reading says (``max_length`` overrides its length).
 
         Raises:
             ModelError: the folder does not hold a loadable model, or the back-end is unknown.
@@ -137,11 +146,14 @@ class SentimentPredictor:
         path = Path(path)
         name = backend or os.environ.get("SENTIMENT_BACKEND", DEFAULT_BACKEND)
         try:
-            tokenizer = load_tokenizer(path, max_length)
+            tokenizer = load_tokenizer(path)
+            reading = Reading.load(path)
             engine = make_backend(path, name, threads or default_threads())
-        except OSError as err:
+        except (OSError, TypeError, ValueError) as err:
             raise ModelError(f"Cannot load a model from {path}: {err}") from None
-        return cls(engine, tokenizer, batch_size, name, model_files.load_temperature(path))
+        if max_length is not None:
+            reading = Reading(max_length, reading.truncation)
+        return cls(engine, tokenizer, batch_size, name, model_files.load_temperature(path), reading)
 
     def predict(self, texts: Sequence[str]) -> Predictions:
         """Predict every text; results are in the order of ``texts``."""
@@ -169,7 +181,7 @@ class SentimentPredictor:
         """The model's raw scores (before temperature), one row per text, in the order of ``texts``."""
         if not texts:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
-        ids = [encoding.ids for encoding in self.tokenizer.encode_batch([normalize_text(t) for t in texts])]
+        ids = encode(self.tokenizer, [normalize_text(t) for t in texts], self.reading)
         lengths = np.array([len(row) for row in ids])
         order = np.argsort(lengths, kind="stable")
         out = np.zeros((len(ids), len(LABELS)), dtype=np.float32)

@@ -13,7 +13,7 @@ from scipy.special import softmax
 from sklearn import metrics as skm
 
 from sentiment_lib.data import feedback, importers
-from sentiment_lib.data.dataset import read_split
+from sentiment_lib.data.dataset import domains_of, read_split
 from sentiment_lib.data.schema import LABEL_COLUMN, LABELS, TEXT_COLUMN, labels_to_ids
 from sentiment_lib.inference.predictor import Predictions, SentimentPredictor
 from sentiment_lib.workspace import Workspace
@@ -21,6 +21,8 @@ from sentiment_lib.workspace import Workspace
 log = logging.getLogger(__name__)
 
 CALIBRATION_BINS = 10
+# an answer this sure and wrong is what loses a user's trust; its share is reported for every set
+CONFIDENT = 0.9
 
 
 @dataclass
@@ -74,6 +76,7 @@ def classification_metrics(y_true: np.ndarray, predictions: Predictions) -> dict
         "roc_auc": float(skm.roc_auc_score(y_true, p_pos)) if two_classes else float("nan"),
         "ece": expected_calibration_error(predictions.confidences, y_pred == y_true),
         "brier": float(np.mean((p_pos - y_true) ** 2)),
+        "confident_errors": float(np.mean((y_pred != y_true) & (predictions.confidences >= CONFIDENT))),
         "n": float(len(y_true)),
     }
 
@@ -88,6 +91,37 @@ def evaluate_frame(predictor: SentimentPredictor, frame: pd.DataFrame, name: str
     labels = np.array(labels_to_ids(frame[LABEL_COLUMN]))
     metrics["ece_before_temperature"] = calibration_error(logits, labels, 1.0)
     return Evaluation(name, y_true, predictions, metrics)
+
+
+def by_domain(evaluation: Evaluation, frame: pd.DataFrame) -> list[Evaluation]:
+    """``evaluation`` of ``frame`` (the test split) cut into one evaluation per domain, named
+    ``test_<domain>``: the same answers, no second prediction. A single-domain split gives none."""
+    domains = domains_of(frame).to_numpy()
+    if len(set(domains)) < 2:
+        return []
+    found = []
+    for domain in sorted(set(domains)):
+        rows = domains == domain
+        p = evaluation.predictions
+        part = Predictions(
+            [label for label, keep in zip(p.labels, rows, strict=True) if keep],
+            p.confidences[rows],
+            p.positive_probabilities[rows],
+        )
+        y_true = evaluation.y_true[rows]
+        found.append(Evaluation(f"test_{domain}", y_true, part, classification_metrics(y_true, part)))
+    return found
+
+
+DOMAIN_TABLE_METRICS = ["accuracy", "f1", "ece", "confident_errors", "n"]
+
+
+def domain_table(evaluations: Sequence[Evaluation]) -> pd.DataFrame:
+    """One row per set (each domain's test split, SST-2 test, the airline tweets, ...): accuracy, F1, ECE,
+    the share of confident errors (wrong at confidence >= 0.9) and the rows."""
+    rows = {ev.name.removeprefix("test_"): ev.metrics for ev in evaluations}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=DOMAIN_TABLE_METRICS)
+    return table.astype({"n": int})
 
 
 def prefixed(evaluation: Evaluation) -> dict[str, float]:

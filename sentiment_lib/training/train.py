@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import accuracy_score, f1_score
+from tokenizers import Tokenizer
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
@@ -38,6 +39,7 @@ from sentiment_lib.config import PACKAGED_MODEL, Settings, report_targets
 from sentiment_lib.data.schema import LABEL_COLUMN, LABELS, TEXT_COLUMN, labels_to_ids
 from sentiment_lib.errors import ModelError
 from sentiment_lib.inference.predictor import SentimentPredictor
+from sentiment_lib.inference.tokenization import Reading, encode, untruncated
 from sentiment_lib.training.progress import ProgressCallback
 from sentiment_lib.training.trainer import SentimentTrainer
 
@@ -79,11 +81,23 @@ def load_pretrained(name_or_path: str) -> tuple[Any, Any]:
     return tokenizer, model
 
 
-class ReviewDataset(torch.utils.data.Dataset):
-    """Tokenized reviews without padding (the collator pads each batch to its own longest item)."""
+def reading_of(settings: Settings) -> Reading:
+    return Reading(settings.max_length, settings.truncation)
 
-    def __init__(self, frame: pd.DataFrame, tokenizer: Any, max_length: int, teacher_logits: np.ndarray | None = None):
-        self.encodings = tokenizer(list(frame[TEXT_COLUMN]), truncation=True, max_length=max_length)
+
+class ReviewDataset(torch.utils.data.Dataset):
+    """Tokenized reviews cut as the served model will cut them, without padding (the collator pads each batch
+    to its own longest item)."""
+
+    def __init__(self, frame: pd.DataFrame, tokenizer: Any, reading: Reading, teacher_logits: np.ndarray | None = None):
+        # the tokenizers.Tokenizer under the transformers one: the same object the predictor encodes with
+        backend = untruncated(Tokenizer.from_str(tokenizer.backend_tokenizer.to_str()))
+        ids = encode(backend, list(frame[TEXT_COLUMN]), reading)
+        self.encodings = {
+            "input_ids": ids,
+            "attention_mask": [[1] * len(row) for row in ids],
+            "token_type_ids": [[0] * len(row) for row in ids],
+        }
         self.labels = labels_to_ids(frame[LABEL_COLUMN])
         self.teacher_logits = teacher_logits
 
@@ -233,7 +247,7 @@ def train_teacher(settings: Settings, k: int, train: pd.DataFrame, validation: p
         result = train_classifier(teacher, train, validation, folder, f"{run_name}-teacher-{k}")
         # fp32 logits before temperature scaling (the student softens them with distill_temperature), on the
         # same truncated inputs the student trains on
-        teacher_model = SentimentPredictor.from_directory(folder, backend="torch", max_length=settings.max_length)
+        teacher_model = SentimentPredictor.from_directory(folder, backend="torch")
         logits = teacher_model.logits(train[TEXT_COLUMN].tolist())
     accuracy = result.averaged_metric if result.kept_average else result.best_metric
     np.savez(saved, logits=logits, accuracy=accuracy or 0.0)
@@ -274,8 +288,8 @@ def train_classifier(
         distill_weight=settings.distill_weight,
         distill_temperature=settings.distill_temperature,
         layer_decay=settings.layer_decay,
-        train_dataset=ReviewDataset(train, tokenizer, settings.max_length, teacher_logits),
-        eval_dataset=ReviewDataset(validation, tokenizer, settings.max_length),
+        train_dataset=ReviewDataset(train, tokenizer, reading_of(settings), teacher_logits),
+        eval_dataset=ReviewDataset(validation, tokenizer, reading_of(settings)),
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
         compute_metrics=compute_metrics,
@@ -297,6 +311,7 @@ def train_classifier(
     averaged_metric, kept_average = keep_better_average(trainer, averager)
     model_dir = Path(model_dir)
     trainer.save_model(str(model_dir))
+    reading_of(settings).save(model_dir)
     result = TrainResult(
         model_dir=model_dir,
         best_metric=trainer.state.best_metric,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from sentiment_lib.data import augment, capability_augment, dataset, feedback
+from sentiment_lib.data import augment, capability_augment, dataset, feedback, mix
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.training.calibration import CalibrationResult, calibrate
@@ -29,6 +29,7 @@ class TrainingRows:
     train: pd.DataFrame
     validation: pd.DataFrame
     feedback_rows: int  # of ``train``, the rows from labelled feedback
+    domains: pd.DataFrame | None = None  # per domain of the base split: its weight, rows there and rows drawn
 
     def summary(self) -> str:
         return (
@@ -48,7 +49,9 @@ def load_training_rows(ws: Workspace) -> TrainingRows:
     feedback_train = feedback.read_feedback_part(ws.processed, "train")
     # repeated rather than loss-weighted: the Trainer, the distillation and the averaging need no change
     weighted = pd.concat([feedback_train] * s.feedback_weight, ignore_index=True)
-    train = feedback.with_feedback(dataset.read_split(ws.processed, "train"), weighted, s.max_train_samples, s.seed)
+    weights = mix.parse_mix(s.mix)
+    base = dataset.read_split(ws.processed, "train")
+    train = feedback.with_feedback(base, weighted, s.max_train_samples, s.seed, weights)
     if s.augment:
         train = augment.augment_frame(train, s.augment_copies, s.seed)
     if s.augment_capabilities:
@@ -60,8 +63,9 @@ def load_training_rows(ws: Workspace) -> TrainingRows:
         feedback.read_feedback_part(ws.processed, "validation"),
         s.max_eval_samples,
         s.seed,
+        weights,  # the checkpoint and the temperature are chosen for the same mix the model learns
     )
-    return TrainingRows(train, validation, len(feedback_train))
+    return TrainingRows(train, validation, len(feedback_train), mix.mix_table(base, train, weights))
 
 
 def run_metrics(result: TrainResult, calibration: CalibrationResult, rows: TrainingRows) -> dict[str, float]:

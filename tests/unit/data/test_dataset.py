@@ -133,3 +133,28 @@ def test_sample_rows():
     assert len(data.sample_rows(frame, 10, seed=1)) == 10
     assert data.sample_rows(frame, 0, seed=1) is frame
     assert data.sample_rows(frame, 10, 1)["Review"].tolist() == data.sample_rows(frame, 10, 1)["Review"].tolist()
+
+
+def test_the_split_keeps_each_domains_share_of_each_label():
+    domains = {"movies": (300, 300), "hotels": (160, 40), "tiny": (3, 2)}
+    frame = pd.DataFrame(
+        [
+            {"Review": f"{d} {label} {i}", "Sentiment": label, "domain": d}
+            for d, (pos, neg) in domains.items()
+            for label, n in (("positive", pos), ("negative", neg))
+            for i in range(n)
+        ]
+    )
+    splits = data.split_reviews(frame, 0.1, 0.1, seed=3)
+    test = splits["test"]
+    assert (test["domain"] == "hotels").sum() == 20 and (test["domain"] == "movies").sum() == 60
+    assert ((test["domain"] == "hotels") & (test["Sentiment"] == "positive")).sum() == 16
+    table = data.domain_table(splits)
+    assert table.loc["hotels", ["train", "validation", "test"]].sum() == 200
+    assert table.loc["hotels", "positive share"] == 0.8
+
+
+def test_bad_domains_are_refused_with_their_lines(tmp_path):
+    path = write(tmp_path, "Review,Sentiment,domain\ngood,positive,hotels\nbad,negative,\n")
+    with pytest.raises(DataValidationError, match=r"1 row\(s\) with a bad domain \[''\] at line\(s\) 3"):
+        data.load_reviews(path)

@@ -60,6 +60,7 @@ def test_table_csv_and_tsv_with_label_map(tmp_path):
     assert result.frame.to_dict("list") == {
         "Review": ["love it", "hate it"],
         "Sentiment": ["positive", "negative"],
+        "domain": ["other", "other"],
     }
     assert importers.import_table(tmp_path / "b.tsv", "body", "stars", mapping).frame["Sentiment"].tolist() == [
         "positive"
@@ -92,3 +93,52 @@ def test_write_canonical_never_overwrites_silently(tmp_path):
     stamped = importers.ImportResult(two.frame.assign(timestamp=["t1", "t2"]))
     with pytest.raises(DataValidationError, match="Cannot append"):
         importers.write_canonical(stamped, out, mode="append")
+
+
+def reviews_folder(tmp_path):
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    (folder / "hotels.csv").write_text(
+        'Review,Sentiment,domain\r\nLovely room.,positive,hotels\r\n"Dirty, loud.",negative,Hotels\r\n'
+    )
+    (folder / "shop.csv").write_text("Review,Sentiment,domain\nWorks fine.,positive,kitchen\nBroke.,negative,tools\n")
+    return folder
+
+
+def test_reviews_reads_every_csv_of_the_folder_or_the_ones_named(tmp_path):
+    folder = reviews_folder(tmp_path)
+    result = importers.import_reviews(folder)
+    assert result.frame["Review"].tolist() == ["Lovely room.", "Dirty, loud.", "Works fine.", "Broke."]
+    assert "hotels.csv: 2 rows (hotels 2)" in result.notes[0]
+    assert "(kitchen 1, tools 1)" in result.notes[1]
+    only = importers.import_reviews(folder, ["shop.csv"])
+    assert only.frame["domain"].tolist() == ["kitchen", "tools"]
+    with pytest.raises(DataValidationError, match=r"no file\(s\) \['cars.csv'\]; its CSV files: hotels.csv, shop.csv"):
+        importers.import_reviews(folder, ["cars.csv"])
+
+
+def test_reviews_need_a_domain_column_and_good_domain_names(tmp_path):
+    folder = reviews_folder(tmp_path)
+    (folder / "bad.csv").write_text("Review,Sentiment\nok,positive\n")
+    with pytest.raises(DataValidationError, match=r"bad.csv is missing column\(s\) \['domain'\]"):
+        importers.import_reviews(folder / "bad.csv")
+    (folder / "bad.csv").write_text("Review,Sentiment,domain\nok,positive,Two Words\nno,negative,x\n")
+    with pytest.raises(DataValidationError, match=r"bad \w+ \['two words'\] at line\(s\) 2"):
+        importers.write_canonical(importers.import_reviews(folder / "bad.csv"), tmp_path / "out.csv")
+
+
+def test_every_importer_names_its_domain(tmp_path):
+    (tmp_path / "train.tsv").write_text("label\tsentence\n1\tgood\n0\tbad\n")
+    assert set(importers.import_sst2(tmp_path, splits=("train",)).frame["domain"]) == {"movies"}
+    assert set(importers.import_airline(airline_csv(tmp_path)).frame["domain"]) == {"airline"}
+    (tmp_path / "a.csv").write_text("body,stars\nlove it,positive\nhate it,negative\n")
+    assert set(importers.import_table(tmp_path / "a.csv", "body", "stars", domain="pets").frame["domain"]) == {"pets"}
+    assert set(importers.import_table(tmp_path / "a.csv", "body", "stars").frame["domain"]) == {"other"}
+    with pytest.raises(DataValidationError, match="Bad domain name 'Big Pets'"):
+        importers.import_table(tmp_path / "a.csv", "body", "stars", domain="Big Pets")
+
+
+def test_appending_domains_to_a_file_written_before_them_says_what_to_do(tmp_path):
+    (tmp_path / "old.csv").write_text("Review,Sentiment\ngood,positive\nbad,negative\n")
+    with pytest.raises(DataValidationError, match="before domains existed"):
+        importers.write_canonical(importers.import_reviews(reviews_folder(tmp_path)), tmp_path / "old.csv", "append")

@@ -31,3 +31,33 @@ def test_expected_calibration_error():
     overconfident = np.array([1] * 5 + [0] * 5 + [1] * 6 + [0] * 4)
     # first bin: confidence 0.9, accuracy 0.5 -> gap 0.4 on half the rows
     assert evaluate.expected_calibration_error(confidences, overconfident) == pytest.approx(0.2)
+
+
+def test_confident_errors_and_the_cut_by_domain():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "Review": list("abcdef"),
+            "Sentiment": ["positive", "negative", "positive", "negative", "positive", "positive"],
+            "domain": ["hotels", "hotels", "hotels", "movies", "movies", "movies"],
+        }
+    )
+    y_true = np.array([1, 0, 1, 0, 1, 1])
+    # hotels: one confident error (0.95), movies: one unsure error (0.6)
+    preds = predictions(
+        ["positive", "positive", "positive", "negative", "negative", "positive"], [0.9, 0.95, 0.8, 0.9, 0.6, 0.99]
+    )
+    whole = evaluate.Evaluation("test", y_true, preds, evaluate.classification_metrics(y_true, preds))
+    assert whole.metrics["confident_errors"] == pytest.approx(1 / 6)
+    parts = {ev.name: ev.metrics for ev in evaluate.by_domain(whole, frame)}
+    assert parts["test_hotels"]["accuracy"] == pytest.approx(2 / 3)
+    assert parts["test_hotels"]["confident_errors"] == pytest.approx(1 / 3)
+    assert parts["test_movies"]["confident_errors"] == 0.0 and parts["test_movies"]["n"] == 3
+    table = evaluate.domain_table(evaluate.by_domain(whole, frame))
+    assert list(table.index) == ["hotels", "movies"] and table.loc["movies", "accuracy"] == pytest.approx(2 / 3)
+    assert evaluate.by_domain(whole, frame.drop(columns="domain")) == []
+
+
+def test_the_domain_table_of_no_set_is_empty_with_its_columns():
+    assert list(evaluate.domain_table([]).columns) == evaluate.DOMAIN_TABLE_METRICS
