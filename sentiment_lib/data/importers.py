@@ -254,11 +254,10 @@ def write_canonical(result: ImportResult, output: str | Path, mode: str = "fail"
     if output.exists() and mode == "append":
         existing = list(pd.read_csv(output, nrows=0).columns)
         if sorted(existing) != sorted(clean.columns):
+            old = " (a file written before domains existed: import it again with --overwrite, then append)"
             raise DataValidationError(
-                f"Cannot append: {output} has columns {existing}, the import has {list(clean.columns)} "
-                f"(a file written before domains existed: import it again with --overwrite, then append)"
-                if DOMAIN_COLUMN not in existing
-                else f"Cannot append: {output} has columns {existing}, the import has {list(clean.columns)}"
+                f"Cannot append: {output} has columns {existing}, the import has {list(clean.columns)}"
+                + (old if DOMAIN_COLUMN not in existing else "")
             )
         rows = clean[existing].to_csv(index=False, header=False).encode("utf-8")
         append_csv_records(output, rows, header=b"")  # whole records: a crash never glues a half row
