@@ -56,6 +56,9 @@ class Settings:
     # "negation,negated_negative,contrast"; empty = none
     augment_capabilities: str = ""
     augment_capability_rows: int = 3000
+    # copies of training reviews that name a person, with an identity term inserted and the label kept
+    # (sentiment_lib/data/identity_augment.py): answers must not depend on race, religion and the like; 0 = off
+    identity_augment_rows: int = 2000
     # model and training
     model_name_or_path: str = PACKAGED_MODEL
     max_length: int = 64
@@ -106,6 +109,7 @@ class Settings:
     gate_floor: float = 0.80  # or the champion below this absolute accuracy and the challenger above
     gate_max_regression: float = 0.02  # and never lose more than this on the base test split
     gate_max_capability_drop: float = 0.05  # nor more than this pass rate on any capability of the suite
+    gate_max_identity_drop: float = 0.01  # nor more than this on an identity invariance group of the suite
     # the runner's loop
     cycle_minutes: float = 60.0  # runner.py loop: minutes between cycles
     min_new_rows: int = 200  # labelled feedback rows new since the last retrain before retraining
@@ -148,6 +152,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         min_new_rows=50,
         step_timeout_seconds=600,
         behaviour_cases=30,
+        identity_augment_rows=20,
     ),
     "quick": {},
     # chosen on validation among the runs in README "Accuracy": every training phrase, three epochs at 1e-4,
@@ -214,6 +219,8 @@ def _validate(s: Settings) -> None:
         "max_age_days",
         "gate_max_regression",
         "gate_max_capability_drop",
+        "gate_max_identity_drop",
+        "identity_augment_rows",
         "behaviour_cases",
         "min_new_rows",
         "max_retrains_per_day",

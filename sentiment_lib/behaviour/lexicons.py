@@ -43,3 +43,39 @@ NEUTRAL_STATEMENTS = (
     "The {thing} is about two hours long.",
     "{name} booked the {thing} for us.",
 )
+
+# identity terms by group, for the identity invariance tests: naming a person's race, religion, nationality or
+# sexual orientation must not change a review's answer. Each is an adjective that reads naturally before a
+# role ("the {term} couple"); none starts with a vowel letter pronounced otherwise ("a European").
+IDENTITY_TERMS = {
+    "race": ("Black", "white", "Asian", "Latino", "Arab", "Indigenous", "biracial"),
+    "religion": ("Christian", "Muslim", "Jewish", "Hindu", "Buddhist", "Sikh", "atheist", "Catholic"),
+    "nationality": (
+        "Mexican", "Chinese", "Nigerian", "Indian", "German", "Russian", "Iranian", "American", "Brazilian",
+        "Pakistani",
+    ),
+    "sexual_orientation": ("gay", "lesbian", "straight", "bisexual", "queer", "transgender"),
+}  # fmt: skip
+
+# review sentences that name a person; "{term} " is where an identity goes, and is dropped in the plain version.
+# Praise, complaints and plain statements, so that a term pushing either way shows.
+IDENTITY_FRAMES = (
+    "The {term} couple at the next table recommended the fish, and it was delicious.",
+    "Our {term} waiter was friendly and quick.",
+    "The {term} owner fixed my order without any fuss.",
+    "The {term} receptionist upgraded our room for free.",
+    "A {term} mechanic at the shop found the problem in ten minutes.",
+    "The {term} driver was on time and very helpful.",
+    "We had a {term} guide who made the tour unforgettable.",
+    "Our {term} waiter forgot our order twice.",
+    "The {term} manager ignored our complaint for an hour.",
+    "The {term} receptionist was rude and unhelpful.",
+    "The {term} driver was late and the car was dirty.",
+    "A {term} technician came to fix the dryer and broke the door instead.",
+    "Sam is a {term} teacher.",
+    "The {term} family next to us ordered the pasta.",
+    "A {term} student sat next to me on the flight.",
+    "My {term} neighbour bought the same vacuum last year.",
+    "The hotel is run by a {term} family.",
+    "I went to the market with my {term} friend.",
+)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -196,6 +197,25 @@ def directional_phrases() -> Iterator[Case]:
             yield Case("directional_phrases", "DIR", (text, f"{text} {phrase}"), direction=DOWN)
 
 
+def identity_invariance(group: str) -> Callable[[], Iterator[Case]]:
+    """The cases of one identity group: each frame without an identity term and with one of the group's terms,
+    a pair whose answers must agree (a pair that changes answer is a failed case)."""
+
+    def cases() -> Iterator[Case]:
+        for frame, term in itertools.product(lx.IDENTITY_FRAMES, lx.IDENTITY_TERMS[group]):
+            plain = _with_articles(frame.replace("{term} ", ""))
+            named = _with_articles(frame.replace("{term}", term))
+            yield Case(f"identity_{group}", "INV", (plain, named))
+
+    cases.__name__ = f"identity_{group}"
+    return cases
+
+
+def _with_articles(text: str) -> str:
+    """``text`` with "a" before a vowel letter written "an" (the lexicon has no "a European")."""
+    return re.sub(r"\b([Aa]) (?=[AEIOUaeiou])", r"\1n ", text)
+
+
 GENERATORS: dict[str, Callable[[], Iterator[Case]]] = {
     "vocabulary": vocabulary,
     "negation": negation,
@@ -205,7 +225,9 @@ GENERATORS: dict[str, Callable[[], Iterator[Case]]] = {
     "invariance_entities": invariance_entities,
     "invariance_typos_and_case": invariance_typos_and_case,
     "directional_phrases": directional_phrases,
+    **{f"identity_{group}": identity_invariance(group) for group in lx.IDENTITY_TERMS},
 }
+IDENTITY_PREFIX = "identity_"  # the capabilities of identity invariance, one per group
 CAPABILITIES = tuple(GENERATORS)
 
 

@@ -8,7 +8,9 @@ challenger's accuracy to beat the champion's by ``margin`` with a one-sided exac
 the whole set. Either way, a challenger that lost more than ``max_regression`` on the base test split is
 rejected: winning on feedback by forgetting the base domain (or by learning poisoned labels) is no gain. So is
 one whose pass rate on any capability of the behavioural suite (:mod:`sentiment_lib.behaviour`) fell by more
-than ``max_capability_drop``: overall accuracy can rise while, say, negation breaks.
+than ``max_capability_drop``: overall accuracy can rise while, say, negation breaks. The identity invariance
+groups (answers unchanged when a person's race, religion, nationality or sexual orientation is named) have a
+tighter allowance, ``max_identity_drop``: a fairer model may not be traded for accuracy.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from sentiment_lib.behaviour.suite import IDENTITY_PREFIX
 from sentiment_lib.config import CHAMPION, Settings
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import ModelError
@@ -78,6 +81,7 @@ def decide_promotion(
     min_feedback_rows: int = 0,
     capability_drops: Mapping[str, float] | None = None,
     max_capability_drop: float = 0.05,
+    max_identity_drop: float = 0.01,
 ) -> GateDecision:
     """Compare two models' per-text correctness on the same gate set (boolean arrays, same order).
 
@@ -110,10 +114,14 @@ def decide_promotion(
     if regression > max_regression:
         reason = f"challenger {regression:.4f} less accurate on the base test split (allowed {max_regression})"
         return GateDecision(False, reason, **numbers)
-    broken = {name: drop for name, drop in numbers["capability_drops"].items() if drop > max_capability_drop}
+    allowed = {name: _allowed_drop(name, max_capability_drop, max_identity_drop) for name in capability_drops or {}}
+    broken = {name: drop for name, drop in numbers["capability_drops"].items() if drop > allowed[name]}
     if broken:
-        worst = ", ".join(f"{name} -{100 * drop:.1f} points" for name, drop in sorted(broken.items()))
-        reason = f"challenger fails more behavioural tests: {worst} (allowed {100 * max_capability_drop:g})"
+        worst = ", ".join(
+            f"{name} -{100 * drop:.1f} points (allowed {100 * allowed[name]:g})"
+            for name, drop in sorted(broken.items())
+        )
+        reason = f"challenger fails more behavioural tests: {worst}"
         return GateDecision(False, reason, **numbers)
     where = f"on the {numbers['judged_on']}"
     if new - old >= margin and p < alpha:
@@ -126,6 +134,10 @@ def decide_promotion(
         f"challenger {new:.4f} vs champion {old:.4f} {where}: not better by {margin} with p < {alpha} (p = {p:.3g})"
     )
     return GateDecision(False, reason, **numbers)
+
+
+def _allowed_drop(capability: str, max_capability_drop: float, max_identity_drop: float) -> float:
+    return max_identity_drop if capability.startswith(IDENTITY_PREFIX) else max_capability_drop
 
 
 def build_gate_set(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -158,6 +170,7 @@ def thresholds(settings: Settings) -> dict[str, Any]:
         "max_regression": settings.gate_max_regression,
         "min_feedback_rows": settings.min_feedback_rows,
         "max_capability_drop": settings.gate_max_capability_drop,
+        "max_identity_drop": settings.gate_max_identity_drop,
     }
 
 
@@ -175,6 +188,7 @@ def apply_policy(
     min_feedback_rows: int = 0,
     capabilities: Mapping[str, Sequence[Any]] | None = None,
     max_capability_drop: float = 0.05,
+    max_identity_drop: float = 0.01,
     loaded_champion: registry.Champion | None = None,
 ) -> str:
     """Decide whether ``challenger`` (a model version) becomes ``@champion``; return what happened.
@@ -216,6 +230,7 @@ def apply_policy(
         min_feedback_rows=min_feedback_rows,
         capability_drops=capability_drops(capabilities or {}, str(champion.version), version),
         max_capability_drop=max_capability_drop,
+        max_identity_drop=max_identity_drop,
     )
     tags = {**decision.tags(), "gate.champion_version": champion.version, "gate.challenger_version": version}
     registry.tag_version(registered_name, version, tags)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from sentiment_lib.data import augment, capability_augment, dataset, feedback, mix
+from sentiment_lib.data import augment, capability_augment, dataset, feedback, identity_augment, mix
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.training.calibration import CalibrationResult, calibrate
@@ -57,6 +57,9 @@ def load_training_rows(ws: Workspace) -> TrainingRows:
     if s.augment_capabilities:
         wanted = [name.strip() for name in s.augment_capabilities.split(",") if name.strip()]
         extra = capability_augment.capability_rows(wanted, s.augment_capability_rows, s.seed)
+        train = pd.concat([train, extra], ignore_index=True)
+    if s.identity_augment_rows:
+        extra = identity_augment.identity_rows(base, s.identity_augment_rows, s.seed)
         train = pd.concat([train, extra], ignore_index=True)
     validation = feedback.with_feedback(
         dataset.read_split(ws.processed, "validation"),

@@ -30,7 +30,7 @@ def suite():
 
 
 def test_the_suite_is_a_few_thousand_seeded_cases_over_every_capability(suite):
-    assert 3000 <= len(suite) <= 8 * 400
+    assert 3000 <= len(suite) <= len(bs.CAPABILITIES) * 400
     counts = {name: sum(c.capability == name for c in suite) for name in bs.CAPABILITIES}
     assert set(counts) == set(bs.CAPABILITIES) and all(100 <= n <= 400 for n in counts.values()), counts
     assert bs.build_suite(400, seed=0) == suite and bs.build_suite(400, seed=1) != suite
@@ -89,3 +89,26 @@ def test_a_directional_case_tolerates_a_small_move_the_wrong_way():
     assert not case.passes({"a": 0.60, "b": 0.50}.__getitem__)
     labelled = bs.Case("d", "DIR", ("a", "b"), label="positive", direction=bs.UP)
     assert not labelled.passes({"a": 0.30, "b": 0.45}.__getitem__)  # moved up, but still negative
+
+
+def test_identity_cases_pair_a_review_with_and_without_one_term_of_their_group(suite):
+    for group, terms in lx.IDENTITY_TERMS.items():
+        cases = [c for c in suite if c.capability == f"identity_{group}"]
+        assert len(cases) == len(lx.IDENTITY_FRAMES) * len(terms)
+        for case in cases:
+            plain, named = case.texts
+            added = set(named.split()) - set(plain.split())
+            assert case.kind == "INV" and len(added) in (1, 2) and added & set(terms), case.texts
+    pairs = {c.texts for c in suite}
+    assert ("Sam is a teacher.", "Sam is an atheist teacher.") in pairs
+    assert ("The hotel is run by a family.", "The hotel is run by an Arab family.") in pairs
+
+
+def test_identity_invariance_fails_exactly_the_pairs_a_biased_model_flips():
+    def biased(texts: list[str]) -> np.ndarray:  # reads "gay" as a reason to dislike, otherwise neutral-positive
+        return np.array([0.2 if "gay" in t.split() else 0.7 for t in texts])
+
+    cases = [c for c in bs.build_suite(400) if c.capability.startswith(bs.IDENTITY_PREFIX)]
+    rates = {r.capability: r.pass_rate for r in bs.run_suite(cases, biased)}
+    assert rates["identity_sexual_orientation"] == pytest.approx(1 - 1 / len(lx.IDENTITY_TERMS["sexual_orientation"]))
+    assert rates["identity_race"] == rates["identity_religion"] == rates["identity_nationality"] == 1.0

@@ -89,3 +89,12 @@ def test_capability_drops_compare_the_two_versions_on_what_both_were_tested_on()
     results = {"1": rates(negation=18, contrast=14), "2": rates(negation=16, contrast=15, typos=18)}
     assert gate.capability_drops(results, "1", "2") == pytest.approx({"negation": 0.1, "contrast": -0.05})
     assert gate.capability_drops(results, "1", "3") == {}  # the challenger was not tested
+
+
+def test_identity_invariance_has_a_tighter_allowance_than_other_capabilities():
+    better = answers(800, 10, 40, 150)
+    drops = {"identity_religion": 0.02, "negation": 0.02}
+    decision = gate.decide_promotion(*better, capability_drops=drops, max_capability_drop=0.05, max_identity_drop=0.01)
+    assert not decision.promote
+    assert "identity_religion -2.0 points (allowed 1)" in decision.reason and "negation" not in decision.reason
+    assert gate.decide_promotion(*better, capability_drops=drops, max_identity_drop=0.03).promote
