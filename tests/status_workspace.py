@@ -23,7 +23,14 @@ from sentiment_lib.io import write_json_atomic
 from sentiment_lib.tracking import runs
 from tests.helpers import NAME
 
-CHAMPION_TAGS = {"test_accuracy": 0.9001, "test_ece": 0.014, "sst2_test_accuracy": 0.8913, "airline_accuracy": 0.9121}
+CHAMPION_TAGS = {
+    "test_accuracy": 0.9001,
+    "test_ece": 0.014,
+    "sst2_test_accuracy": 0.8913,
+    "airline_accuracy": 0.9121,
+    "test_kitchen_accuracy": 0.9377,
+    "test_kitchen_confident_errors": 0.0116,
+}
 CYCLES = ("20261128-080000", "20261129-080000", "20261130-080000")
 COLUMNS = "age,performance,drift,estimated_performance"
 HISTORY = f"""time,model_version,status,{COLUMNS},{",".join(c + "_threshold" for c in COLUMNS.split(","))}

@@ -26,8 +26,6 @@ from sentiment_lib.workspace import HISTORY_FILE, Workspace
 
 REFRESH_SECONDS = 30
 CYCLES_SHOWN = 20
-# the evaluation sets a version is tagged with (sentiment_lib/training/workflow.py), as the page names them
-EVALUATIONS = (("test", "held-out split"), ("sst2_test", "SST-2 test"), ("airline", "airline tweets"))
 # history column -> (legend, colour); thresholds are drawn dashed in the same colour
 SERIES = {
     "performance": ("accuracy on new feedback", "#1f77b4"),
@@ -94,8 +92,9 @@ def champion_section(model: Any) -> str:
         return "<p class='degraded'>No model is loaded (see <a href='health'>/health</a>).</p>"
     rows = "".join(
         f"<tr><td>{_e(name)}</td><td class='accuracy'>{_accuracy(model.tags, key)}</td>"
-        f"<td>{_number(model.tags, f'{key}_ece', 3)}</td><td>{_number(model.tags, f'{key}_n', 0)}</td></tr>"
-        for key, name in EVALUATIONS
+        f"<td>{_number(model.tags, f'{key}_ece', 3)}</td><td>{_confident_errors(model.tags, key)}</td>"
+        f"<td>{_number(model.tags, f'{key}_n', 0)}</td></tr>"
+        for key, name in model_card.evaluation_sets(model.tags)
     )
     reason = model.tags.get("promotion.reason", "")
     card = model_card.summary(model.card)
@@ -104,7 +103,8 @@ def champion_section(model: Any) -> str:
         f"<p>Version <strong id='champion-version'>{_e(model.version)}</strong>, registered "
         f"{_e(model.registered_at)}, served on {_e(model.predictor.backend_name)}"
         f"{'; promoted: ' + _e(reason) if reason else ''}.</p>"
-        "<table><tr><th>evaluation set</th><th>accuracy</th><th>ECE</th><th>rows</th></tr>"
+        "<table><tr><th>evaluation set</th><th>accuracy</th><th>ECE</th>"
+        "<th title='wrong at a confidence of 0.9 or more'>confident errors</th><th>rows</th></tr>"
         f"{rows}</table>{card_html}"
     )
 
@@ -112,6 +112,11 @@ def champion_section(model: Any) -> str:
 def _accuracy(tags: dict[str, str], key: str) -> str:
     value = _number(tags, f"{key}_accuracy", 4)
     return "-" if value == "-" else f"{100 * float(value):.2f}%"
+
+
+def _confident_errors(tags: dict[str, str], key: str) -> str:
+    value = _number(tags, f"{key}_confident_errors", 4)
+    return "-" if value == "-" else f"{100 * float(value):.1f}%"
 
 
 def verdict_section(reports_dir: Path) -> str:

@@ -8,6 +8,7 @@ card says how the version came to be served (or why not).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import mlflow
@@ -22,6 +23,19 @@ EVALUATION_SETS = (
     ("airline", "airline tweets"),
 )
 SUMMARY_LINES = 4  # the lines of the card the status page shows
+# test_<domain>_accuracy: one domain of the held-out split (training/evaluate.py by_domain); "fp32" is the
+# re-score of the first set by the fp32 model, not a domain
+_DOMAIN_TAG = re.compile(r"test_([a-z][a-z0-9_]*)_accuracy")
+_NOT_DOMAINS = {"fp32"}
+IDENTITY_CAPABILITY = "capability_identity_"  # the behavioural suite's identity invariance groups, as tagged
+
+
+def evaluation_sets(tags: dict[str, str]) -> list[tuple[str, str]]:
+    """(tag prefix, name) of every set a version was evaluated on: the held-out split, each of its domains,
+    SST-2 test and the airline tweets, in that order."""
+    domains = sorted(m.group(1) for m in map(_DOMAIN_TAG.fullmatch, tags) if m and m.group(1) not in _NOT_DOMAINS)
+    first, *others = EVALUATION_SETS
+    return [first, *((f"test_{d}", f"{d} (held-out split)") for d in domains), *others]
 
 
 def build_card(name: str, version: Any, run: Any | None) -> str:
@@ -34,6 +48,7 @@ def build_card(name: str, version: Any, run: Any | None) -> str:
         _summary(tags, params, metrics),
         "## Evaluation\n\n" + _evaluation_table(tags),
         "## Calibration\n\n" + _calibration(tags),
+        "## Identity terms\n\n" + _identity(tags),
         "## How it came to be served\n\n" + _gate(tags),
         "## Intended use and limits\n\n" + _limits(params),
     ]
@@ -74,17 +89,22 @@ def _percent(value: str | None) -> str:
 
 
 def _evaluation_table(tags: dict[str, str]) -> str:
-    lines = ["| set | rows | accuracy | 95% interval | F1 | ROC AUC |", "| --- | --- | --- | --- | --- | --- |"]
-    for prefix, label in EVALUATION_SETS:
+    lines = [
+        "| set | rows | accuracy | 95% interval | F1 | ROC AUC | confident errors |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for prefix, label in evaluation_sets(tags):
         if f"{prefix}_accuracy" not in tags:
             continue
         accuracy, n = float(tags[f"{prefix}_accuracy"]), int(float(tags.get(f"{prefix}_n", 0)))
         low, high = wilson_interval(round(accuracy * n), n)
         lines.append(
             f"| {label} | {n:,} | {100 * accuracy:.2f}% | {100 * low:.2f}% to {100 * high:.2f}% "
-            f"| {_number(tags, f'{prefix}_f1')} | {_number(tags, f'{prefix}_roc_auc')} |"
+            f"| {_number(tags, f'{prefix}_f1')} | {_number(tags, f'{prefix}_roc_auc')} "
+            f"| {_percent(tags.get(f'{prefix}_confident_errors'))} |"
         )
-    return "\n".join(lines) if len(lines) > 2 else "Not evaluated yet."
+    note = "\n\nConfident errors: the share of rows answered wrongly at a confidence of 0.9 or more."
+    return "\n".join(lines) + note if len(lines) > 2 else "Not evaluated yet."
 
 
 def _number(tags: dict[str, str], key: str) -> str:
@@ -93,12 +113,25 @@ def _number(tags: dict[str, str], key: str) -> str:
 
 def _calibration(tags: dict[str, str]) -> str:
     lines = []
-    for prefix, label in EVALUATION_SETS:
+    for prefix, label in evaluation_sets(tags):
         if f"{prefix}_ece" in tags:
             before = tags.get(f"{prefix}_ece_before_temperature")
             was = f" (before temperature scaling: {float(before):.3f})" if before else ""
             lines.append(f"- {label}: expected calibration error {float(tags[f'{prefix}_ece']):.3f}{was}")
     return "\n".join(lines) or "Not measured."
+
+
+def _identity(tags: dict[str, str]) -> str:
+    groups = {
+        k.removeprefix(IDENTITY_CAPABILITY): float(v) for k, v in tags.items() if k.startswith(IDENTITY_CAPABILITY)
+    }
+    if not groups:
+        return "Not measured."
+    lines = [f"- {group.replace('_', ' ')}: {100 * (1 - rate):.1f}% of pairs" for group, rate in sorted(groups.items())]
+    return (
+        "Share of review pairs whose answer changes when only a person's identity is named (behavioural suite, "
+        "lower is better):\n\n" + "\n".join(lines)
+    )
 
 
 def _gate(tags: dict[str, str]) -> str:
@@ -117,9 +150,9 @@ def _limits(params: dict[str, str]) -> str:
     return (
         "- Two classes only, `positive` and `negative`: a neutral or mixed text still gets one of them.\n"
         "- English only: the encoder and the training data are English; answers on other languages mean little.\n"
-        f"- Fitted to `{data}` (SST-2 movie-review phrases in the default setup) and the feedback above: other "
-        "domains (tweets, product reviews) can be less accurate; the loop measures that on labelled feedback "
-        "and retrains.\n"
+        f"- Fitted to `{data}` (SST-2 movie-review phrases and customer reviews of clothing, electronics, kitchen "
+        "goods, hotels and restaurants in the default setup) and the feedback above: other domains can be less "
+        "accurate (see the per-domain rows above); the loop measures that on labelled feedback and retrains.\n"
         "- Not for decisions about individual people without a human reviewing its answers."
     )
 

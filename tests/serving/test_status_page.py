@@ -33,6 +33,7 @@ def test_page_shows_champion_verdict_history_and_cycles(status_server):
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert "<strong id='champion-version'>1</strong>" in page
     assert "90.01%" in page and "89.13%" in page and "91.21%" in page and "0.014" in page  # the version's tags
+    assert "<td>kitchen (held-out split)</td><td class='accuracy'>93.77%</td><td>-</td><td>1.2%</td>" in page
     assert "<span id='verdict-status' class='stale'>stale</span>" in page
     assert f"reports/{CYCLES[-1]}/04_staleness.html" in page
     assert "AUC 0.93" in page  # the newest verdict's check, not an older one's (0.92)

@@ -17,6 +17,12 @@ EVALUATED = {
     "test_ece_before_temperature": "0.02",
     "airline_accuracy": "0.8",
     "airline_n": "100.0",
+    "test_hotels_accuracy": "0.95",
+    "test_hotels_n": "200.0",
+    "test_hotels_confident_errors": "0.015",
+    "sst2_test_fp32_accuracy": "0.88",
+    "capability_identity_religion": "0.96",
+    "capability_negation": "0.5",
 }
 REJECTED = {
     "gate.promote": "false",
@@ -45,8 +51,14 @@ def test_a_rejected_challenger_card_has_its_numbers_intervals_and_the_decision()
     assert card.startswith("# sentiment-classifier, version 4")
     assert "- **Trained on**: `data/raw/x.csv`, 20,000 rows." in card
     # 900 of 1,000 right: the Wilson 95% interval is 87.98% to 91.71%
-    assert "| held-out split of the training data | 1,000 | 90.00% | 87.98% to 91.71% | 0.910 | 0.960 |" in card
+    held_out = "| held-out split of the training data | 1,000 | 90.00% | 87.98% to 91.71% | 0.910 | 0.960 |"
+    assert f"{held_out} not measured |" in card
     assert "| airline tweets | 100 | 80.00% | 71." in card
+    hotels = next(line for line in card.splitlines() if line.startswith("| hotels (held-out split) | 200 |"))
+    assert "| 95.00% | 91." in hotels
+    assert hotels.endswith("| 1.50% |")
+    assert card.index("held-out split of") < card.index("hotels (held-out") < card.index("airline tweets")
+    assert "fp32" not in card and "- religion: 4.0% of pairs" in card and "negation" not in card
     assert "expected calibration error 0.014 (before temperature scaling: 0.020)" in card
     assert "Compared with version 3 on 1200 rows" in card and "McNemar p = 0.21" in card
     assert "Decision: rejected (no significant gain" in card
