@@ -27,9 +27,10 @@ from common import REPO, SHARED, print_table
 
 from sentiment_lib.config import resolve_settings
 from sentiment_lib.data import dataset as data
-from sentiment_lib.data import feedback, mix
+from sentiment_lib.data import mix
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.inference.predictor import SentimentPredictor, default_threads
+from sentiment_lib.training import workflow
 from sentiment_lib.training.evaluate import CONFIDENT
 from sentiment_lib.workspace import Workspace
 
@@ -90,10 +91,10 @@ def accuracy_and_confident_errors(p_positive: np.ndarray, frame: pd.DataFrame) -
 
 def training_rows(workspace: Path, preset: str, mix_text: str, split: str) -> pd.DataFrame:
     """The rows the pipeline trains (or validates) on for ``mix_text``, drawn as 02_train draws them."""
-    settings = resolve_settings(preset)
+    settings = resolve_settings(preset, {"mix": mix_text})
     cap = settings.max_train_samples if split == "train" else settings.max_eval_samples
     frame = data.read_split(workspace / "data/processed", split)
-    return feedback.with_feedback(frame, frame.iloc[:0], cap, settings.seed, mix.parse_mix(mix_text))
+    return workflow.mixed_rows(settings, frame, frame.iloc[:0], cap)
 
 
 def domain_row(workspace: Path, args: argparse.Namespace, domain: str, test: pd.DataFrame, models: dict) -> list:

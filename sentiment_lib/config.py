@@ -50,6 +50,9 @@ class Settings:
     max_train_samples: int = 20000  # 0 = every training row
     # weight of each source of training rows (sst2, reviews, airline) or domain (hotels:2), see data/mix.py
     mix: str = "sst2:1,reviews:1"
+    # in each domain, at most this many rows of the majority label per minority row (reviews are mostly praise;
+    # see data/mix.py balance_labels); 0 = every row as it comes
+    balance_labels: float = 0.0
     augment: bool = False
     augment_copies: int = 1
     # template sentences for weak behavioural capabilities (sentiment_lib/data/capability_augment.py), e.g.
@@ -221,6 +224,7 @@ def _validate(s: Settings) -> None:
         "gate_max_capability_drop",
         "gate_max_identity_drop",
         "identity_augment_rows",
+        "balance_labels",
         "behaviour_cases",
         "min_new_rows",
         "max_retrains_per_day",

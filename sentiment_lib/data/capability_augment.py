@@ -1,5 +1,6 @@
 """Training sentences for the capabilities a model fails (``augment_capabilities``): negation, negated
-negatives and contrast, written from frames and words of their own.
+negatives, contrast and outcomes (praise or complaint by plain fact), written from frames and words of their
+own.
 
 The behavioural suite (:mod:`sentiment_lib.behaviour`) must stay a test of generalisation, so nothing here
 copies it: no template of the suite, and none of its adjectives, verbs or nouns (a test checks both). What
@@ -83,7 +84,60 @@ def _contrast(rng: random.Random) -> tuple[str, str]:
     return frame.format(a=first, b=second, x=before, y=after), label
 
 
+# outcomes: plain facts whose sentiment lies in what happened (early or late, kept working or broke), not in a
+# sentiment word. Customer reviews praise by fact as often as by adjective, and a model that learned only the
+# adjectives reads every fact about a parcel, a repayment or a wait as a complaint.
+ITEMS = (
+    "the parcel", "my order", "the charger", "the blender", "the laptop", "the vacuum", "the jacket", "the printer",
+    "the speaker", "the kettle", "the mattress", "the router", "the stroller", "the drill",
+)  # fmt: skip
+HELPERS = (
+    "the help desk", "the seller", "the front desk", "the landlord", "the repair shop", "the bank", "the courier",
+    "the dealer", "the agent",
+)  # fmt: skip
+_GOOD_OUTCOMES = (
+    "{item} arrived ahead of the promised date.",
+    "{item} arrived the morning after I ordered it.",
+    "{helper} answered my email within the hour.",
+    "{helper} sorted it out on the first call.",
+    "{helper} had my money back to me by the next morning.",
+    "Three winters on, {item} has never needed a repair.",
+    "Setting up {item} was quicker than making coffee.",
+    "{item} came back from repair within that week, fixed.",
+    "Not a single scratch on {item} after daily use since spring.",
+    "I bought another one for my parents.",
+    "My teenagers asked to come back next summer.",
+    "The taxi was at the door when we came out.",
+    "We extended our stay by two nights.",
+    "{helper} swapped {item} without asking a single question.",
+)
+_BAD_OUTCOMES = (
+    "{item} arrived three weeks after the promised date.",
+    "{item} still has not arrived.",
+    "{helper} answered my email after two weeks.",
+    "{helper} kept transferring me from one person to the next.",
+    "{helper} still has not paid me back.",
+    "{item} stopped turning on within a fortnight.",
+    "Setting up {item} ate the entire weekend and it still fails.",
+    "{item} came back from repair with its old fault.",
+    "{item} was scratched and dented out of the box.",
+    "I sent {item} back the next morning.",
+    "We checked out two nights early.",
+    "The taxi we booked never came.",
+    "The replacement broke in exactly that way too.",
+    "{helper} asked for the receipt four times and then stopped answering.",
+)
+
+
+def _outcome(rng: random.Random) -> tuple[str, str]:
+    label = rng.choice((POSITIVE, NEGATIVE))
+    frame = rng.choice(_GOOD_OUTCOMES if label == POSITIVE else _BAD_OUTCOMES)
+    text = frame.format(item=rng.choice(ITEMS), helper=rng.choice(HELPERS))
+    return text[0].upper() + text[1:], label
+
+
 GENERATORS: dict[str, Callable[[random.Random], tuple[str, str]]] = {
+    "outcomes": _outcome,
     "negation": _negation,
     "negated_negative": _negated_negative,
     "contrast": _contrast,

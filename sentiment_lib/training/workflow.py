@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from sentiment_lib.config import Settings
 from sentiment_lib.data import augment, capability_augment, dataset, feedback, identity_augment, mix
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.tracking import registry, runs
@@ -49,9 +50,8 @@ def load_training_rows(ws: Workspace) -> TrainingRows:
     feedback_train = feedback.read_feedback_part(ws.processed, "train")
     # repeated rather than loss-weighted: the Trainer, the distillation and the averaging need no change
     weighted = pd.concat([feedback_train] * s.feedback_weight, ignore_index=True)
-    weights = mix.parse_mix(s.mix)
     base = dataset.read_split(ws.processed, "train")
-    train = feedback.with_feedback(base, weighted, s.max_train_samples, s.seed, weights)
+    train = mixed_rows(s, base, weighted, s.max_train_samples)
     if s.augment:
         train = augment.augment_frame(train, s.augment_copies, s.seed)
     if s.augment_capabilities:
@@ -61,14 +61,21 @@ def load_training_rows(ws: Workspace) -> TrainingRows:
     if s.identity_augment_rows:
         extra = identity_augment.identity_rows(base, s.identity_augment_rows, s.seed)
         train = pd.concat([train, extra], ignore_index=True)
-    validation = feedback.with_feedback(
+    validation = mixed_rows(  # the checkpoint and the temperature are chosen for the same mix the model learns
+        s,
         dataset.read_split(ws.processed, "validation"),
         feedback.read_feedback_part(ws.processed, "validation"),
         s.max_eval_samples,
-        s.seed,
-        weights,  # the checkpoint and the temperature are chosen for the same mix the model learns
     )
+    weights = mix.parse_mix(s.mix)
     return TrainingRows(train, validation, len(feedback_train), mix.mix_table(base, train, weights))
+
+
+def mixed_rows(s: Settings, split: pd.DataFrame, feedback_rows: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """``split``'s labels balanced per domain (``balance_labels``), drawn by the mix and capped at ``limit``
+    rows, plus ``feedback_rows`` (never balanced or capped away: they are what the loop adapts to)."""
+    balanced = mix.balance_labels(split, s.balance_labels, s.seed)
+    return feedback.with_feedback(balanced, feedback_rows, limit, s.seed, mix.parse_mix(s.mix))
 
 
 def run_metrics(result: TrainResult, calibration: CalibrationResult, rows: TrainingRows) -> dict[str, float]:

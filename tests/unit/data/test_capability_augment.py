@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from sentiment_lib.behaviour import lexicons as lx
@@ -38,5 +40,20 @@ def test_each_sentence_carries_the_label_its_structure_gives():
 
 def test_unknown_capabilities_are_refused_up_front():
     assert Settings(augment_capabilities="negation, contrast").augment_capabilities
-    with pytest.raises(ConfigError, match=r"augment_capabilities: unknown \['sarcasm'\]; known: negation"):
+    with pytest.raises(ConfigError, match=r"augment_capabilities: unknown \['sarcasm'\]; known: outcomes, negation"):
         Settings(augment_capabilities="negation,sarcasm")
+
+
+def test_outcome_sentences_share_no_content_word_with_the_everyday_reviews_the_demo_is_held_to():
+    rows = ca.capability_rows(["outcomes"], 300, seed=0)
+    assert set(rows["Sentiment"]) == {"positive", "negative"}
+    everyday = Path(__file__).parents[2] / "fixtures" / "everyday_positive_reviews.csv"
+    held_out = _content_words(" ".join(pd.read_csv(everyday)["Review"]))
+    assert not _content_words(" ".join(rows["Review"])) & held_out
+    assert not _content_words(" ".join(rows["Review"])) & set(lx.THINGS)
+
+
+def _content_words(text: str) -> set[str]:
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    function_words = {"after", "about", "with", "when", "were", "have", "this", "that", "still"}
+    return {w for w in words if len(w) > 3} - function_words

@@ -60,3 +60,24 @@ def test_rows_without_a_domain_are_one_group():
     table = mix.mix_table(FRAME, mix.mixed_sample(FRAME, {"sst2": 0}, limit=0, seed=1), {"sst2": 0})
     assert table.loc["movies", ["source", "weight", "rows in split", "rows drawn"]].tolist() == ["sst2", 0, 600, 0]
     assert table.loc["hotels", "rows drawn"] == 200
+
+
+def test_balancing_caps_each_domains_majority_label_and_keeps_single_label_domains_whole():
+    frame = pd.DataFrame(
+        {
+            "Review": [f"r{i}" for i in range(16)],
+            "Sentiment": ["positive"] * 10 + ["negative"] * 2 + ["positive", "negative"] + ["negative"] * 2,
+            "domain": ["clothing"] * 12 + ["hotels"] * 2 + ["feedback"] * 2,
+        }
+    )
+    balanced = mix.balance_labels(frame, ratio=2, seed=0)
+    counts = balanced.groupby(["domain", "Sentiment"]).size().to_dict()
+    assert counts == {
+        ("clothing", "negative"): 2,
+        ("clothing", "positive"): 4,
+        ("feedback", "negative"): 2,
+        ("hotels", "negative"): 1,
+        ("hotels", "positive"): 1,
+    }
+    assert list(balanced.index) == sorted(balanced.index)  # the split's order is kept
+    assert mix.balance_labels(frame, ratio=0, seed=0) is frame
