@@ -60,11 +60,14 @@ def run_runner(workspace: Path, *args: str) -> None:
 
 
 def prepare_workspace(workspace: Path) -> None:
-    """SST-2 train + dev imported and split, as ``make demo`` does."""
+    """SST-2 and the customer reviews imported and split, as ``make data`` and ``make demo`` do."""
     ws = Workspace(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
     if not ws.raw_data.is_file():
-        run_runner(workspace, "import-data", "sst2", "--source", str(SHARED / "sst2"), "--output", str(ws.raw_data))
+        partial, output = ws.raw_data.with_suffix(".partial"), ["--output", str(ws.raw_data.with_suffix(".partial"))]
+        run_runner(workspace, "import-data", "sst2", "--source", str(SHARED / "sst2"), *output, "--overwrite")
+        run_runner(workspace, "import-data", "reviews", "--source", str(SHARED / "reviews"), *output, "--append")
+        partial.rename(ws.raw_data)
     if not (ws.processed / "train.csv").is_file():
         run_runner(workspace, "preprocess", "--workspace", str(workspace), "--cycle", "bench-preprocess")
 

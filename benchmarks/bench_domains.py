@@ -10,7 +10,7 @@ on the same rows: the SST-2-only model (``-p mix sst2:1,reviews:0``, what the pr
 reviews), the model trained on the whole mix (D included: the in-domain ceiling), and TF-IDF + logistic
 regression trained on the same rows as the leave-one-out model. Accuracy and the share of confident errors
 (wrong at confidence >= 0.9) per domain. Models are registered in the workspace's own registry and never
-promoted; ``--reuse`` keeps one already trained there for the same mix.
+promoted; ``--reuse`` keeps one already trained there for the same mix (a ``bench-<recipe>`` cycle).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_accuracy import run_runner, tfidf_logistic_regression
-from common import REPO, SHARED, print_table
+from bench_accuracy import prepare_workspace, run_runner, tfidf_logistic_regression
+from common import REPO, print_table
 
 from sentiment_lib.config import resolve_settings
 from sentiment_lib.data import dataset as data
@@ -35,22 +35,9 @@ from sentiment_lib.training.evaluate import CONFIDENT
 from sentiment_lib.workspace import Workspace
 
 
-def prepare_workspace(workspace: Path) -> None:
-    """SST-2 and the customer reviews imported and split, as ``make data`` and ``make demo`` do."""
-    ws = Workspace(workspace)
-    workspace.mkdir(parents=True, exist_ok=True)
-    if not ws.raw_data.is_file():
-        partial = ws.raw_data.with_suffix(".partial")
-        output = ["--output", str(partial)]
-        run_runner(workspace, "import-data", "sst2", "--source", str(SHARED / "sst2"), *output, "--overwrite")
-        run_runner(workspace, "import-data", "reviews", "--source", str(SHARED / "reviews"), *output, "--append")
-        partial.rename(ws.raw_data)
-    if not (ws.processed / "train.csv").is_file():
-        run_runner(workspace, "preprocess", "--workspace", str(workspace), "--cycle", "bench-preprocess")
-
-
-def trained_mixes(workspace: Path, preset: str) -> dict[str, object]:
-    """The newest registered version per mix of ``preset`` in the workspace's registry."""
+def trained_recipes(workspace: Path) -> dict[str, object]:
+    """The newest registered version per recipe (the ``bench-<recipe>`` cycle that trained it) in the
+    workspace's registry."""
     from mlflow import MlflowClient
 
     from sentiment_lib.tracking import runs
@@ -59,23 +46,41 @@ def trained_mixes(workspace: Path, preset: str) -> dict[str, object]:
     client, newest = MlflowClient(), {}
     name = Workspace(workspace).registered_model
     for version in sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)):
-        params = client.get_run(version.run_id).data.params
-        if params.get("settings.preset") == preset:
-            newest[params.get("settings.mix", "")] = version
+        run_name = client.get_run(version.run_id).info.run_name or ""
+        newest[run_name.removeprefix("train-bench-")] = version
     return newest
 
 
-def served_model(workspace: Path, preset: str, mix_text: str, reuse: bool) -> SentimentPredictor:
-    """The int8 predictor of a model of ``preset`` trained on ``mix_text`` (trained now unless reused)."""
+def served_model(workspace: Path, preset: str, recipe: str, overrides: dict[str, str], reuse: bool):
+    """The int8 predictor of ``preset`` with ``overrides``, trained now as ``runner.py train`` trains (cycle
+    ``bench-<recipe>``) unless ``reuse`` finds one already."""
     from sentiment_lib.tracking import registry
 
-    if not (reuse and mix_text in trained_mixes(workspace, preset)):
-        cycle = "bench-" + mix_text.replace(":", "").replace(",", "-")
-        where = ["--preset", preset, "--workspace", str(workspace), "--cycle", cycle]
-        run_runner(workspace, "train", *where, "-p", "mix", mix_text)
-    version = trained_mixes(workspace, preset)[mix_text]
+    if not (reuse and recipe in trained_recipes(workspace)):
+        where = ["--preset", preset, "--workspace", str(workspace), "--cycle", f"bench-{recipe}"]
+        run_runner(workspace, "train", *where, *(arg for pair in overrides.items() for arg in ("-p", *pair)))
+    version = trained_recipes(workspace)[recipe]
     served = registry.load_served_model(version.name, version=version.version)
     return SentimentPredictor.from_directory(served.model_dir, backend="onnx-int8")
+
+
+# the recipe of the project before the customer reviews: SST-2 alone, none of the levers added with them
+SST2_ONLY = {
+    "mix": "sst2:1,reviews:0",
+    "balance_labels": "0",
+    "augment_capabilities": "",
+    "identity_augment_rows": "0",
+    "truncation": "head",
+}
+
+
+def sst2_only_model(workspace: Path, preset: str, reuse: bool) -> SentimentPredictor:
+    return served_model(workspace, preset, f"{preset}-sst2-only", SST2_ONLY, reuse)
+
+
+def mix_model(workspace: Path, preset: str, mix_text: str, reuse: bool) -> SentimentPredictor:
+    recipe = f"{preset}-" + mix_text.replace(":", "").replace(",", "-").replace(".", "_")
+    return served_model(workspace, preset, recipe, {"mix": mix_text}, reuse)
 
 
 def without(base_mix: str, domain: str) -> str:
@@ -105,7 +110,7 @@ def domain_row(workspace: Path, args: argparse.Namespace, domain: str, test: pd.
         training_rows(workspace, args.preset, left_out, "validation"),
     )
     texts = rows[TEXT_COLUMN].tolist()
-    ours = served_model(workspace, args.preset, left_out, args.reuse)
+    ours = mix_model(workspace, args.preset, left_out, args.reuse)
     cells = [
         accuracy_and_confident_errors(predictor.predict(texts).positive_probabilities, rows)
         for predictor in (models["sst2"], ours, models["all"])
@@ -128,8 +133,8 @@ def main() -> None:
     test = data.read_split(workspace / "data/processed", "test")
     domains = args.domains or sorted(d for d in set(test["domain"]) if mix.source_of(d) == mix.REVIEWS_SOURCE)
     models = {
-        "sst2": served_model(workspace, args.preset, "sst2:1,reviews:0", args.reuse),
-        "all": served_model(workspace, args.preset, args.mix, args.reuse),
+        "sst2": sst2_only_model(workspace, args.preset, args.reuse),
+        "all": mix_model(workspace, args.preset, args.mix, args.reuse),
     }
     rows = [domain_row(workspace, args, domain, test, models) for domain in domains]
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {default_threads()} threads"
