@@ -10,7 +10,8 @@ from sentiment_lib.workspace import Workspace
 
 
 def workspace_with_feedback(tmp_path, **settings) -> Workspace:
-    ws = Workspace(tmp_path, Settings(max_train_samples=100, max_eval_samples=0, **settings))
+    levers = {"augment_capabilities": "", "identity_augment_rows": 0}  # rows of their own, tested below and elsewhere
+    ws = Workspace(tmp_path, Settings(max_train_samples=100, max_eval_samples=0, **{**levers, **settings}))
     ws.processed.mkdir(parents=True)
     base = pd.DataFrame({"Review": [f"base {i}" for i in range(300)], "Sentiment": ["positive", "negative"] * 150})
     base.to_csv(ws.processed / "train.csv", index=False)
