@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import socket
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from dotenv import load_dotenv
 
 from sentiment_lib import logs
 from sentiment_lib.config import apply_offline_defaults
+from sentiment_lib.serving.access import is_loopback
 from sentiment_lib.serving.api import ServeConfig, create_app
 from sentiment_lib.workspace import ENV_FILE
 
@@ -25,7 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
-    parser.add_argument("--threads", type=int, default=16, help="waitress worker threads (default: 16)")
+    parser.add_argument("--threads", type=int, help="waitress worker threads (default: 16, SENTIMENT_SERVE_THREADS)")
     parser.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
     parser.add_argument("--refresh-seconds", type=float, help="how often to check @champion (default: 10)")
     parser.add_argument("--no-micro-batching", action="store_true", help="answer each /predict on its own")
@@ -46,12 +48,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--workers must be at least 1, got {args.workers}")
     if args.debug and args.workers > 1:
         parser.error("--debug runs one development server; drop --workers")
+    if args.debug and not is_loopback(args.host):
+        # Werkzeug's debugger runs any Python code a visitor types into an error page
+        parser.error(f"--debug serves only on a loopback address, not {args.host}: its debugger runs code")
     return args
 
 
 def worker_args(args: argparse.Namespace) -> list[str]:
     """The options each worker process gets: the parent's own, but for --workers."""
-    options = ["--host", args.host, "--port", str(args.port), "--threads", str(args.threads)]
+    options = ["--host", args.host, "--port", str(args.port)]
+    options += ["--threads", str(args.threads)] if args.threads is not None else []
     options += ["--workspace", args.workspace]
     if args.refresh_seconds is not None:
         options += ["--refresh-seconds", str(args.refresh_seconds)]
@@ -68,6 +74,33 @@ def run_workers(args: argparse.Namespace) -> int:
     return Workers(listener, args.workers, worker_args(args), Path(__file__).resolve()).run()
 
 
+def waitress_options(config: ServeConfig) -> dict:
+    """waitress's limits from the serving settings (README "Security")."""
+    allow_open_files(config.connection_limit + 256)  # each connection is a descriptor; models and logs need more
+    return {
+        "threads": config.threads,
+        "ident": "sentiment",
+        # waitress refuses a body over the limit (by Content-Length, or once a chunked body passes it) before
+        # reading it in full; Flask's own check would come only after waitress had buffered the whole body
+        "max_request_body_size": config.max_body_bytes,
+        "connection_limit": config.connection_limit,
+        "channel_timeout": config.channel_timeout_seconds,
+        "cleanup_interval": max(1, min(30, config.channel_timeout_seconds // 2)),
+        "asyncore_use_poll": True,  # select() fails on descriptors past 1023, which a high limit reaches
+        # waitress drops forwarding headers from peers it does not trust; the app needs to see them to know that
+        # a loopback peer (a proxy on this host) is forwarding for someone else (sentiment_lib/serving/access.py)
+        "clear_untrusted_proxy_headers": False,
+    }
+
+
+def allow_open_files(wanted: int) -> None:
+    """Raise this process's soft limit on open files towards ``wanted`` (never past the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     load_dotenv(os.path.join(args.workspace, ENV_FILE), override=False)
@@ -82,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         public_status=True if args.public_status else None,
         access_log=True if args.log_format == "json" else None,
+        threads=args.threads,
     )
     app = create_app(config)
     if args.debug:
@@ -89,10 +123,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     from waitress import serve
 
-    logging.getLogger("app").info("Serving on http://%s:%d (threads=%d)", args.host, args.port, args.threads)
-    # waitress refuses a body over the limit (by Content-Length, or once a chunked body passes it) before
-    # reading it in full; Flask's own check would come only after waitress had buffered the whole body
-    options = {"threads": args.threads, "ident": "sentiment", "max_request_body_size": config.max_body_bytes}
+    logging.getLogger("app").info("Serving on http://%s:%d (threads=%d)", args.host, args.port, config.threads)
+    options = waitress_options(config)
     if args.socket_fd is not None:  # a worker of --workers: the parent's socket, already listening
         serve(app, sockets=[socket.socket(fileno=args.socket_fd)], **options)
     else:

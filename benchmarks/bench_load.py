@@ -1,7 +1,7 @@
 """The HTTP API under sustained load, on loopback: soaks, max-size batches beside live traffic, a model swap.
 
     .venv/bin/python benchmarks/bench_load.py [--duration 300] [--baseline-seconds 10] [--quick]
-                                              [--model-from WORKSPACE] [--seed 0] [--keep]
+                                              [--model-from WORKSPACE] [--seed 0] [--keep] [--baseline-ref REF]
 
 Builds its own workspace (a temporary folder) whose registry holds the model as version 1, @champion,
 starts the real server (`python app.py --workspace <ws> --port <free>`)
@@ -21,6 +21,8 @@ answer other than a retried 503, or a connection error), server RSS growth of 10
 a; b and c report theirs: b holds the working memory of max-size batches, c two models while swapping), p99 of
 /predict or /health of 250 ms or more in phase b, a failed request or a missing switch of model_version
 across the swap. `--quick` is a smoke run: 5 s per phase, 2 s of baseline (set-up adds about a minute).
+`--baseline-ref REF` first runs every phase against app.py of git ref REF (a temporary worktree, the same
+registry and machine) and adds a target per traffic stream: this checkout's req/s at most 5% below REF's.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import numpy as np
-from common import REPO, SHARED, process_tree, rss_mb, sst2_test
+from common import REPO, SHARED, checkout, process_tree, rss_mb, sst2_test
 
 from sentiment_lib.errors import SentimentError
 from sentiment_lib.serving import process as serve_process
@@ -97,14 +99,14 @@ def machine() -> str:
     )
 
 
-def code_version() -> str:
-    """The commit measured, and whether the working tree differs from it."""
+def code_version(folder: Path = REPO) -> str:
+    """The commit measured in ``folder``, and whether its working tree differs from it."""
     try:
         commit = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True,
             text=True,
             check=True,
@@ -332,6 +334,9 @@ class Phase:
     other_cpu: float  # every other process on the machine
     stuck: int  # client threads still running after the drain timeout
 
+    def requests_per_second(self, label: str) -> float:
+        return len(self.streams[label].latencies) / self.elapsed
+
     @property
     def rss_growth(self) -> float:
         if not self.rss_start:  # the server was gone: no reading, and no target met
@@ -511,7 +516,7 @@ def build_registry(workspace: Path, model_from: Path | None, seed: int) -> tuple
     return name, version
 
 
-def start_server(workspace: Path, port: int, token: str, log) -> subprocess.Popen:
+def start_server(workspace: Path, port: int, token: str, log, app: Path | None = None) -> subprocess.Popen:
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
@@ -519,7 +524,7 @@ def start_server(workspace: Path, port: int, token: str, log) -> subprocess.Pope
         "SENTIMENT_SERVE_REFRESH_SECONDS": "0",  # the swap happens when phase c calls /admin/reload
         "ADMIN_TOKEN": token,
     }
-    process = serve_process.launch_app(workspace, port, env=env, output=log)
+    process = serve_process.launch_app(workspace, port, env=env, output=log, app=app)
     serve_process.wait_until_healthy(process, f"http://127.0.0.1:{port}", where=log.name)
     return process
 
@@ -655,10 +660,26 @@ def parse_args() -> argparse.Namespace:
         "default: the packaged encoder with an untrained head, same architecture and inference cost",
     )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark's workspace and server log")
+    parser.add_argument(
+        "--baseline-ref",
+        help="also run every phase, first, against app.py of this git ref (a worktree, same registry and "
+        "machine) and compare throughput: a change to the server measured against the code before it",
+    )
     args = parser.parse_args()
     if args.quick:
         args.duration, args.baseline_seconds = 5.0, 2.0
     return args
+
+
+@dataclass
+class Run:
+    """One server's pass through every phase."""
+
+    code: str
+    phases: list
+    swap: Swap
+    backend: str
+    log_findings: list[str]
 
 
 def run_all(args: argparse.Namespace, workspace: Path, texts: list[str]) -> int:
@@ -671,25 +692,64 @@ def run_all(args: argparse.Namespace, workspace: Path, texts: list[str]) -> int:
         raise SentimentError(f"{items} of the longest sentences make {len(sample)} bytes, over the body limit")
     print(f"Setting up {workspace} (registering the model: int8 export, about a minute) ...", flush=True)
     with contextlib.redirect_stdout(sys.stderr):  # the libraries' chatter stays off the table's stream
-        name, old = build_registry(workspace, args.model_from, args.seed)
-    port, token = serve_process.free_port(), secrets.token_hex(16)
-    log_path = workspace / "app.log"
-    with log_path.open("wb") as log:
-        server = start_server(workspace, port, token, log)
-        try:
-            backend = json.loads(Connection(port, PREDICT_TIMEOUT).send("GET", "/model")[2]).get("backend", "?")
-            phases = measure(args, server.pid, port, texts, items, Swap(old, token, port, name))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    phases, swap = phases
-    report(args, phases, swap, items, backend, server_log_findings(log_path))
-    checks = check_targets({p.name: p for p in phases}, swap)
+        name, _ = build_registry(workspace, args.model_from, args.seed)
+    baseline = None
+    if args.baseline_ref:
+        with checkout(args.baseline_ref) as folder:
+            print(f"Baseline: app.py of {args.baseline_ref} ...", flush=True)
+            baseline = serve_and_measure(args, workspace, texts, items, name, folder)
+        report(args, baseline, items)
+    print(f"This checkout ({code_version()}) ...", flush=True)
+    current = serve_and_measure(args, workspace, texts, items, name, None)
+    report(args, current, items)
+    checks = check_targets({p.name: p for p in current.phases}, current.swap)
+    if baseline is not None:
+        checks += compare_throughput(baseline, current)
     print("\nTargets\n")
     print_markdown(["target", "measured", "met"], [[t, m, "yes" if ok else "**NO**"] for t, m, ok in checks])
     missed = [t for t, _, ok in checks if not ok]
     print(f"\n{len(missed)} target(s) missed" + (": " + "; ".join(missed) if missed else ""))
     return 1 if missed else 0
+
+
+def serve_and_measure(args, workspace: Path, texts: list[str], items: int, name: str, checkout_dir) -> Run:
+    """Start app.py (this checkout's, or the one in ``checkout_dir``) on the workspace and run every phase."""
+    import mlflow
+
+    from sentiment_lib.config import CHAMPION
+
+    code = code_version(checkout_dir or REPO)
+    old = str(mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION).version)
+    port, token = serve_process.free_port(), secrets.token_hex(16)
+    log_path = workspace / f"app-{code}.log"
+    with log_path.open("wb") as log:
+        server = start_server(workspace, port, token, log, checkout_dir / "app.py" if checkout_dir else None)
+        try:
+            backend = json.loads(Connection(port, PREDICT_TIMEOUT).send("GET", "/model")[2]).get("backend", "?")
+            phases, swap = measure(args, server.pid, port, texts, items, Swap(old, token, port, name))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return Run(code, phases, swap, backend, server_log_findings(log_path))
+
+
+def compare_throughput(baseline: Run, current: Run, tolerance: float = 0.05) -> list[tuple[str, str, bool]]:
+    """Per phase, this checkout's answered req/s against the baseline's (at most ``tolerance`` lower)."""
+    checks = []
+    for before, after in zip(baseline.phases, current.phases, strict=True):
+        for label in before.streams:
+            if label.startswith("GET /health"):  # polled at a fixed interval: its rate says nothing
+                continue
+            old, new = before.requests_per_second(label), after.requests_per_second(label)
+            change = (new - old) / old if old else 0.0
+            checks.append(
+                (
+                    f"{before.name}, {label}: req/s within {tolerance:.0%} of {baseline.code}",
+                    f"{old:.1f} → {new:.1f} ({change:+.1%})",
+                    change >= -tolerance,
+                )
+            )
+    return checks
 
 
 def measure(args, pid: int, port: int, texts: list[str], items: int, swap: Swap) -> tuple[list[Phase], Swap]:
@@ -732,7 +792,8 @@ def measure(args, pid: int, port: int, texts: list[str], items: int, swap: Swap)
     return phases, swap
 
 
-def report(args, phases: list[Phase], swap: Swap, items: int, backend: str, log_findings: list[str]) -> None:
+def report(args, run: Run, items: int) -> None:
+    phases, swap, backend, log_findings = run.phases, run.swap, run.backend, run.log_findings
     print(f"\nMachine: {machine()}")
     model = (
         f"@champion of {args.model_from}"
@@ -741,8 +802,7 @@ def report(args, phases: list[Phase], swap: Swap, items: int, backend: str, log_
         "as a trained model; its labels mean nothing, which a load test does not need)"
     )
     print(
-        f"Model: {model}; served back-end {backend}. Code: {code_version()}. "
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC."
+        f"Model: {model}; served back-end {backend}. Code: {run.code}. Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC."
     )
     title = (
         f"\nThe API under load on loopback (`benchmarks/bench_load.py"

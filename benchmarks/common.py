@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from sentiment_lib.data import importers
@@ -67,3 +70,16 @@ def rss_mb(root: int) -> float:
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
     return total / 1024
+
+
+@contextlib.contextmanager
+def checkout(ref: str) -> Iterator[Path]:
+    """This repository at ``ref`` in a temporary git worktree (removed afterwards): the code a change is
+    measured against in the same run, on the same machine, with the same virtual environment."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / "checkout"
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(folder), ref], check=True,
+                   capture_output=True)  # fmt: skip
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(folder)], capture_output=True)

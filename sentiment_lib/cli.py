@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -194,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--workspace", default=".", help="folder holding reports/ (default: .)")
     _add_wait_option(sub)
     sub.set_defaults(handler=cmd_report, writes_workspace=True)
+    sub = commands.add_parser("api-key", help="make an API key for app.py (SENTIMENT_SERVE_API_KEYS_FILE)")
+    sub.add_argument("action", choices=["add"])
+    sub.add_argument("key_id", help="a name for the key, shown in the served log and /metrics (not secret)")
+    sub.add_argument("--file", required=True, help="the keys file app.py reads (created owner-only)")
+    sub.set_defaults(handler=cmd_api_key)
     return parser
 
 
@@ -519,6 +525,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_params(args: argparse.Namespace) -> int:
     for name, info in notebooks.declared_parameters(args.step).items():
         print(f"{name:28} {info['inferred_type_name']:6} {info['default']:34} {info['help']}")
+    return 0
+
+
+def cmd_api_key(args: argparse.Namespace) -> int:
+    from sentiment_lib.serving import api_keys
+
+    key = api_keys.add_key(args.file, args.key_id)
+    # the key alone on stdout, for a script to capture; what it is on stderr
+    print(f"Key {args.key_id!r} added to {args.file} (its digest only); it is not shown again:", file=sys.stderr)
+    print(key)
     return 0
 
 

@@ -95,6 +95,10 @@ class Settings:
     feedback_path: str = "data/feedback/feedback.csv"
     served_log_dir: str = "logs/served"
     served_log_retention_days: int = 30  # the API deletes served-log days older than this
+    # disk the served log may take: a day's bytes per API process (the last tenth sampled, then texts only
+    # counted) and the characters logged of one text (the drift checks need no more)
+    served_log_max_mb_per_day: float = 100.0
+    served_log_max_text_chars: int = 2000
     incoming_settle_seconds: float = 0.0  # data/incoming: skip files changed more recently (0: rename protocol only)
     staleness_window: int = 500  # most recent labelled feedback rows judged
     min_feedback_rows: int = 100  # fewer labelled rows than this: performance is not judged
@@ -200,6 +204,8 @@ def _validate(s: Settings) -> None:
         problems.append(f"feedback_holdout_fraction must be between 0 and 0.5, got {s.feedback_holdout_fraction}")
     if s.served_log_retention_days < 1:
         problems.append(f"served_log_retention_days must be >= 1, got {s.served_log_retention_days}")
+    if s.served_log_max_mb_per_day < 0 or s.served_log_max_text_chars < 0:
+        problems.append("served_log_max_mb_per_day and served_log_max_text_chars must be 0 (no limit) or more")
     if s.cycle_minutes <= 0 or s.step_timeout_seconds <= 0:
         problems.append("cycle_minutes and step_timeout_seconds must be > 0")
     positives = [

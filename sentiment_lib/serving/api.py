@@ -26,11 +26,11 @@ from sentiment_lib.csv_safety import neutralise_formulas
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.errors import ConfigError, DataValidationError
 from sentiment_lib.inference import explain
-from sentiment_lib.io import read_csv_strict
-from sentiment_lib.serving import openapi
+from sentiment_lib.serving import access, csv_upload, openapi
+from sentiment_lib.serving.api_keys import ApiKeys
 from sentiment_lib.serving.metrics import ApiMetrics
 from sentiment_lib.serving.model_holder import MicroBatcher, ModelHolder
-from sentiment_lib.serving.pages import pages
+from sentiment_lib.serving.pages import check_operator_access, pages
 from sentiment_lib.serving.schemas import ApiSchemas, InvalidRequest
 from sentiment_lib.serving.served_log import ServedLog
 from sentiment_lib.serving.web import BadRequest, state, token_matches
@@ -39,6 +39,7 @@ from sentiment_lib.workspace import Workspace
 
 routes = Blueprint("sentiment", __name__)
 access_log = logging.getLogger("sentiment.access")
+log = logging.getLogger(__name__)
 # a caller's X-Request-ID is echoed only if it looks like an id: it goes into the logs verbatim
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -56,7 +57,20 @@ class ServeConfig:
     workspace: str = "."
     max_review_chars: int = 5000
     max_batch_items: int = 1000
+    # characters of a whole batch: 1,000 reviews of 5,000 took 32 s of both cores; this is 1,000 of 500
+    max_batch_chars: int = 500_000
+    max_csv_columns: int = 20  # a CSV header with more columns is refused before the body is parsed
     max_body_bytes: int = 5 * 1024 * 1024  # waitress refuses a larger body before reading it
+    # waitress: idle connections do not hold a thread, so a high limit costs only file descriptors and a few
+    # KB each; with its default of 100, 100 idle clients locked everyone out (README "Security")
+    threads: int = 16
+    connection_limit: int = 1000
+    channel_timeout_seconds: int = 30  # a connection silent this long is closed
+    # who is calling: forwarding headers are believed only from these proxy addresses (comma-separated)
+    trusted_proxies: str = ""
+    api_keys_file: str = ""  # keys (hashed) that /predict, /batch_predict and /explain require; empty: open
+    rate_limit_per_minute: float = 0.0  # per API key (or client address without keys); 0 = no limit
+    rate_limit_burst: int = 20  # requests a client may send at once before the rate applies
     max_concurrent_batches: int = 2  # /batch_predict model calls at once; more wait, then get 503
     # how long a batch waits for a slot before the 503; waiting holds a server thread, which /predict and
     # /health need (16 waiting batches on 16 threads queued /health behind them for 2 s in bench_load)
@@ -67,6 +81,7 @@ class ServeConfig:
     micro_batching: bool = True
     log_inputs: bool = True  # served texts go to the workspace's served log for the drift checks
     admin_token: str = ""  # from ADMIN_TOKEN only; empty disables /admin/reload
+    metrics_token: str = ""  # from METRICS_TOKEN only: a scraper's bearer token for /metrics off this host
     host: str = "127.0.0.1"  # the address served on: off loopback, the status page needs a token or public_status
     public_status: bool = False  # the status page and reports open to anyone who can reach the server
     access_log: bool = False  # one log record per request (app.py turns it on with --log-format json)
@@ -82,10 +97,25 @@ class ServeConfig:
         values: dict[str, Any] = {}
         for f in fields(cls):
             name = f"SENTIMENT_SERVE_{f.name.upper()}"
-            if name in os.environ and f.name != "admin_token":
+            if name in os.environ and f.name not in SECRETS:
                 values[f.name] = parse_value(name, os.environ[name], type(getattr(cls, f.name)))
-        values["admin_token"] = os.environ.get("ADMIN_TOKEN", "")
+        values.update({name: os.environ.get(env, "") for name, env in SECRETS.items()})
         return replace(cls(**values), **{k: v for k, v in overrides.items() if v is not None})
+
+    def __post_init__(self) -> None:
+        problems = [f"{name} must be at least 1" for name in POSITIVE if getattr(self, name) < 1]
+        try:
+            access.parse_trusted_proxies(self.trusted_proxies)
+        except ValueError as err:
+            problems.append(f"trusted_proxies must be IP addresses separated by commas: {err}")
+        if self.rate_limit_per_minute < 0:
+            problems.append("rate_limit_per_minute must be 0 (no limit) or more")
+        if problems:
+            raise ConfigError("Serving settings: " + "; ".join(problems))
+
+
+SECRETS = {"admin_token": "ADMIN_TOKEN", "metrics_token": "METRICS_TOKEN"}  # never a SENTIMENT_SERVE_ variable
+POSITIVE = ("threads", "connection_limit", "channel_timeout_seconds", "max_csv_columns", "rate_limit_burst")
 
 
 def create_app(
@@ -103,6 +133,8 @@ def create_app(
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
+    # Werkzeug answers '//predict' with a redirect to an absolute URL built from the Host header
+    app.url_map.merge_slashes = False
     if holder is None:
         runs.configure_client(ws.root)
         holder = ModelHolder(ws.registered_model, config.alias)
@@ -118,14 +150,29 @@ def create_app(
         if config.micro_batching
         else None,
         "batch_slots": threading.BoundedSemaphore(config.max_concurrent_batches),
-        "served_log": ServedLog(ws.served_log, ws.settings.served_log_retention_days) if config.log_inputs else None,
+        "served_log": _served_log(ws) if config.log_inputs else None,
         "workspace": ws,
-        "schemas": ApiSchemas(config.max_review_chars, config.max_batch_items),
+        "schemas": ApiSchemas(config.max_review_chars, config.max_batch_items, config.max_batch_chars),
+        "trusted_proxies": access.parse_trusted_proxies(config.trusted_proxies),
+        "api_keys": ApiKeys(config.api_keys_file) if config.api_keys_file else None,
+        "rate_limiter": access.RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst)
+        if config.rate_limit_per_minute
+        else None,
     }
     app.extensions["sentiment"]["openapi"] = openapi.document(app.extensions["sentiment"]["schemas"], __version__)
     app.register_blueprint(routes)
     app.register_blueprint(pages)
     return app
+
+
+def _served_log(ws: Workspace) -> ServedLog:
+    s = ws.settings
+    return ServedLog(
+        ws.served_log,
+        s.served_log_retention_days,
+        max_bytes_per_day=int(s.served_log_max_mb_per_day * 1024 * 1024),
+        max_text_chars=s.served_log_max_text_chars,
+    )
 
 
 def _error(message: str, status: int) -> tuple[Response, int]:
@@ -143,9 +190,19 @@ def _bad_request(err: BadRequest) -> tuple[Response, int]:
 @routes.app_errorhandler(HTTPException)
 def _http_error(err: HTTPException) -> tuple[Response, int]:
     if err.code == 413:
-        limit = state()["config"].max_body_bytes
-        return _error(f"Request body is larger than the limit of {limit} bytes", 413)
+        return _error(_too_large_message(), 413)
     return _error(err.description or err.name, err.code or 500)
+
+
+def _too_large_message() -> str:
+    """Which limit a 413 hit: the body's bytes, or (a multipart form within them) its parts or fields."""
+    limit = state()["config"].max_body_bytes
+    if request.content_length is None or request.content_length > limit:
+        return f"Request body is larger than the limit of {limit} bytes (max_body_bytes)"
+    return (
+        f"The multipart form has too many parts (at most {request.max_form_parts}) or a field over "
+        f"{request.max_form_memory_size} bytes outside a file: send the CSV as one file part"
+    )
 
 
 @routes.before_app_request
@@ -154,6 +211,8 @@ def _start_request() -> None:
     given = request.headers.get("X-Request-ID", "")
     g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     g.model_version = None
+    g.key_id = None
+    g.client = access.client_address(request.remote_addr, request.headers, state()["trusted_proxies"])
 
 
 @routes.after_app_request
@@ -182,8 +241,10 @@ def _served(texts: Sequence[str], labels: Sequence[str], confidences: Sequence[f
     g.model_version = version
     metrics, served_log = state()["metrics"], state()["served_log"]
     metrics.observe_predictions(labels, confidences)
-    if served_log is not None and not served_log.record(texts, labels, confidences, version):
-        metrics.served_log_errors.inc()
+    if served_log is None:
+        return
+    outcome = served_log.record(texts, labels, confidences, version, key_id=g.key_id)
+    metrics.observe_served_log(outcome)
 
 
 @contextmanager
@@ -201,8 +262,43 @@ def _batch_slot() -> Iterator[None]:
 def _serving_model():
     model = state()["holder"].current
     if model is None:
-        raise BadRequest(f"No model is loaded: {state()['holder'].last_error}", 503)
+        raise BadRequest(_unavailable(), 503, retry_after=5)
     return model
+
+
+def _unavailable() -> str:
+    """What a caller learns when no model is loaded: not why (the loader's error names store paths and
+    URIs); that is in the server's log, under the request id given here."""
+    log.warning("Request %s: no model to serve: %s", g.request_id, state()["holder"].last_error)
+    return f"Model unavailable; the server's log says why (request id {g.request_id})"
+
+
+def _caller_allowed() -> None:
+    """The prediction endpoints: the caller's API key when keys are configured, then its rate limit.
+
+    Raises:
+        BadRequest: 401 without a known key, 429 (with Retry-After) over the rate.
+    """
+    keys = state()["api_keys"]
+    if keys is not None:
+        g.key_id = keys.identify(_presented_key())
+        if g.key_id is None:
+            raise BadRequest(
+                "An API key is required: send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", 401
+            )
+        state()["metrics"].key_requests.labels(g.key_id).inc()
+    limiter = state()["rate_limiter"]
+    if limiter is None:
+        return
+    who = f"key:{g.key_id}" if g.key_id else f"address:{g.client}"
+    wait = limiter.wait_seconds(who)
+    if wait:
+        state()["metrics"].rate_limited.inc()
+        raise BadRequest(f"Rate limit of {limiter.rate * 60:g} requests a minute reached; retry later", 429, wait)
+
+
+def _presented_key() -> str:
+    return request.headers.get("X-API-Key", "") or request.headers.get("Authorization", "").removeprefix("Bearer ")
 
 
 def _json_body() -> Any:
@@ -237,6 +333,7 @@ def _check_text(value: Any, where: str) -> str:
 
 @routes.post("/predict")
 def predict() -> Response:
+    _caller_allowed()
     text = _validated("predict").review
     model = _serving_model()
     batcher = state()["batcher"]
@@ -255,6 +352,7 @@ def predict() -> Response:
 @routes.post("/explain")
 def explain_prediction() -> Response:
     """Not served traffic: the occluded variants would distort the drift and label-free checks."""
+    _caller_allowed()
     text = _validated("predict").review
     model = _serving_model()
     with _batch_slot():  # one batch of (words + 1) texts: as costly as a batch request
@@ -264,6 +362,7 @@ def explain_prediction() -> Response:
 
 @routes.post("/batch_predict")
 def batch_predict() -> Response:
+    _caller_allowed()
     if request.is_json:
         return _batch_json()
     if request.files or request.mimetype in {"text/csv", "application/csv"}:
@@ -280,8 +379,16 @@ def _check_count(count: int) -> None:
         raise BadRequest(str(err)) from None
 
 
+def _check_total_chars(texts: list[str]) -> None:
+    try:
+        state()["schemas"].check_total_chars(texts)
+    except InvalidRequest as err:
+        raise BadRequest(str(err), 413) from None
+
+
 def _batch_json() -> Response:
     texts = _validated("batch").reviews
+    _check_total_chars(texts)
     model = _serving_model()
     with _batch_slot():
         out = model.predictor.predict(texts)
@@ -294,14 +401,17 @@ def _batch_json() -> Response:
 
 
 def _read_csv_upload() -> pd.DataFrame:
+    """The uploaded rows, their header checked before the body is parsed, and every text checked."""
     upload = next(iter(request.files.values()), None)
     raw = upload.read() if upload is not None else request.get_data()
     try:
-        frame = read_csv_strict(raw, name="the uploaded CSV")
+        frame = csv_upload.read_upload(raw, state()["config"].max_csv_columns)
     except DataValidationError as err:
         raise BadRequest(str(err)) from None
-    if TEXT_COLUMN not in frame.columns:
-        raise BadRequest(f"CSV has no {TEXT_COLUMN!r} column; found {list(frame.columns)}")
+    _check_count(len(frame))
+    for i, text in enumerate(frame[TEXT_COLUMN]):
+        _check_text(text, f"row {i + 2} of the CSV")
+    _check_total_chars(frame[TEXT_COLUMN].tolist())
     return frame
 
 
@@ -314,12 +424,9 @@ def _csv_safe_requested() -> bool:
 
 
 def _batch_csv() -> Response:
-    frame = _read_csv_upload()
-    _check_count(len(frame))
-    for i, text in enumerate(frame[TEXT_COLUMN]):
-        _check_text(text, f"row {i + 2} of the CSV")
     model = _serving_model()
-    with _batch_slot():
+    with _batch_slot():  # parsing costs too: it waits its turn with the model calls
+        frame = _read_csv_upload()
         out = model.predictor.predict(frame[TEXT_COLUMN].tolist())
     _served(frame[TEXT_COLUMN].tolist(), out.labels, out.confidences, model.version)
     frame["sentiment"] = out.labels
@@ -335,11 +442,10 @@ def _batch_csv() -> Response:
 def health() -> tuple[Response, int]:
     holder, batcher, served_log = state()["holder"], state()["batcher"], state()["served_log"]
     if holder.current is None:
-        return jsonify({"status": "unavailable", "reason": holder.last_error}), 503
+        return jsonify({"status": "unavailable", "reason": _unavailable(), "request_id": g.request_id}), 503
     body = {"status": "ok", "model_version": holder.current.version}
-    if served_log is not None and served_log.failures:
-        body["served_log_failures"] = served_log.failures
-        body["served_log_last_failure"] = served_log.last_failure
+    if served_log is not None:
+        body.update(served_log.health())
     stuck, limit = (batcher.stuck_seconds() if batcher else 0.0), state()["config"].stuck_after_seconds
     if stuck > limit:
         reason = f"the micro-batcher's model call has run for {stuck:.0f} s (limit {limit:g} s)"
@@ -351,11 +457,13 @@ def health() -> tuple[Response, int]:
 
 @routes.get("/model")
 def model_info() -> Response:
+    check_operator_access()
     return jsonify(_serving_model().describe())
 
 
 @routes.get("/model/card")
 def model_card() -> Response:
+    check_operator_access()
     model = _serving_model()
     if not model.card:
         raise BadRequest(f"Version {model.version} has no model card (03_evaluate writes one)", 404)
@@ -372,5 +480,5 @@ def admin_reload() -> tuple[Response, int]:
     holder = state()["holder"]
     swapped = holder.refresh()
     if holder.current is None:
-        return _error(f"No model is loaded: {holder.last_error}", 503)
+        return _error(_unavailable(), 503)
     return jsonify({"reloaded": swapped, "model_version": holder.current.version}), 200

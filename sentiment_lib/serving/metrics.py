@@ -27,6 +27,7 @@ from sentiment_lib.reports import latest_verdict
 
 if TYPE_CHECKING:
     from sentiment_lib.serving.model_holder import ModelHolder
+    from sentiment_lib.serving.served_log import LogOutcome
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,19 @@ class ApiMetrics:
         self.served_log_errors = Counter(
             "sentiment_served_log_write_errors", "Served-log writes that failed", registry=self.registry
         )
+        self.served_log_skipped = Counter(
+            "sentiment_served_log_skipped", "Served texts not logged: over the day's byte budget",
+            registry=self.registry,
+        )  # fmt: skip
+        self.served_log_truncated = Counter(
+            "sentiment_served_log_truncated", "Served texts logged cut to the per-text limit", registry=self.registry
+        )
+        self.key_requests = Counter(
+            "sentiment_api_key_requests", "Prediction requests by API key id", ["key_id"], registry=self.registry
+        )
+        self.rate_limited = Counter(
+            "sentiment_rate_limited", "Requests refused with 429 over the rate limit", registry=self.registry
+        )
         self.live = CollectorRegistry()
         self.live.register(ServingState(holder, reports))
 
@@ -80,6 +94,12 @@ class ApiMetrics:
         for label, confidence in zip(labels, confidences, strict=True):
             self.predictions.labels(label).inc()
             self.confidence.observe(float(confidence))
+
+    def observe_served_log(self, outcome: LogOutcome) -> None:
+        if outcome.failed:
+            self.served_log_errors.inc()
+        self.served_log_skipped.inc(outcome.skipped)
+        self.served_log_truncated.inc(outcome.truncated)
 
     def exposition(self) -> bytes:
         """The text a scrape gets: every worker's counters when several run, and the live gauges."""

@@ -32,11 +32,12 @@ BATCH_EXAMPLE = {
 }
 ERRORS = {
     400: "the body does not match the request schema; the message says which field and why",
-    401: "a missing or wrong token (Authorization: Bearer <ADMIN_TOKEN>)",
-    403: "the status page is not public on this address (see --public-status)",
+    401: "a missing or wrong token or API key (Authorization: Bearer <token or key>, or X-API-Key)",
+    403: "open only to clients on the server's own host, or with ADMIN_TOKEN (README: Security)",
     404: "no such file, card, or endpoint",
-    413: "the body is over the size limit",
+    413: "over a size limit (body bytes, batch characters or form parts); the message says which",
     415: "the wrong Content-Type",
+    429: "over the rate limit of this API key or address (Retry-After says when to retry)",
     503: "no model is loaded, or the model is busy (Retry-After says when to retry)",
 }
 
@@ -70,7 +71,7 @@ def _operations() -> dict[str, dict]:
                     "description": "the label and its confidence",
                     "content": _json(s.PredictResponse, PREDICT_EXAMPLE),
                 },
-                **_errors(400, 413, 415, 503),
+                **_errors(400, 401, 413, 415, 429, 503),
             },
         }
     }
@@ -105,7 +106,7 @@ def _operations() -> dict[str, dict]:
                         "text/csv": {"schema": {"type": "string"}},
                     },
                 },
-                **_errors(400, 413, 415, 503),
+                **_errors(400, 401, 413, 415, 429, 503),
             },
         }
     }
@@ -118,7 +119,7 @@ def _operations() -> dict[str, dict]:
                     "description": "the label, its confidence, and each token's signed weight (not logged as traffic)",
                     "content": _json(s.ExplainResponse, EXPLAIN_EXAMPLE),
                 },
-                **_errors(400, 413, 415, 503),
+                **_errors(400, 401, 413, 415, 429, 503),
             },
         }
     }
@@ -141,19 +142,22 @@ def _operations() -> dict[str, dict]:
         "/model": {
             "get": {
                 "summary": "The served version and its evaluation metrics",
-                "responses": {"200": {"description": "the version", "content": _json(s.ModelResponse)}, **_errors(503)},
+                "responses": {
+                    "200": {"description": "the version", "content": _json(s.ModelResponse)},
+                    **_errors(401, 403, 503),
+                },
             }
         },
         "/model/card": {
             "get": {
                 "summary": "The served version's model card",
-                "responses": {"200": _text("text/markdown", "the card, in Markdown"), **_errors(404, 503)},
+                "responses": {"200": _text("text/markdown", "the card, in Markdown"), **_errors(401, 403, 404, 503)},
             }
         },
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics",
-                "responses": {"200": _text("text/plain", "text exposition format")},
+                "responses": {"200": _text("text/plain", "text exposition format"), **_errors(401, 403)},
             }
         },
         "/status": {

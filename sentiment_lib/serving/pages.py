@@ -1,47 +1,46 @@
 """The operator's side of the app: the status page, the reports, the API's own description, the metrics.
 
-The status page and ``reports/`` are open on loopback (or with ``--public-status``); on any other address
-they need ``ADMIN_TOKEN``. The API routes are in :mod:`sentiment_lib.serving.api`.
+The status page, ``reports/``, /metrics, /model and /model/card are open to clients on the server's own host
+(or, but for /metrics, with ``--public-status``); any other client needs ``ADMIN_TOKEN`` (/metrics also takes
+``METRICS_TOKEN``). The API routes are in :mod:`sentiment_lib.serving.api`.
 """
 
 from __future__ import annotations
 
-import ipaddress
-
 from flask import Blueprint, Response, jsonify, request, send_from_directory
 
-from sentiment_lib.serving import openapi, status_page
+from sentiment_lib.serving import access, openapi, status_page
 from sentiment_lib.serving.metrics import CONTENT_TYPE
 from sentiment_lib.serving.web import STATUS_COOKIE, BadRequest, state, token_matches
 
 pages = Blueprint("pages", __name__)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def client_is_local() -> bool:
+    """The caller is on this host (its own address, forwarding headers believed only from trusted proxies)."""
+    return access.client_is_local(request.remote_addr, request.headers, state()["trusted_proxies"])
 
 
-def _check_status_access() -> None:
-    """The status page and reports are open on loopback or with public_status; elsewhere they need ADMIN_TOKEN.
+def check_operator_access(extra_token: str = "", public_opens: bool = True) -> None:
+    """The status page, reports, /model and /model/card (and /metrics) are open to a client on this host or
+    with public_status (if ``public_opens``); any other client needs ADMIN_TOKEN (or ``extra_token``, /metrics'
+    METRICS_TOKEN).
 
     Raises:
         BadRequest: 403 without a token configured, 401 with a missing or wrong one.
     """
     config = state()["config"]
-    if config.public_status or _is_loopback(config.host):
+    if (public_opens and config.public_status) or client_is_local():
         return
-    if not config.admin_token:
+    tokens = [token for token in (config.admin_token, extra_token) if token]
+    if not tokens:
         raise BadRequest(
-            f"The status page is not public on {config.host}: start app.py with --public-status, or set "
-            "ADMIN_TOKEN and send it (Authorization: Bearer <token> or ?token=<token>)",
+            "This page is open only to clients on the server's own host: set ADMIN_TOKEN (or METRICS_TOKEN for "
+            "/metrics) and send it (Authorization: Bearer <token> or ?token=<token>), or start app.py with "
+            "--public-status (pages, not /metrics)",
             403,
         )
-    if not token_matches(config.admin_token, allow_query=True):
+    if not any(token_matches(token, allow_query=True) for token in tokens):
         raise BadRequest("Missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN> or ?token=)", 401)
 
 
@@ -55,16 +54,21 @@ def _remember_token(response: Response) -> Response:
 @pages.get("/")
 @pages.get("/status")
 def status() -> Response:
-    _check_status_access()
+    check_operator_access()
     page = status_page.render(state()["workspace"], state()["holder"].current)
     return _remember_token(Response(page, mimetype="text/html"))
 
 
 @pages.get("/reports/<path:name>")
 def report_file(name: str) -> Response:
-    """A file under the workspace's ``reports/``, read-only; a path that leaves it is a 404."""
-    _check_status_access()
-    return send_from_directory(state()["workspace"].reports, name, max_age=0)
+    """A file under the workspace's ``reports/``, read-only; a path that leaves it, by name or through a
+    symbolic link, is a 404."""
+    check_operator_access()
+    root = state()["workspace"].reports.resolve()
+    target = (root / name).resolve()
+    if not target.is_relative_to(root) or not target.is_file():
+        raise BadRequest(f"No report {name!r}", 404)
+    return send_from_directory(root, str(target.relative_to(root)), max_age=0)
 
 
 @pages.get("/openapi.json")
@@ -79,4 +83,5 @@ def api_docs() -> Response:
 
 @pages.get("/metrics")
 def metrics() -> Response:
+    check_operator_access(extra_token=state()["config"].metrics_token, public_opens=False)
     return Response(state()["metrics"].exposition(), content_type=CONTENT_TYPE)

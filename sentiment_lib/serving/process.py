@@ -42,10 +42,17 @@ def _post(url: str, payload: dict) -> str:
 
 
 def launch_app(
-    workspace: Path, port: int, extra_args: tuple[str, ...] = (), env: dict | None = None, output=None, detach=False
+    workspace: Path,
+    port: int,
+    extra_args: tuple[str, ...] = (),
+    env: dict | None = None,
+    output=None,
+    detach=False,
+    app: Path | None = None,
 ) -> subprocess.Popen:
-    """``python app.py`` on 127.0.0.1:``port`` in a new process (``detach``: its own session)."""
-    command = [sys.executable, str(REPO_ROOT / "app.py"), "--port", str(port), "--workspace", str(workspace)]
+    """``python app.py`` (this checkout's, or ``app``: another's) on 127.0.0.1:``port`` in a new process
+    (``detach``: its own session)."""
+    command = [sys.executable, str(app or REPO_ROOT / "app.py"), "--port", str(port), "--workspace", str(workspace)]
     return subprocess.Popen(
         [*command, *extra_args],
         env=env,

@@ -93,8 +93,9 @@ STRICT = ConfigDict(strict=True, extra="ignore")
 class ApiSchemas:
     """The request models for one app's limits, and the check that turns their errors into messages."""
 
-    def __init__(self, max_review_chars: int, max_batch_items: int):
+    def __init__(self, max_review_chars: int, max_batch_items: int, max_batch_chars: int = 0):
         self.max_batch_items = max_batch_items
+        self.max_batch_chars = max_batch_chars
         review = review_type(max_review_chars)
         self.review = TypeAdapter(review)
         self.predict = _create_model(
@@ -128,6 +129,20 @@ class ApiSchemas:
             raise InvalidRequest(_no_reviews())
         if count > self.max_batch_items:
             raise InvalidRequest(_too_many(count, self.max_batch_items))
+
+    def check_total_chars(self, texts: list[str]) -> None:
+        """A batch's characters in all, against ``max_batch_chars`` (0: no limit): the model's work grows with
+        rows x characters, and the item and body limits alone let one request cost half a minute of both cores.
+
+        Raises:
+            InvalidRequest: over the limit.
+        """
+        total = sum(len(text) for text in texts)
+        if self.max_batch_chars and total > self.max_batch_chars:
+            raise InvalidRequest(
+                f"The batch holds {total} characters in all; the limit is {self.max_batch_chars} "
+                "(max_batch_chars): split it into smaller batches"
+            )
 
     def check_review(self, value: Any, where: str) -> str:
         """One review (for example a CSV row), named ``where`` in the message.

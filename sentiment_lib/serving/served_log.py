@@ -6,6 +6,11 @@ lines in time order. On the first write of a day, days older than the retention 
 process, writes are serialised by a lock, so lines from concurrent requests never interleave. A write
 that fails (full disk, read-only folder) is logged and counted, never raised: the
 log serves the monitoring, and a prediction must not fail because of it.
+
+The disk it takes is bounded: each text is logged cut to ``max_text_chars`` (its full length kept beside
+it), and each replica writes at most ``max_bytes_per_day`` a day. The last tenth of that budget is filled by a
+sample (one text in ten) so the end of a busy day is still seen; past the budget texts are counted, not
+written (``/health`` and ``/metrics`` report them).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -54,41 +60,116 @@ def _log_files(folder: Path) -> list[tuple[datetime, Path]]:
     return sorted((day, path) for day, path in days if day is not None)
 
 
+SAMPLED_SHARE = 0.1  # the last tenth of a day's budget keeps one text in SAMPLE_EVERY
+SAMPLE_EVERY = 10
+
+
+@dataclass(frozen=True)
+class LogOutcome:
+    """What one ``record`` call did with its texts."""
+
+    written: int = 0
+    skipped: int = 0  # over the day's budget
+    truncated: int = 0  # logged cut to max_text_chars
+    failed: bool = False
+
+
+class DayBudget:
+    """The bytes one replica may still write today: in full up to 90% of the budget, then one line in ten,
+    then none. 0 = no budget."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.day, self.used, self.skipped, self._offered = "", 0, 0, 0
+
+    def start_day(self, day: str, already_written: int) -> None:
+        if day != self.day:
+            self.day, self.used, self.skipped, self._offered = day, already_written, 0, 0
+
+    def admit(self, size: int) -> bool:
+        """Whether a line of ``size`` bytes is written (and counted against the budget) or skipped."""
+        if self.max_bytes and self.used + size > self.max_bytes * (1 - SAMPLED_SHARE):
+            self._offered += 1
+            if self.used + size > self.max_bytes or self._offered % SAMPLE_EVERY:
+                self.skipped += 1
+                return False
+        self.used += size
+        return True
+
+
 class ServedLog:
-    def __init__(self, folder: str | Path, retention_days: int = 30, replica: str | None = None):
+    def __init__(
+        self,
+        folder: str | Path,
+        retention_days: int = 30,
+        replica: str | None = None,
+        max_bytes_per_day: int = 0,
+        max_text_chars: int = 0,
+    ):
         self.folder = Path(folder)
         self.replica = replica or replica_id()
         self.retention = timedelta(days=retention_days)
+        self.max_text_chars = max_text_chars  # 0: texts logged whole
         self.failures = 0  # writes that failed since the start, reported by /health
         self.last_failure = ""
+        self.budget = DayBudget(max_bytes_per_day)
         self._lock = threading.Lock()
         self._pruned_for = ""  # the day retention was last applied
 
     def path_for(self, day: datetime) -> Path:
         return self.folder / f"{_PREFIX}{day.strftime(_DAY)}-{self.replica}{_SUFFIX}"
 
-    def record(self, texts: Sequence[str], labels: Sequence[str], confidences: Sequence[float], version: str) -> bool:
-        """Append one line per text; return False (logged and counted) when the write failed."""
+    def record(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        confidences: Sequence[float],
+        version: str,
+        key_id: str | None = None,
+    ) -> LogOutcome:
+        """Append one line per text within today's budget; a failed write is logged and counted, not raised."""
         now = datetime.now(UTC)
         stamp = now.isoformat(timespec="milliseconds")
-        lines = "".join(
-            json.dumps(
-                {"time": stamp, "text": t, "sentiment": s, "confidence": round(float(c), 6), "model_version": version},
-                ensure_ascii=False,
-            )
-            + "\n"
-            for t, s, c in zip(texts, labels, confidences, strict=True)
-        )
+        answers = zip(texts, labels, confidences, strict=True)
+        lines = [self._line(stamp, text, label, confidence, version, key_id) for text, label, confidence in answers]
+        truncated = sum(len(t) > self.max_text_chars for t in texts) if self.max_text_chars else 0
         with self._lock:
             try:
                 self._prune(now)
-                self._append(self.path_for(now), lines.encode("utf-8"))
+                path = self.path_for(now)
+                self.budget.start_day(now.strftime(_DAY), path.stat().st_size if path.exists() else 0)
+                skipped_before = self.budget.skipped
+                kept = [line for line in lines if self.budget.admit(len(line))]
+                if kept:
+                    self._append(path, b"".join(kept))
             except (OSError, UnicodeError) as err:
                 self.failures += 1
                 self.last_failure = f"{now.isoformat(timespec='seconds')}: {err}"
                 log.error("Served log write failed (%d so far; predictions go on): %s", self.failures, err)
-                return False
-        return True
+                return LogOutcome(truncated=truncated, failed=True)
+        skipped = self.budget.skipped - skipped_before
+        if skipped and self.budget.skipped == skipped:  # the first texts skipped today: said once a day
+            log.warning("Served log: today's budget of %d bytes is spent; texts are counted, not logged, until "
+                        "midnight UTC (served_log_max_mb_per_day)", self.budget.max_bytes)  # fmt: skip
+        return LogOutcome(written=len(kept), skipped=skipped, truncated=truncated)
+
+    def _line(self, stamp: str, text: str, label: str, confidence: float, version: str, key_id: str | None) -> bytes:
+        record = {"time": stamp, "text": text, "sentiment": label, "confidence": round(float(confidence), 6)}
+        record["model_version"] = version
+        if self.max_text_chars and len(text) > self.max_text_chars:
+            record["text"], record["text_chars"] = text[: self.max_text_chars], len(text)
+        if key_id:
+            record["key_id"] = key_id
+        return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
+    def health(self) -> dict:
+        """What /health says about the log: failed writes, and texts skipped today over the budget."""
+        found: dict = {}
+        if self.failures:
+            found.update(served_log_failures=self.failures, served_log_last_failure=self.last_failure)
+        if self.budget.skipped and self.budget.day == datetime.now(UTC).strftime(_DAY):
+            found.update(served_log_skipped_today=self.budget.skipped, served_log_budget_bytes=self.budget.max_bytes)
+        return found
 
     def _append(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
+from sentiment_lib.serving import api_keys
 from sentiment_lib.serving.api import ServeConfig, create_app
 from tests.helpers import LiveServer, as_json
 
@@ -92,16 +93,33 @@ def no_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def off_loopback(served_workspace):
-    """Apps bound to a public address: one with a token, one without."""
+    """Clients calling from another host: an app with a token, and one without."""
+
+    def remote_client(**config):
+        client = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0, **config)).test_client()
+        client.environ_base["REMOTE_ADDR"] = "192.0.2.8"
+        return client
+
+    return remote_client(admin_token=TOKEN), remote_client()
+
+
+@pytest.fixture(scope="module")
+def guarded(served_workspace, tmp_path_factory):
+    """An app that wants API keys, and one that allows one prediction request a minute."""
+    keys = tmp_path_factory.mktemp("keys") / "keys.txt"
+    api_keys.add_key(keys, "docs")
 
     def app(**config):
-        return create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0, host="0.0.0.0", **config))
+        return create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0, **config)).test_client()
 
-    return app(admin_token=TOKEN).test_client(), app().test_client()
+    return app(api_keys_file=str(keys)), app(rate_limit_per_minute=1, rate_limit_burst=1)
 
 
-def test_every_documented_status_is_one_the_server_returns(server, spec, no_model, off_loopback, served_workspace):
+def test_every_documented_status_is_one_the_server_returns(
+    server, spec, no_model, off_loopback, guarded, served_workspace
+):
     tokened, token_less = off_loopback
+    keyed, limited = guarded
     untokened = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0)).test_client()
     big = b'{"review": "' + b"x" * (6 * 1024 * 1024) + b'"}'
     admin, wrong = {"Authorization": f"Bearer {TOKEN}"}, {"Authorization": "Bearer no"}
@@ -113,30 +131,45 @@ def test_every_documented_status_is_one_the_server_returns(server, spec, no_mode
     def local(client, method, path, **options):
         return lambda: client.open(path, method=method, **options).status_code
 
+    def twice(client, path, body):  # the second call of a client allowed one a minute
+        return lambda: [client.post(path, data=body, headers=JSON).status_code for _ in range(2)][-1]
+
     provoke = {
         ("/predict", "post", "200"): live("POST", "/predict", b'{"review": "fine"}', JSON),
         ("/predict", "post", "400"): live("POST", "/predict", b"{}", JSON),
+        ("/predict", "post", "401"): local(keyed, "POST", "/predict", data=b'{"review": "fine"}', headers=JSON),
+        ("/predict", "post", "429"): twice(limited, "/predict", b'{"review": "fine"}'),
         ("/predict", "post", "413"): local(untokened, "POST", "/predict", data=big, headers=JSON),
         ("/predict", "post", "415"): live("POST", "/predict", b"x", text),
         ("/predict", "post", "503"): live("POST", "/predict", b'{"review": "x"}', JSON, on=no_model),
         ("/explain", "post", "200"): live("POST", "/explain", b'{"review": "not bad"}', JSON),
         ("/explain", "post", "400"): live("POST", "/explain", b"{}", JSON),
+        ("/explain", "post", "401"): local(keyed, "POST", "/explain", data=b'{"review": "fine"}', headers=JSON),
+        ("/explain", "post", "429"): twice(limited, "/explain", b'{"review": "fine"}'),
         ("/explain", "post", "413"): local(untokened, "POST", "/explain", data=big, headers=JSON),
         ("/explain", "post", "415"): live("POST", "/explain", b"x", text),
         ("/explain", "post", "503"): live("POST", "/explain", b'{"review": "x"}', JSON, on=no_model),
         ("/batch_predict", "post", "200"): live("POST", "/batch_predict", b'{"reviews": ["a"]}', JSON),
         ("/batch_predict", "post", "400"): live("POST", "/batch_predict", b'{"reviews": []}', JSON),
+        ("/batch_predict", "post", "401"): local(keyed, "POST", "/batch_predict", data=b"{}", headers=JSON),
+        ("/batch_predict", "post", "429"): twice(limited, "/batch_predict", b'{"reviews": ["a"]}'),
         ("/batch_predict", "post", "413"): local(untokened, "POST", "/batch_predict", data=big, headers=JSON),
         ("/batch_predict", "post", "415"): live("POST", "/batch_predict", b"x", text),
         ("/batch_predict", "post", "503"): live("POST", "/batch_predict", b'{"reviews": ["x"]}', JSON, on=no_model),
         ("/health", "get", "200"): live("GET", "/health"),
         ("/health", "get", "503"): live("GET", "/health", on=no_model),
         ("/model", "get", "200"): live("GET", "/model"),
+        ("/model", "get", "401"): local(tokened, "GET", "/model"),
+        ("/model", "get", "403"): local(token_less, "GET", "/model"),
         ("/model", "get", "503"): live("GET", "/model", on=no_model),
         ("/model/card", "get", "200"): None,  # test_pipeline_smoke: a trained and evaluated version has one
         ("/model/card", "get", "404"): live("GET", "/model/card"),  # this version was registered without one
+        ("/model/card", "get", "401"): local(tokened, "GET", "/model/card"),
+        ("/model/card", "get", "403"): local(token_less, "GET", "/model/card"),
         ("/model/card", "get", "503"): live("GET", "/model/card", on=no_model),
         ("/metrics", "get", "200"): live("GET", "/metrics"),
+        ("/metrics", "get", "401"): local(tokened, "GET", "/metrics"),
+        ("/metrics", "get", "403"): local(token_less, "GET", "/metrics"),
         ("/status", "get", "200"): live("GET", "/status"),
         ("/status", "get", "401"): local(tokened, "GET", "/status"),
         ("/status", "get", "403"): local(token_less, "GET", "/status"),

@@ -12,12 +12,12 @@ from sentiment_lib.serving.served_log import ServedLog, read_served
 
 def test_a_line_cut_short_is_skipped_and_the_next_write_stays_whole(tmp_path, caplog):
     log = ServedLog(tmp_path)
-    assert log.record(["first"], ["positive"], [0.9], "1")
+    assert not log.record(["first"], ["positive"], [0.9], "1").failed
     path = next(tmp_path.glob("served-*.jsonl"))
     with path.open("a") as handle:
         handle.write('{"time": "2026-01-01T00:00:00+00:00", "text": "cut sh')  # a crash mid-write
     assert [r["text"] for r in read_served(tmp_path)] == ["first"]
-    assert log.record(["second"], ["negative"], [0.8], "1")
+    assert not log.record(["second"], ["negative"], [0.8], "1").failed
     with caplog.at_level(logging.WARNING):
         assert [r["text"] for r in read_served(tmp_path)] == ["first", "second"]
     assert "Skipped 1 damaged line(s)" in caplog.text
@@ -47,8 +47,8 @@ def test_a_write_that_fails_is_counted_not_raised(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     log = ServedLog(blocker / "served")
-    assert log.record(["a"], ["positive"], [0.5], "1") is False
-    assert log.record(["b"], ["positive"], [0.5], "1") is False
+    assert log.record(["a"], ["positive"], [0.5], "1").failed
+    assert log.record(["b"], ["positive"], [0.5], "1").failed
     assert log.failures == 2 and "Not a directory" in log.last_failure
 
 

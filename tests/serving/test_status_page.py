@@ -119,22 +119,25 @@ def test_nothing_outside_reports_is_reachable(status_server, path):
 
 
 def test_status_is_closed_off_loopback_unless_opened(status_workspace):
-    def client(**config):
-        return create_app(ServeConfig(workspace=str(status_workspace), refresh_seconds=0, **config)).test_client()
+    def client(remote_addr="192.0.2.8", **config):  # a client on another host, unless told otherwise
+        app = create_app(ServeConfig(workspace=str(status_workspace), refresh_seconds=0, **config))
+        test_client = app.test_client()
+        test_client.environ_base["REMOTE_ADDR"] = remote_addr
+        return test_client
 
-    closed = client(host="0.0.0.0")
+    closed = client()
     assert closed.get("/").status_code == 403 and "--public-status" in closed.get("/").get_json()["error"]
     assert closed.get("/reports/index.html").status_code == 403
     assert closed.get("/health").status_code == 200  # the API itself stays open
-    tokened = client(host="0.0.0.0", admin_token=TOKEN)
+    tokened = client(admin_token=TOKEN)
     assert tokened.get("/").status_code == 401
     assert tokened.get("/", query_string={"token": "wrong"}).status_code == 401
     assert tokened.get("/", query_string={"token": TOKEN}).status_code == 200
     assert tokened.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     # opened with ?token=, the page's links open too (the token is kept in a cookie)
-    browser = client(host="0.0.0.0", admin_token=TOKEN)
+    browser = client(admin_token=TOKEN)
     assert browser.get("/reports/index.html").status_code == 401
     assert browser.get("/", query_string={"token": TOKEN}).status_code == 200
     assert browser.get("/reports/index.html").status_code == 200
-    assert client(host="0.0.0.0", public_status=True).get("/").status_code == 200
-    assert client(host="::1").get("/").status_code == 200
+    assert client(public_status=True).get("/").status_code == 200
+    assert client(remote_addr="::1").get("/").status_code == 200
