@@ -133,9 +133,9 @@ def test_a_symlink_planted_in_reports_is_not_followed_out_of_it(server, served_w
         (reports / "planted").unlink()
 
 
-def test_the_host_header_is_not_reflected_for_double_slash_paths(server):
+def test_the_host_header_is_not_reflected_for_doubled_slashes(server):
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    connection.request("GET", "//health", headers={"Host": "attacker.example"})
+    connection.request("GET", "/model//card", headers={"Host": "attacker.example"})  # Werkzeug merged these
     response = connection.getresponse()
     answer = response.read()
     assert response.status != 308
