@@ -42,6 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--log-format", choices=logs.FORMATS, default="text", help="text (default) or json: one object per line"
     )
+    parser.add_argument("--log-file", help="log to this file instead of stderr, rotated at 10 MB (5 kept)")
     parser.add_argument("--socket-fd", type=int, help=argparse.SUPPRESS)  # a worker's inherited listening socket
     args = parser.parse_args(argv)
     if args.workers < 1:
@@ -63,6 +64,7 @@ def worker_args(args: argparse.Namespace) -> list[str]:
         options += ["--refresh-seconds", str(args.refresh_seconds)]
     options += ["--public-status"] if args.public_status else []
     options += ["--log-format", args.log_format]
+    options += ["--log-file", args.log_file] if args.log_file else []
     return options + (["--no-micro-batching"] if args.no_micro_batching else [])
 
 
@@ -105,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     load_dotenv(os.path.join(args.workspace, ENV_FILE), override=False)
     apply_offline_defaults()
-    logs.configure(args.log_format)
+    handlers = [logs.rotating_file(args.log_file)] if args.log_file else []
+    logs.configure(args.log_format, handlers=handlers)
     if args.workers > 1 and args.socket_fd is None:
         sys.exit(run_workers(args))
     config = ServeConfig.from_env(

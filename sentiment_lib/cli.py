@@ -556,9 +556,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if args.handler in (cmd_once, cmd_loop, cmd_replay):
         # the unattended commands also keep their log on disk
-        log_file = _workspace(args).runner_log
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        handlers.append(logs.rotating_file(_workspace(args).runner_log))
     logs.configure(args.log_format, logging.DEBUG if args.verbose else logging.INFO, handlers)
 
 

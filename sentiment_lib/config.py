@@ -124,6 +124,8 @@ class Settings:
     step_timeout_seconds: int = 7200  # per notebook cell
     step_retries: int = 1  # a failed notebook is run once more before the cycle gives up
     alert_cooldown_hours: float = 6.0  # the same alert (reason, model version) is not sent again sooner
+    # a cycle's whole time for sending alerts (lookups, attempts, back-off); past it alerts go to the outbox
+    alert_budget_seconds: float = 120.0
     # tracking and registry
     experiment_name: str = "sentiment-analysis"
     registered_model_name: str = "sentiment-classifier"
@@ -247,6 +249,8 @@ def _validate(s: Settings) -> None:
         problems.append(f"learning_rate must be between 0 and 1, got {s.learning_rate}")
     if s.num_epochs <= 0:
         problems.append(f"num_epochs must be > 0, got {s.num_epochs}")
+    if s.alert_budget_seconds <= 0:
+        problems.append(f"alert_budget_seconds must be > 0, got {s.alert_budget_seconds}")
     if not 0 < s.drift_alpha < 1:
         problems.append(f"drift_alpha must be between 0 and 1, got {s.drift_alpha}")
     if not 0 <= s.average_from < 1 or not 0 <= s.label_smoothing < 0.5:

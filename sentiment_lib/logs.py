@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 FORMATS = ("text", "json")
+# a log file that an unattended process writes for months stays within about 60 MB
+ROTATE_BYTES = 10 * 1024 * 1024
+ROTATE_BACKUPS = 5
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 OWN_HANDLERS = ("mlflow",)  # libraries that install their own handler when imported
 
@@ -31,6 +36,13 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             payload["error"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+def rotating_file(path: str | Path, max_bytes: int = ROTATE_BYTES, backups: int = ROTATE_BACKUPS) -> logging.Handler:
+    """A handler appending to ``path`` that moves it to ``path.1`` (``.2``, ...) past ``max_bytes``, keeping
+    ``backups`` old files: ``logs/runner.log`` under ``runner.py loop`` and ``logs/app.log`` grew forever."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
 
 
 def configure(log_format: str = "text", level: int = logging.INFO, handlers: Sequence[logging.Handler] = ()) -> None:

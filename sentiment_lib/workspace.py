@@ -60,6 +60,7 @@ class Workspace:
         self.logs = self.root / "logs"
         self.runner_log = self.logs / "runner.log"
         self.app_log = self.logs / "app.log"
+        self.app_stderr = self.logs / "app.stderr"
         self.app_pid = self.logs / "app.pid"
         self.env_file = self.root / ENV_FILE
         self.mlflow_store = self.root / MLFLOW_STORE_FILE

@@ -28,7 +28,7 @@ from sentiment_lib.clock import wall_now
 from sentiment_lib.config import parse_value
 from sentiment_lib.errors import ConfigError
 from sentiment_lib.io import read_json, write_bytes_atomic, write_json_atomic
-from sentiment_lib.monitoring.deadline import DeadlineReader, time_left
+from sentiment_lib.monitoring.deadline import DeadlineReader, resolve, time_left
 from sentiment_lib.monitoring.webhook import DELIVERY_ERRORS, WebhookConfig, build_payload, post_once
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,10 @@ class _Deadline:
         self.deadline = deadline
         super().__init__(host, port, timeout=time_left(deadline), **kwargs)
 
+    def _get_socket(self, host, port, timeout):
+        address = resolve(host, port, self.deadline)  # SMTP_SSL then wraps it with server_hostname=self._host
+        return super()._get_socket(address, port, time_left(self.deadline))
+
     def send(self, s) -> None:
         if self.sock:
             self.sock.settimeout(time_left(self.deadline))
@@ -259,6 +263,7 @@ class AlertSender:
         self.backoff_seconds = backoff_seconds
         self.timeout_seconds = timeout_seconds
         self.webhook = webhook
+        self._deadline: float | None = None  # of the delivery under way (the caller's time budget), if any
 
     def _sent_at(self) -> dict[str, str]:
         return read_json(self.state_path, {})
@@ -272,8 +277,10 @@ class AlertSender:
         last = self._sent_at().get(key)
         return last is not None and timedelta(0) <= now - datetime.fromisoformat(last) < self.cooldown
 
-    def send(self, alert: Alert, now: datetime | None = None) -> str:
-        """Deliver ``alert`` on every configured channel (email, webhook).
+    def send(self, alert: Alert, now: datetime | None = None, deadline: float | None = None) -> str:
+        """Deliver ``alert`` on every configured channel (email, webhook), all of it (name lookups, attempts,
+        back-off) before ``deadline`` (a ``time.monotonic`` value) if one is given; what a channel could not
+        deliver in time is kept in the outbox.
 
         Returns:
             ``sent`` when every configured channel delivered it; ``failed`` when any channel gave up (what it
@@ -284,11 +291,30 @@ class AlertSender:
         Never raises: an alert is sent from the loop's error paths, which must go on whatever happens here.
         """
         now = now or datetime.now(UTC)
+        self._deadline = deadline
         try:
             return self._deliver(alert, now)
         except Exception:  # the boundary of alerting: log every failure, never pass it to the caller
             log.exception("ALERT %s could not be handled", one_line(alert.subject))
             return "failed"
+        finally:
+            self._deadline = None
+
+    def keep_unsent(self, alert: Alert, now: datetime) -> Path:
+        """Write ``alert`` to the outbox without trying to send it (the caller's time for alerts is spent)."""
+        message = build_message(alert, "sentiment-pipeline@localhost", ("operator@localhost",), now)
+        return self._to_outbox(bytes(message), alert.kind, ".eml")
+
+    def _attempt_deadline(self, seconds: float) -> float:
+        """One attempt's deadline: ``seconds`` from now, or the delivery's own deadline if sooner."""
+        own = time.monotonic() + seconds
+        return own if self._deadline is None else min(own, self._deadline)
+
+    def _time_left(self) -> float:
+        return float("inf") if self._deadline is None else self._deadline - time.monotonic()
+
+    def _time_is_up(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
 
     def _deliver(self, alert: Alert, now: datetime) -> str:
         if self.in_cooldown(alert.key, now):
@@ -330,7 +356,7 @@ class AlertSender:
         return _Channel(
             "webhook",
             webhook.target,
-            attempt=lambda: post_once(webhook, payload),
+            attempt=lambda: post_once(webhook, payload, self._attempt_deadline(webhook.timeout_seconds)),
             errors=DELIVERY_ERRORS,
             keep=lambda: self._to_outbox(payload, alert.kind, ".json"),  # the body, never the URL
         )
@@ -365,6 +391,10 @@ class AlertSender:
     def _with_retries(self, channel: _Channel) -> bool:
         """Try ``retries`` times, each attempt within its channel's timeout, with doubling back-off between."""
         for attempt in range(1, self.retries + 1):
+            if self._time_is_up():
+                log.warning("%s to %s: no time left for attempt %d/%d", channel.name, channel.target, attempt,
+                            self.retries)  # fmt: skip
+                return False
             try:
                 channel.attempt()
                 return True
@@ -374,7 +404,7 @@ class AlertSender:
                     "%s attempt %d/%d to %s failed: %s", channel.name, attempt, self.retries, channel.target, err
                 )
                 if attempt < self.retries:
-                    time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                    time.sleep(max(0.0, min(self.backoff_seconds * 2 ** (attempt - 1), self._time_left())))
         return False
 
     def _send_once(self, message: EmailMessage) -> None:
@@ -384,7 +414,7 @@ class AlertSender:
             OSError, smtplib.SMTPException: any failure, including the deadline passing.
         """
         smtp = self.smtp
-        client = _connect(smtp, time.monotonic() + self.timeout_seconds)
+        client = _connect(smtp, self._attempt_deadline(self.timeout_seconds))
         try:
             if smtp.starttls:
                 client.starttls(context=smtp.tls_context())

@@ -7,7 +7,9 @@ must survive a restart (the last verdict, past retrains, the alert cooldowns) li
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -111,6 +113,7 @@ class Cycle:
         self.command = command
         self.wait_for_lock = wait_for_lock
         self.now = wall_now()  # the cycle's moment on the loop's clock, set by run()
+        self.alert_deadline = 0.0  # time.monotonic() by which this cycle's alerts are sent, set by run()
 
     def run(self, now: datetime | None = None) -> CycleSummary:
         """Run one cycle under the workspace lock; see the class docstring.
@@ -124,6 +127,7 @@ class Cycle:
             WorkspaceBusyError: another command holds the lock (and the cycle was not asked to wait).
         """
         now = self.now = now or wall_now()
+        self.alert_deadline = time.monotonic() + self.settings.alert_budget_seconds
         summary = CycleSummary(notebooks.new_cycle_id(), as_text(now))
         with workspace_lock(self.ws, self.command, wait=self.wait_for_lock):
             state = LoopState()
@@ -213,16 +217,36 @@ class Cycle:
                 f"ingested {len(report.files)} file(s): {report.rows_added} new labelled rows, "
                 f"{report.duplicates_skipped} duplicates skipped"
             )
-        for name, reason in report.quarantined.items():
-            summary.quarantined.append(name)
-            body = (
-                f"The incoming file {name} was not ingested and was moved to {self.ws.quarantine / name}.\n"
-                f"Reason: {reason}\nNothing was deleted: fix the file and drop it into {self.ws.incoming} again."
-            )
-            self._alert(summary, Alert("quarantine", f"Incoming file {name} quarantined", body, f"quarantine:{name}"))
+        summary.quarantined.extend(report.quarantined)
+        if report.quarantined:
+            self._alert(summary, self._quarantine_alert(report.quarantined))
+
+    def _quarantine_alert(self, quarantined: Mapping[str, str]) -> Alert:
+        """One alert for every file quarantined in this cycle: one per file kept a cycle of bad files (and
+        unreachable channels) busy for over an hour."""
+        names = sorted(quarantined)
+        lines = [f"- {name}: {quarantined[name]}\n  moved to {self.ws.quarantine / name}" for name in names]
+        body = (
+            f"{len(names)} incoming file(s) were not ingested and were moved to {self.ws.quarantine}:\n"
+            + "\n".join(lines)
+            + f"\n\nNothing was deleted: fix a file and drop it into {self.ws.incoming} again."
+        )
+        subject = f"Incoming file {names[0]} quarantined"
+        if len(names) > 1:
+            subject = f"{len(names)} incoming files quarantined"
+        key = "quarantine:" + hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+        return Alert("quarantine", subject, body, key)
 
     def _alert(self, summary: CycleSummary, alert: Alert) -> None:
-        outcome = self.sender.send(alert, self.now)
+        """Send ``alert`` within what is left of the cycle's alert budget; once it is spent, keep it in the
+        outbox unsent (a cycle must not wait on unreachable channels for longer than the budget)."""
+        if time.monotonic() >= self.alert_deadline:
+            path = self.sender.keep_unsent(alert, self.now)
+            log.error("ALERT %s not sent: the cycle's %g s for alerts (alert_budget_seconds) are spent; kept in %s",
+                      alert.subject, self.settings.alert_budget_seconds, path)  # fmt: skip
+            summary.alerts.append(f"{alert.kind}: {alert.subject} (not sent: alert budget spent, kept in outbox)")
+            return
+        outcome = self.sender.send(alert, self.now, deadline=self.alert_deadline)
         summary.alerts.append(f"{alert.kind}: {alert.subject} ({outcome})")
 
     def _alert_on_verdict(self, summary: CycleSummary, verdict: dict, state: LoopState) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 import time
 
 
@@ -22,6 +23,45 @@ def time_left(deadline: float) -> float:
     if left <= 0:
         raise TimeoutError("the server did not finish within the timeout")
     return left
+
+
+def resolve(host: str, port: int, deadline: float) -> str:
+    """The first address ``host`` resolves to, looked up within the deadline.
+
+    ``getaddrinfo`` takes no timeout, and a resolver that does not answer held an alert for its own retries
+    (tens of seconds) outside any deadline; here the lookup runs in a daemon thread that is left behind when
+    the deadline passes.
+
+    Raises:
+        TimeoutError: no answer before the deadline.
+        OSError: the name does not resolve.
+    """
+    found: list = []
+
+    def look_up() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as err:
+            found.append(err)
+
+    worker = threading.Thread(target=look_up, name=f"resolve {host}", daemon=True)
+    worker.start()
+    worker.join(time_left(deadline))
+    if not found:
+        raise TimeoutError(f"looking up {host} took longer than the time left")
+    if isinstance(found[0], OSError):
+        raise found[0]
+    return found[0][0][4][0]
+
+
+def connect(host: str, port: int, deadline: float, source_address=None) -> socket.socket:
+    """A TCP connection to ``host``, the name lookup and the connect both within the deadline.
+
+    Raises:
+        OSError (TimeoutError among them): no address, no connection, or the deadline passed.
+    """
+    address = resolve(host, port, deadline)
+    return socket.create_connection((address, port), time_left(deadline), source_address)
 
 
 class DeadlineReader(io.RawIOBase):

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from sentiment_lib.config import parse_value
 from sentiment_lib.errors import ConfigError
-from sentiment_lib.monitoring.deadline import DeadlineReader, time_left
+from sentiment_lib.monitoring.deadline import DeadlineReader, connect, time_left
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 # what one attempt raises when the receiver cannot be reached or refuses (HTTPError and URLError are OSErrors)
@@ -116,8 +116,9 @@ def build_payload(kind: str, key: str, subject: str, body: str) -> bytes:
     return json.dumps(payload).encode("ascii")  # \u escapes: no receiver can misread the encoding
 
 
-def post_once(config: WebhookConfig, payload: bytes) -> int:
-    """One POST of ``payload`` to the webhook, connect to the last byte within ``config.timeout_seconds``.
+def post_once(config: WebhookConfig, payload: bytes, deadline: float | None = None) -> int:
+    """One POST of ``payload`` to the webhook, name lookup to the last byte within ``config.timeout_seconds``
+    (or before ``deadline``, a ``time.monotonic`` value, if given).
 
     Redirects are not followed (urllib would turn the POST into a GET without its body).
 
@@ -129,7 +130,7 @@ def post_once(config: WebhookConfig, payload: bytes) -> int:
             is not 2xx (the message has the status and the start of the receiver's answer, never the URL).
         http.client.HTTPException: an answer that is not HTTP.
     """
-    deadline = time.monotonic() + config.timeout_seconds
+    deadline = deadline if deadline is not None else time.monotonic() + config.timeout_seconds
     request = urllib.request.Request(
         config.url,
         data=payload,
@@ -137,7 +138,7 @@ def post_once(config: WebhookConfig, payload: bytes) -> int:
         headers={"Content-Type": "application/json", "User-Agent": "sentiment-pipeline"},
     )
     try:
-        with _opener(deadline).open(request, timeout=config.timeout_seconds) as response:
+        with _opener(deadline).open(request, timeout=time_left(deadline)) as response:
             return response.status
     except urllib.error.HTTPError as err:
         raise OSError(_refusal(err)) from None
@@ -183,6 +184,12 @@ class _Deadline:
         self.deadline = deadline
         super().__init__(*args, **kwargs)
         self.response_class = functools.partial(_DeadlineResponse, deadline=deadline)
+        # the name lookup too within the deadline; Host header and TLS still use the name (self.host)
+        self._create_connection = self._connect_within_deadline
+
+    def _connect_within_deadline(self, address, timeout=None, source_address=None):
+        host, port = address
+        return connect(host, port, self.deadline, source_address)
 
     def connect(self) -> None:
         self.timeout = time_left(self.deadline)  # socket.create_connection and the TLS handshake use it

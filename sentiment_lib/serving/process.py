@@ -111,11 +111,13 @@ def start_in_background(workspace: Workspace, port: int) -> str:
     except OSError:
         pass
     workspace.logs.mkdir(parents=True, exist_ok=True)
-    with workspace.app_log.open("ab") as log:
+    # the app writes and rotates app.log itself; its own stdout and stderr (a crash before logging starts, or
+    # a library printing) go to app.stderr, which a rotation cannot move from under an open descriptor
+    with workspace.app_stderr.open("ab") as output:
         # its own session: it keeps serving after the demo's shell returns
-        process = launch_app(workspace.root, port, output=log, detach=True)
+        process = launch_app(workspace.root, port, ("--log-file", str(workspace.app_log)), output=output, detach=True)
     write_text_atomic(workspace.app_pid, str(process.pid))
-    wait_until_healthy(process, base, str(workspace.app_log))
+    wait_until_healthy(process, base, f"{workspace.app_log} and {workspace.app_stderr}")
     curl = f"curl -s -X POST {base}/predict -H 'Content-Type: application/json' -d '{json.dumps(EXAMPLE)}'"
     return (
         f"\nThe API is running on {base} (pid {process.pid}, log {workspace.app_log}; stop it with `make stop`).\n"

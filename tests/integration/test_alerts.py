@@ -266,3 +266,42 @@ def test_a_server_that_drips_its_greeting_is_cut_off_at_the_timeout(tmp_path):
         worker.join(timeout=5)
     assert status == "failed" and elapsed < 2.5
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+def test_a_delivery_deadline_bounds_attempts_and_back_off_together(tmp_path):
+    """A cycle's alert budget: however many retries and however long each may take, the delivery stops at the
+    deadline and keeps the message in the outbox."""
+    with silent_server() as server:
+        sender = AlertSender(
+            tmp_path / "outbox",
+            tmp_path / "state.json",
+            smtp_config(server.getsockname()[1]),
+            retries=3,
+            backoff_seconds=2,
+            timeout_seconds=5,  # unbounded: 3 x 5 s + 2 s + 4 s of back-off
+        )
+        started = time.monotonic()
+        assert sender.send(ALERT, NOW, deadline=started + 1.5) == "failed"
+        elapsed = time.monotonic() - started
+    assert 1.4 <= elapsed < 2.5
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+def test_a_name_lookup_counts_against_the_deadline(tmp_path, monkeypatch):
+    """getaddrinfo takes no timeout: a resolver that does not answer is cut off at the attempt's deadline."""
+    from sentiment_lib.monitoring import deadline
+
+    real = socket.getaddrinfo
+
+    def slow_resolver(host, *args, **kwargs):
+        if host == "mail.slow.test":
+            time.sleep(30)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_resolver)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"looking up mail\.slow\.test"):
+        deadline.connect("mail.slow.test", 25, started + 1.0)
+    assert time.monotonic() - started < 1.5
+    with socket.create_server(("127.0.0.1", 0)) as server:  # a name that resolves still connects
+        deadline.connect("localhost", server.getsockname()[1], time.monotonic() + 5).close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -78,3 +79,51 @@ def test_an_unexpected_error_in_a_cycle_is_alerted_recorded_and_the_loop_goes_on
     assert loop.returncode == 0, loop.stderr[-2000:]
     assert "Loop stopped after 2 cycle(s)" in loop.stderr
     assert len(list((tmp_path / "reports").glob("*/cycle.json"))) == 3
+
+
+def failing_cycle_with_bad_files(tmp_path, files: int) -> tuple[str, ...]:
+    """``files`` bad incoming files, and a feedback store that cannot be written: a cycle that quarantines
+    them and then fails at once, alerting twice, without training anything."""
+    incoming = tmp_path / "data" / "incoming"
+    incoming.mkdir(parents=True)
+    for i in range(files):
+        (incoming / f"bad-{i}.csv").write_text("Review,Sentiment\nmeh,neutral\n")
+    (incoming / "good.csv").write_text("Review,Sentiment\nfine,positive\n")  # its store write fails the cycle
+    (tmp_path / "store-is-a-folder").mkdir()
+    return ("once", "--preset", "smoke", "-p", "feedback_path", "store-is-a-folder")
+
+
+def test_every_file_quarantined_in_a_cycle_is_in_one_alert(tmp_path):
+    done = run_runner(*failing_cycle_with_bad_files(tmp_path, 5), workspace=tmp_path)
+    assert done.returncode == 1, done.stderr[-2000:]
+    messages = outbox(tmp_path)
+    assert [m["X-Alert-Kind"] for m in messages] == ["quarantine", "cycle_failed"]
+    assert messages[0]["Subject"].endswith("5 incoming files quarantined")
+    body = messages[0].get_content()
+    for i in range(5):
+        assert f"- bad-{i}.csv: " in body and str(tmp_path / "data" / "quarantine" / f"bad-{i}.csv") in body
+    assert body.count("unknown labels ['neutral']") == 5
+
+
+def test_a_cycle_spends_at_most_its_alert_budget_on_unreachable_channels(tmp_path):
+    """Email to a server that accepts and never answers: unbounded, two alerts would take 2 x (3 x 5 s + 6 s
+    of back-off); the cycle stops sending at its budget and keeps the rest in the outbox."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        smtp = {
+            "ALERT_EMAIL_TO": "ops@example.test",
+            "ALERT_SMTP_HOST": "localhost",  # looked up within the budget too
+            "ALERT_SMTP_PORT": str(silent.getsockname()[1]),
+            "ALERT_SMTP_STARTTLS": "false",
+            "ALERT_SMTP_TIMEOUT_SECONDS": "5",
+        }
+        budget = ("-p", "alert_budget_seconds", "2")
+        started = time.monotonic()
+        without_email = run_runner(*failing_cycle_with_bad_files(tmp_path / "a", 3), *budget, workspace=tmp_path / "a")
+        baseline = time.monotonic() - started
+        started = time.monotonic()
+        done = run_runner(*failing_cycle_with_bad_files(tmp_path, 3), *budget, workspace=tmp_path, env=smtp)
+        elapsed = time.monotonic() - started
+    assert without_email.returncode == 1 and done.returncode == 1, done.stderr[-2000:]
+    assert elapsed - baseline < 2 + 4.0, (elapsed, baseline)  # the budget, with slack for a slow start
+    assert "alert_budget_seconds" in done.stderr  # the second alert was not tried
+    assert sorted(m["X-Alert-Kind"] for m in outbox(tmp_path)) == ["cycle_failed", "quarantine"]  # none lost
