@@ -113,7 +113,7 @@ class Cycle:
         self.command = command
         self.wait_for_lock = wait_for_lock
         self.now = wall_now()  # the cycle's moment on the loop's clock, set by run()
-        self.alert_deadline = 0.0  # time.monotonic() by which this cycle's alerts are sent, set by run()
+        self.alert_seconds_left = 0.0  # of this cycle's alert budget: only time spent sending counts, set by run()
 
     def run(self, now: datetime | None = None) -> CycleSummary:
         """Run one cycle under the workspace lock; see the class docstring.
@@ -127,7 +127,7 @@ class Cycle:
             WorkspaceBusyError: another command holds the lock (and the cycle was not asked to wait).
         """
         now = self.now = now or wall_now()
-        self.alert_deadline = time.monotonic() + self.settings.alert_budget_seconds
+        self.alert_seconds_left = self.settings.alert_budget_seconds
         summary = CycleSummary(notebooks.new_cycle_id(), as_text(now))
         with workspace_lock(self.ws, self.command, wait=self.wait_for_lock):
             state = LoopState()
@@ -240,13 +240,15 @@ class Cycle:
     def _alert(self, summary: CycleSummary, alert: Alert) -> None:
         """Send ``alert`` within what is left of the cycle's alert budget; once it is spent, keep it in the
         outbox unsent (a cycle must not wait on unreachable channels for longer than the budget)."""
-        if time.monotonic() >= self.alert_deadline:
+        if self.alert_seconds_left <= 0:
             path = self.sender.keep_unsent(alert, self.now)
             log.error("ALERT %s not sent: the cycle's %g s for alerts (alert_budget_seconds) are spent; kept in %s",
                       alert.subject, self.settings.alert_budget_seconds, path)  # fmt: skip
             summary.alerts.append(f"{alert.kind}: {alert.subject} (not sent: alert budget spent, kept in outbox)")
             return
-        outcome = self.sender.send(alert, self.now, deadline=self.alert_deadline)
+        started = time.monotonic()
+        outcome = self.sender.send(alert, self.now, deadline=started + self.alert_seconds_left)
+        self.alert_seconds_left -= time.monotonic() - started  # the notebooks between alerts are not counted
         summary.alerts.append(f"{alert.kind}: {alert.subject} ({outcome})")
 
     def _alert_on_verdict(self, summary: CycleSummary, verdict: dict, state: LoopState) -> None:
