@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import secrets
 import shutil
 import socket
 import sqlite3
@@ -48,6 +49,15 @@ def timed_predict(server: LiveServer) -> tuple[int, float]:
     started = time.perf_counter()
     status, _, _ = server.request("POST", "/predict", PREDICT, JSON)
     return status, time.perf_counter() - started
+
+
+def copied_workspace(served_workspace: Path, tmp_path: Path) -> Path:
+    """A copy of the served workspace with no logs of its own yet (its registry still reads the original's
+    artifacts: their locations are absolute)."""
+    workspace = tmp_path / "ws"
+    shutil.copytree(served_workspace, workspace, symlinks=True)
+    shutil.rmtree(workspace / "logs", ignore_errors=True)
+    return workspace
 
 
 @pytest.fixture(scope="module")
@@ -160,9 +170,7 @@ def test_too_many_form_parts_says_which_limit(server):
 
 
 def test_the_served_log_stays_within_its_daily_budget_and_counts_the_rest(served_workspace, tmp_path):
-    workspace = tmp_path / "ws"
-    shutil.copytree(served_workspace, workspace, symlinks=True)
-    shutil.rmtree(workspace / "logs", ignore_errors=True)
+    workspace = copied_workspace(served_workspace, tmp_path)
     budget = 200_000
     env = {"SENTIMENT_SERVE_REFRESH_SECONDS": "0", "SENTIMENT_SERVED_LOG_MAX_MB_PER_DAY": str(budget / 1024 / 1024)}
     live = LiveServer(workspace, env)
@@ -189,9 +197,7 @@ def test_prediction_endpoints_require_a_key_when_keys_are_configured(served_work
     keys = tmp_path / "keys.txt"
     key = api_keys.add_key(keys, "shop-frontend")
     assert key not in keys.read_text()
-    workspace = tmp_path / "ws"
-    shutil.copytree(served_workspace, workspace, symlinks=True)
-    shutil.rmtree(workspace / "logs", ignore_errors=True)
+    workspace = copied_workspace(served_workspace, tmp_path)
     live = LiveServer(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0", "SENTIMENT_SERVE_API_KEYS_FILE": str(keys)})
     try:
         assert live.request("POST", "/predict", PREDICT, JSON)[0] == 401
@@ -234,8 +240,7 @@ def point_artifacts_at(copy: Path, original: Path) -> None:
 
 
 def test_health_does_not_reveal_the_loader_error(served_workspace, tmp_path):
-    workspace = tmp_path / "ws"
-    shutil.copytree(served_workspace, workspace, symlinks=True)
+    workspace = copied_workspace(served_workspace, tmp_path)
     point_artifacts_at(workspace, served_workspace)
     shutil.rmtree(workspace / "mlartifacts")  # the champion's files gone: loading fails with their path
     live = LiveServer(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"}, health=503)
@@ -265,7 +270,8 @@ def test_operator_pages_are_decided_by_the_client_address(served_workspace, tmp_
     address, port = own_address(), process.free_port()
     base = f"http://{address}:{port}"
     log = tmp_path / "app.log"
-    env = child_env(SENTIMENT_SERVE_REFRESH_SECONDS="0", METRICS_TOKEN="scrape-me-" + str(port))
+    token = secrets.token_urlsafe(16)  # made per run: no credential-looking literal in the repository
+    env = child_env(SENTIMENT_SERVE_REFRESH_SECONDS="0", METRICS_TOKEN=token)
     with log.open("w") as output:
         app = process.launch_app(served_workspace, port, ("--host", address), env=env, output=output)
     try:
@@ -275,7 +281,7 @@ def test_operator_pages_are_decided_by_the_client_address(served_workspace, tmp_
         for path in ("/", "/model", "/model/card"):  # no ADMIN_TOKEN: closed
             assert remote.request("GET", path)[0] == 403, path
         assert remote.request("GET", "/metrics")[0] == 401  # METRICS_TOKEN set, not sent
-        assert remote.request("GET", "/metrics", headers={"Authorization": f"Bearer scrape-me-{port}"})[0] == 200
+        assert remote.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})[0] == 200
         assert remote.request("POST", "/predict", PREDICT, JSON)[0] == 200
     finally:
         app.terminate()
