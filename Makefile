@@ -51,6 +51,17 @@ $(STAMP): requirements.txt pyproject.toml
 		else \
 			echo "WARNING: chromium is missing; the browser tests need it. Run: sudo apt-get install chromium"; \
 		fi; }
+	@# the deployment tests run Debian's nginx, prometheus/promtool and systemd-analyze (each skips without it)
+	@missing=""; for tool in nginx:nginx prometheus:prometheus promtool:prometheus systemd-analyze:systemd; do \
+		command -v $${tool%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${tool%%:*} ] || missing="$$missing $${tool#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing$$missing for the deployment tests (apt-get)"; \
+			apt-get install -y -qq --no-install-recommends $$missing >/dev/null || { apt-get update -qq && \
+				apt-get install -y -qq --no-install-recommends $$missing >/dev/null; }; \
+		else \
+			echo "WARNING:$$missing missing; the deployment tests skip without them. Run: sudo apt-get install$$missing"; \
+		fi; fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
@@ -74,7 +85,7 @@ format: install
 demo: install data
 	$(BIN)/python runner.py pipeline --preset $(PRESET)
 	@$(MAKE) --no-print-directory stop
-	$(BIN)/python runner.py serve --port $(PORT)
+	$(BIN)/python runner.py serve --background --port $(PORT)
 
 # The default training data: SST-2 (movies) and the customer reviews of ../shared/data/reviews, written whole
 # or not at all (a half import would leave a file that later runs take as complete).

@@ -30,10 +30,12 @@ from sentiment_lib.monitoring.adaptation import ServedReplay
 from sentiment_lib.monitoring.cycle import Cycle
 from sentiment_lib.monitoring.replay import Replay
 from sentiment_lib.monitoring.scheduler import StopSignal, run_loop
+from sentiment_lib.serving import main as server
 from sentiment_lib.serving import process
 from sentiment_lib.serving.client import ApiClient
-from sentiment_lib.tracking import registry, runs, server
-from sentiment_lib.workspace import ENV_FILE, Workspace
+from sentiment_lib.tracking import registry, runs
+from sentiment_lib.tracking import server as tracking
+from sentiment_lib.workspace import ENV_FILE, Workspace, default_root
 
 log = logging.getLogger("runner")
 
@@ -51,8 +53,16 @@ def _add_step_options(parser: argparse.ArgumentParser, with_cycle_id: bool = Tru
     )
     if with_cycle_id:
         parser.add_argument("--cycle", help="cycle id, the folder under reports/ (default: a UTC timestamp)")
-    parser.add_argument("--workspace", default=".", help="folder holding data/, reports/, mlflow.db (default: .)")
+    _add_workspace_option(parser)
     _add_wait_option(parser)
+
+
+def _add_workspace_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workspace",
+        default=default_root(),
+        help="folder holding data/, reports/, mlflow.db (default: $SENTIMENT_WORKSPACE, else the current folder)",
+    )
 
 
 def _add_wait_option(parser: argparse.ArgumentParser) -> None:
@@ -110,7 +120,7 @@ def _add_import_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--files", help="reviews: the folder's CSV files to read, comma-separated (default: all)")
     parser.add_argument("--domain", help="table: the domain of every row, one lower-case word (e.g. pets)")
-    parser.add_argument("--output", help="canonical CSV to write (default: the raw_path setting, data/raw/...)")
+    parser.add_argument("--output", help="canonical CSV to write (default: the workspace's raw_path, data/raw/...)")
     parser.add_argument("--splits", default="train,dev", help="sst2: which TSV files to read (default: train,dev)")
     parser.add_argument("--text-column", help="table: the column holding the text")
     parser.add_argument("--label-column", help="table: the column holding the label")
@@ -169,30 +179,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--model", help="registered NAME@ALIAS or NAME/VERSION (default: the registered model @champion)")
     sub.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sub.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
+    _add_workspace_option(sub)
     _add_spark_options(sub)
     sub.set_defaults(handler=cmd_batch)
     sub = commands.add_parser("explain", help="show which words made the champion (or --model) answer as it did")
     sub.add_argument("text", help="the review to explain")
     sub.add_argument("--model", help="registered NAME@ALIAS or NAME/VERSION (default: the registered model @champion)")
-    sub.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
+    _add_workspace_option(sub)
     sub.set_defaults(handler=cmd_explain)
-    sub = commands.add_parser("serve", help="start app.py in the background and show a working curl call")
-    sub.add_argument("--port", type=int, default=5000)
-    sub.add_argument("--workspace", default=".", help="folder holding mlflow.db (default: .)")
+    sub = commands.add_parser("serve", help="serve the API in the foreground (what app.py does), or --background")
+    server.add_arguments(sub)
+    sub.add_argument(
+        "--background",
+        action="store_true",
+        help="start it detached on 127.0.0.1:PORT (pid in logs/app.pid, log in logs/app.log) and show a working "
+        "curl call (make demo)",
+    )
     sub.set_defaults(handler=cmd_serve)
+    sub = commands.add_parser("promote", help="make VERSION @champion by hand (a rollback), with the reason recorded")
+    sub.add_argument("version", help="the registered version, e.g. 3 (see the status page or the MLflow UI)")
+    sub.add_argument("--reason", required=True, help="why, kept on the version and in reports/events.csv")
+    _add_step_options(sub, with_cycle_id=False)
+    sub.set_defaults(handler=cmd_promote, writes_workspace=True)
     sub = commands.add_parser("tracking-server", help="run a shared MLflow tracking server in the foreground")
-    sub.add_argument("--folder", default=server.DEFAULT_FOLDER, help="holds its SQLite store and artifacts")
+    sub.add_argument("--folder", default=tracking.DEFAULT_FOLDER, help="holds its SQLite store and artifacts")
     sub.add_argument("--backend-store-uri", help="a database URL instead, e.g. postgresql://user@host/mlflow")
-    sub.add_argument("--host", default=server.DEFAULT_HOST, help="address to bind (default: 127.0.0.1 only)")
-    sub.add_argument("--port", type=int, default=server.DEFAULT_PORT)
+    sub.add_argument("--host", default=tracking.DEFAULT_HOST, help="address to bind (default: 127.0.0.1 only)")
+    sub.add_argument("--port", type=int, default=tracking.DEFAULT_PORT)
     sub.add_argument("--workers", type=int, default=2, help="server processes (default: 2)")
     sub.set_defaults(handler=cmd_tracking_server)
     sub = commands.add_parser("params", help="list the parameters a step's notebook declares")
     sub.add_argument("step", choices=list(notebooks.STEPS))
     sub.set_defaults(handler=cmd_params)
     sub = commands.add_parser("report", help="rebuild reports/index.html from the cycle folders")
-    sub.add_argument("--workspace", default=".", help="folder holding reports/ (default: .)")
+    _add_workspace_option(sub)
     _add_wait_option(sub)
     sub.set_defaults(handler=cmd_report, writes_workspace=True)
     sub = commands.add_parser("api-key", help="make an API key for app.py (SENTIMENT_SERVE_API_KEYS_FILE)")
@@ -241,7 +261,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         result = importers.import_table(
             args.source, args.text_column, args.label_column, label_map, args.timestamp_column, args.domain
         )
-    output = args.output or Workspace(".").raw_data
+    output = args.output or Workspace(default_root()).raw_data
     for note in importers.write_canonical(result, output, args.mode):
         print(note)
     return 0
@@ -347,10 +367,10 @@ def cmd_spark_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_tracking_server(args: argparse.Namespace) -> int:
-    command = server.server_command(args.folder, args.backend_store_uri, args.host, args.port, args.workers)
+    command = tracking.server_command(args.folder, args.backend_store_uri, args.host, args.port, args.workers)
     Path(args.folder).mkdir(parents=True, exist_ok=True)
     url = f"http://{args.host}:{args.port}"
-    print(f"MLflow tracking server on {url} (store: {args.backend_store_uri or server.default_backend(args.folder)})")
+    print(f"MLflow tracking server on {url} (store: {args.backend_store_uri or tracking.default_backend(args.folder)})")
     print(f"Point the runner, app.py and Spark at it with: export MLFLOW_TRACKING_URI={url}")
     return subprocess.run(command).returncode
 
@@ -403,7 +423,7 @@ def cmd_loop(args: argparse.Namespace) -> int:
     cycle = _cycle(args, stop)
     minutes = args.every if args.every is not None else cycle.settings.cycle_minutes
     log.info("Loop: a cycle every %s minutes; logs in %s; stop with Ctrl-C or SIGTERM", minutes, cycle.ws.runner_log)
-    run_loop(_loop_job(cycle), minutes * 60, stop, args.max_cycles)
+    run_loop(_loop_job(cycle), minutes * 60, stop, args.max_cycles, heartbeat_file=cycle.ws.heartbeat)
     return 0
 
 
@@ -518,7 +538,23 @@ def cmd_rebaseline(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    print(process.start_in_background(_workspace(args), args.port))
+    if args.background:
+        print(process.start_in_background(_workspace(args), args.port))
+        return 0
+    server.check_arguments(build_parser(), args)
+    return server.serve(args)
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    if not args.reason.strip():
+        raise ConfigError("--reason must say why (it is kept for the next operator)")
+    ws = _workspace(args)
+    runs.configure_client(ws.root)
+    previous = registry.promote_by_hand(ws.registered_model, args.version, args.reason.strip())
+    reports.append_event(ws.reports, as_text(wall_now()), "promoted", args.version)
+    replaced = f"version {previous.version}" if previous is not None else "no champion"
+    print(f"Version {args.version} of {ws.registered_model} is now @{CHAMPION} (was {replaced}): {args.reason}")
+    print("A running API switches to it at its next refresh (SENTIMENT_SERVE_REFRESH_SECONDS, 10 s by default).")
     return 0
 
 

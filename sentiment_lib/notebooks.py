@@ -18,11 +18,10 @@ from sentiment_lib import reports
 from sentiment_lib.config import apply_offline_defaults, coerce, field_types, settings_for
 from sentiment_lib.errors import ConfigError, StepFailedError
 from sentiment_lib.progress import ProgressRelay
-from sentiment_lib.workspace import REPO_ROOT, Workspace
+from sentiment_lib.workspace import NOTEBOOK_DIR, Workspace
 
 log = logging.getLogger(__name__)
 
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 STEPS = {
     "preprocess": "01_preprocess.ipynb",
     "train": "02_train.ipynb",

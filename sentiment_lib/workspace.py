@@ -9,12 +9,15 @@ such as ``feedback_path`` or ``registered_model_name`` means the same thing to e
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sentiment_lib.config import Settings, resolve_settings, settings_from_parameters
 
-# the repository: notebooks/ and app.py live here (an editable install keeps it so)
+# a checkout's root, where app.py lives (in an installed wheel this folder is site-packages: nothing looks there)
 REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = Path(__file__).resolve().parent / "pipeline_notebooks"  # package data; a checkout links notebooks/ to it
+WORKSPACE_ENV = "SENTIMENT_WORKSPACE"
 MLFLOW_STORE_FILE = "mlflow.db"
 ENV_FILE = ".env"  # secrets (SMTP password, webhook URL, wandb key), git-ignored; read by runner.py and app.py
 ARTIFACT_DIR = "mlartifacts"
@@ -26,6 +29,12 @@ VERDICT_FILE = "verdict.json"  # per cycle: the staleness verdict
 EVENTS_FILE = "events.csv"  # retrains, promotions, rejections
 HISTORY_FILE = "staleness_history.csv"
 HISTORY_PLOT = "staleness_history.png"
+
+
+def default_root() -> str:
+    """The workspace a command works on unless ``--workspace`` says otherwise: $SENTIMENT_WORKSPACE, else the
+    current folder (never the install location: an installed package's folder is not the operator's)."""
+    return os.environ.get(WORKSPACE_ENV) or "."
 
 
 class Workspace:
@@ -51,6 +60,7 @@ class Workspace:
         self.reports = self.root / "reports"
         self.state = self.root / "state"
         self.loop_state = self.state / "loop.json"
+        self.heartbeat = self.state / "heartbeat.json"  # the loop's last cycle, for /metrics
         self.alert_state = self.state / "alerts.json"
         self.replay_state = self.state / "replay.json"
         self.drift_state = self.state / "drift.json"  # an acknowledged shift, a rebaselined reference
@@ -102,6 +112,6 @@ class Workspace:
     @classmethod
     def from_parameters(cls, parameters: dict) -> Workspace:
         """The workspace a notebook runs in, with its parameters' settings: the folder the runner starts it in,
-        or the repository when Jupyter starts it in ``notebooks/`` (a kernel's folder is its notebook's)."""
+        or the checkout when Jupyter starts it beside the notebooks (a kernel's folder is its notebook's)."""
         here = Path.cwd().resolve()
-        return cls(REPO_ROOT if here == REPO_ROOT / "notebooks" else here, settings_from_parameters(parameters))
+        return cls(REPO_ROOT if here == NOTEBOOK_DIR else here, settings_from_parameters(parameters))

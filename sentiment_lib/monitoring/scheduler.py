@@ -6,8 +6,11 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import schedule
+
+from sentiment_lib.monitoring import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +42,13 @@ def run_loop(
     stop: StopSignal,
     max_cycles: int | None = None,
     poll_seconds: float = 1.0,
+    heartbeat_file: Path | None = None,
 ) -> int:
     """Run ``job`` now and then every ``every_seconds`` until ``stop`` or ``max_cycles``; return the count.
 
     ``schedule`` does not catch a job's exceptions, and an unattended loop must survive anything, so
-    every exception of a cycle is logged here and the loop goes on.
+    every exception of a cycle is logged here and the loop goes on. After each cycle, crashed or not,
+    ``heartbeat_file`` (if given) records that the loop is alive (:mod:`sentiment_lib.monitoring.heartbeat`).
     """
     scheduler = schedule.Scheduler()
     done = 0
@@ -51,10 +56,14 @@ def run_loop(
     def one_cycle() -> None:
         nonlocal done
         done += 1
+        crashed = False
         try:
             job()
         except Exception:  # the loop's top level: log it with its traceback, keep going
+            crashed = True
             log.exception("Cycle %d crashed; the loop goes on", done)
+        if heartbeat_file is not None:
+            _beat(heartbeat_file, every_seconds, done, crashed)
 
     scheduler.every(max(1, round(every_seconds))).seconds.do(one_cycle)
     one_cycle()  # the first cycle starts now, not one interval later
@@ -63,3 +72,10 @@ def run_loop(
         time.sleep(poll_seconds)
     log.info("Loop stopped after %d cycle(s)", done)
     return done
+
+
+def _beat(path: Path, every_seconds: float, cycles: int, crashed: bool) -> None:
+    try:
+        heartbeat.beat(path, every_seconds, cycles, crashed)
+    except OSError as err:  # a full disk must not stop the loop; the missing beat is what alerts
+        log.error("Could not write the loop's heartbeat %s: %s", path, err)

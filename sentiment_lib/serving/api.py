@@ -141,7 +141,7 @@ def create_app(
         holder.refresh()
         if config.refresh_seconds > 0:
             holder.watch(config.refresh_seconds)
-    metrics = ApiMetrics(holder, ws.reports)
+    metrics = ApiMetrics(holder, ws)
     app.extensions["sentiment"] = {
         "config": config,
         "holder": holder,

@@ -36,7 +36,8 @@ class ApiClient:
             raise ServingUnavailableError(f"{self.base_url}{path} answered {err.code}: {detail}", err.code) from None
         except (OSError, ValueError) as err:
             raise ServingUnavailableError(
-                f"no prediction API answers at {self.base_url} ({err}); start one with `python runner.py serve`"
+                f"no prediction API answers at {self.base_url} ({err}); "
+                "start one with `python runner.py serve` (or `make demo`)"
             ) from None
 
     def health(self) -> dict:

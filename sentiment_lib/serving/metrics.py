@@ -4,7 +4,8 @@ Counters and histograms are updated as requests are answered. With several worke
 (``app.py --workers N``) each worker writes its own files under ``PROMETHEUS_MULTIPROC_DIR`` (the parent
 sets it) and whichever worker answers a scrape adds them all up (prometheus_client's multi-process mode).
 The served model's version and age and the loop's numbers are read when scraped: from the model the
-answering process serves and from the newest ``reports/<cycle>/verdict.json``, never recomputed.
+answering process serves, the newest ``reports/<cycle>/verdict.json`` and the loop's heartbeat, never
+recomputed; the workspace's free disk space is measured then too. ``deploy/prometheus/rules.yml`` alerts on them.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from sentiment_lib.errors import DataValidationError
+from sentiment_lib.monitoring import heartbeat
 from sentiment_lib.monitoring.verdicts import STATUSES
 from sentiment_lib.reports import latest_verdict
 
 if TYPE_CHECKING:
     from sentiment_lib.serving.model_holder import ModelHolder
     from sentiment_lib.serving.served_log import LogOutcome
+    from sentiment_lib.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ LOOP_GAUGES = {
 class ApiMetrics:
     """The API's counters and histograms, and the exposition of a scrape."""
 
-    def __init__(self, holder: ModelHolder, reports: Path):
+    def __init__(self, holder: ModelHolder, workspace: Workspace):
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "sentiment_requests", "HTTP requests answered", ["route", "status"], registry=self.registry
@@ -84,7 +87,7 @@ class ApiMetrics:
             "sentiment_rate_limited", "Requests refused with 429 over the rate limit", registry=self.registry
         )
         self.live = CollectorRegistry()
-        self.live.register(ServingState(holder, reports))
+        self.live.register(ServingState(holder, workspace))
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route, str(status)).inc()
@@ -113,15 +116,17 @@ class ApiMetrics:
 
 
 class ServingState:
-    """Gauges read at scrape time: the served model and the newest verdict of the loop."""
+    """Gauges read at scrape time: the served model, the newest verdict of the loop, its heartbeat, the disk."""
 
-    def __init__(self, holder: ModelHolder, reports: Path):
-        self.holder, self.reports = holder, reports
+    def __init__(self, holder: ModelHolder, workspace: Workspace):
+        self.holder, self.ws = holder, workspace
 
     def collect(self) -> Iterator[Metric]:
         yield from self._model()
+        yield from workspace_disk_gauges(self.ws.root)
+        yield from heartbeat_gauges(heartbeat.read(self.ws.heartbeat))
         try:
-            latest = latest_verdict(self.reports)
+            latest = latest_verdict(self.ws.reports)
         except DataValidationError as err:  # a damaged file must not take the scrape down
             log.warning("No loop gauges in /metrics: %s", err)
             return
@@ -152,6 +157,12 @@ def verdict_gauges(verdict: dict, written_at: float) -> Iterator[Metric]:
     when = GaugeMetricFamily("sentiment_loop_verdict_timestamp_seconds", "When the latest verdict was written")
     when.add_metric([], written_at)
     yield when
+    # an acknowledged drift is recorded unfired, so fired=1 on drift means "drifted and nobody has said it is fine"
+    fired = GaugeMetricFamily("sentiment_loop_check_fired", "1 if the latest verdict's check fired", labels=["check"])
+    for check in verdict.get("checks", []):
+        if isinstance(check.get("name"), str):
+            fired.add_metric([check["name"]], 1.0 if check.get("fired") else 0.0)
+    yield fired
     for check in verdict.get("checks", []):
         if check.get("name") not in LOOP_GAUGES:
             continue
@@ -160,3 +171,33 @@ def verdict_gauges(verdict: dict, written_at: float) -> Iterator[Metric]:
             gauge = GaugeMetricFamily(f"sentiment_loop_{name}{suffix}", what)
             gauge.add_metric([], float(check[key]))
             yield gauge
+
+
+def heartbeat_gauges(beat: heartbeat.Heartbeat | None) -> Iterator[Metric]:
+    """When the loop last finished a cycle and how often it means to (nothing before its first cycle)."""
+    if beat is None:
+        return
+    for name, text, value in (
+        ("sentiment_loop_last_cycle_timestamp_seconds", "When the loop last finished a cycle", beat.finished_at),
+        ("sentiment_loop_interval_seconds", "Seconds the loop means to wait between cycles", beat.interval_seconds),
+        ("sentiment_loop_last_cycle_crashed", "1 if the loop's last cycle raised", float(beat.crashed)),
+    ):
+        gauge = GaugeMetricFamily(name, text)
+        gauge.add_metric([], value)
+        yield gauge
+
+
+def workspace_disk_gauges(root: Path) -> Iterator[Metric]:
+    """Free and total bytes of the file system holding the workspace (registry, served log, reports)."""
+    try:
+        stats = os.statvfs(root)
+    except OSError as err:
+        log.warning("No disk gauges in /metrics: %s", err)
+        return
+    for name, text, value in (
+        ("sentiment_workspace_free_bytes", "Bytes free to this user on the workspace's file system", stats.f_bavail),
+        ("sentiment_workspace_size_bytes", "Size of the workspace's file system in bytes", stats.f_blocks),
+    ):
+        gauge = GaugeMetricFamily(name, text)
+        gauge.add_metric([], float(value * stats.f_frsize))
+        yield gauge

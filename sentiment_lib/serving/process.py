@@ -1,4 +1,5 @@
-"""Start ``app.py`` as its own process and wait until it is healthy (the demo, the tests, the benchmarks)."""
+"""Start the API server (``app.py``, ``sentiment serve``) as its own process and wait until it is healthy (the
+demo, the tests, the benchmarks)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,16 @@ from pathlib import Path
 
 from sentiment_lib.errors import SentimentError
 from sentiment_lib.io import write_text_atomic
-from sentiment_lib.workspace import REPO_ROOT, Workspace
+from sentiment_lib.workspace import Workspace
 
 EXAMPLE = {"review": "A warm, funny and beautifully acted film."}
+SERVER_MODULE = "sentiment_lib.serving.main"  # what app.py and `sentiment serve` run
+
+
+def server_command() -> list[str]:
+    """How to start the API server as a process with this interpreter (app.py's workers, the demo, the tests):
+    the installed package's module, so no checkout is needed."""
+    return [sys.executable, "-m", SERVER_MODULE]
 
 
 def free_port() -> int:
@@ -50,9 +58,10 @@ def launch_app(
     detach=False,
     app: Path | None = None,
 ) -> subprocess.Popen:
-    """``python app.py`` (this checkout's, or ``app``: another's) on 127.0.0.1:``port`` in a new process
-    (``detach``: its own session)."""
-    command = [sys.executable, str(app or REPO_ROOT / "app.py"), "--port", str(port), "--workspace", str(workspace)]
+    """The API server (this package's, or ``app``: another checkout's app.py) on 127.0.0.1:``port`` in a new
+    process (``detach``: its own session)."""
+    server = [sys.executable, str(app)] if app else server_command()
+    command = [*server, "--port", str(port), "--workspace", str(workspace)]
     return subprocess.Popen(
         [*command, *extra_args],
         env=env,

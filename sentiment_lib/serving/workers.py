@@ -18,11 +18,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from sentiment_lib.serving.metrics import MULTIPROC_ENV
 from sentiment_lib.serving.process import wait_or_kill
@@ -46,12 +44,11 @@ def threads_per_worker(workers: int) -> str:
 
 
 class Workers:
-    """N copies of ``app.py`` serving ``listener``; ``child_args`` are the parent's own options."""
+    """N server processes serving ``listener``; ``command`` starts one with the parent's own options."""
 
-    def __init__(self, listener: socket.socket, count: int, child_args: Sequence[str], app_path: Path):
+    def __init__(self, listener: socket.socket, count: int, command: Sequence[str]):
         self.listener, self.count = listener, count
-        fd = str(listener.fileno())
-        self.command = [sys.executable, str(app_path), *child_args, "--socket-fd", fd]
+        self.command = [*command, "--socket-fd", str(listener.fileno())]
         # a folder of the user's own is kept; ours is made empty per run (stale counters would be added in)
         self.own_metrics_dir = None if os.environ.get(MULTIPROC_ENV) else tempfile.mkdtemp(prefix="sentiment-metrics-")
         metrics_dir = os.environ.get(MULTIPROC_ENV) or self.own_metrics_dir

@@ -43,8 +43,10 @@ def _pip_requirements() -> list[str]:
 
 
 def _package_copy(scratch: Path) -> Path:
-    """A clean copy of sentiment_lib (no bytecode caches) for ``code_paths``."""
-    return Path(shutil.copytree(PACKAGE_DIR, scratch / PACKAGE_DIR.name, ignore=shutil.ignore_patterns("__pycache__")))
+    """A copy of sentiment_lib's Python for ``code_paths``: a model needs no bytecode caches, notebooks or
+    templates."""
+    skip = shutil.ignore_patterns("__pycache__", "*.ipynb", "*.j2")
+    return Path(shutil.copytree(PACKAGE_DIR, scratch / PACKAGE_DIR.name, ignore=skip))
 
 
 def log_and_register(
@@ -129,6 +131,26 @@ def promote(registered_name: str, version: str, reason: str) -> None:
     client.set_registered_model_alias(registered_name, CHAMPION, version)
     client.set_model_version_tag(registered_name, version, "promotion.reason", reason)
     log.info("Version %s of %s is now @%s (%s)", version, registered_name, CHAMPION, reason)
+
+
+def promote_by_hand(registered_name: str, version: str, reason: str) -> Any | None:
+    """An operator's promotion (a rollback to a good version, say): ``version`` becomes ``@champion`` whatever the
+    gate said, with ``reason`` recorded on it and on the version it replaces. Returns the replaced version.
+
+    Raises:
+        ModelError: no such version (the message lists the versions there are), or it is already champion.
+    """
+    versions = version_runs(registered_name)
+    if version not in versions:
+        known = ", ".join(sorted(versions, key=int)) or "none"
+        raise ModelError(f"{registered_name!r} has no version {version!r}; its versions: {known}")
+    previous = version_for_alias(registered_name, CHAMPION)
+    if previous is not None and str(previous.version) == version:
+        raise ModelError(f"Version {version} of {registered_name!r} is already @{CHAMPION}")
+    promote(registered_name, version, f"operator: {reason}")
+    if previous is not None:
+        tag_version(registered_name, str(previous.version), {"demoted.reason": f"operator: {reason}"})
+    return previous
 
 
 def tag_version(registered_name: str, version: str, tags: dict[str, Any]) -> None:

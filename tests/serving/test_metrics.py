@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sentiment_lib.io import write_json_atomic
+from sentiment_lib.monitoring import heartbeat
 from tests.helpers import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -79,13 +82,14 @@ def test_model_version_and_age(server):
 
 def verdict(status: str, accuracy: float, auc: float) -> dict:
     check = {"fired": False, "detail": "..."}
+    drifted = {"fired": auc > 0.71, "detail": "..."}
     return {
         "status": status,
         "model_version": "1",
         "reasons": [],
         "checks": [
             {**check, "name": "performance", "value": accuracy, "threshold": 0.85},
-            {**check, "name": "drift", "value": auc, "threshold": 0.71},
+            {**drifted, "name": "drift", "value": auc, "threshold": 0.71},
             {**check, "name": "estimated_performance", "value": 0.88, "threshold": 0.85},
             {**check, "name": "age", "value": 2.5, "threshold": 30.0},
         ],
@@ -112,3 +116,24 @@ def test_loop_gauges_are_the_newest_verdict(server, served_workspace):
     assert value(samples, "sentiment_loop_estimated_accuracy") == 0.88
     assert value(samples, "sentiment_loop_champion_age_days") == 2.5
     assert value(samples, "sentiment_loop_verdict_timestamp_seconds") > 0
+    assert value(samples, "sentiment_loop_check_fired", check="drift") == 1
+    assert ("sentiment_loop_check_fired", (("check", "performance"),)) in samples
+    assert value(samples, "sentiment_loop_check_fired", check="performance") == 0
+
+
+def test_the_loop_heartbeat_and_the_workspace_disk(server, served_workspace):
+    heartbeat_file = served_workspace / "state" / "heartbeat.json"
+    assert "sentiment_loop_last_cycle_timestamp_seconds" not in {key[0] for key in scrape(server)}  # no loop yet
+    stats = os.statvfs(served_workspace)
+    try:
+        heartbeat.beat(heartbeat_file, interval_seconds=600, cycles=3, crashed=True)
+        samples = scrape(server)
+    finally:
+        heartbeat_file.unlink()
+    assert abs(value(samples, "sentiment_loop_last_cycle_timestamp_seconds") - time.time()) < 60
+    assert value(samples, "sentiment_loop_interval_seconds") == 600
+    assert value(samples, "sentiment_loop_last_cycle_crashed") == 1
+    assert value(samples, "sentiment_workspace_size_bytes") == stats.f_blocks * stats.f_frsize
+    free = value(samples, "sentiment_workspace_free_bytes")
+    assert 0 < free <= stats.f_blocks * stats.f_frsize
+    assert abs(free - stats.f_bavail * stats.f_frsize) < 512 * 1024 * 1024  # other tests write meanwhile

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 
 from sentiment_lib.data import feedback
 from sentiment_lib.errors import ConfigError, DataValidationError
+from sentiment_lib.monitoring import heartbeat
 from sentiment_lib.monitoring.cycle import Cycle, LoopState
 from sentiment_lib.monitoring.replay import Replay
 from sentiment_lib.monitoring.scheduler import StopSignal, run_loop
@@ -84,6 +86,36 @@ def test_the_loop_survives_a_crashing_cycle_and_stops_after_max_cycles():
 
     assert run_loop(job, every_seconds=0.01, stop=StopSignal(), max_cycles=3, poll_seconds=0.01) == 3
     assert calls == [0, 1, 2]
+
+
+def test_each_cycle_leaves_a_heartbeat_crashed_or_not(tmp_path):
+    beats = []
+
+    def job():
+        beats.append(heartbeat.read(tmp_path / "heartbeat.json"))
+        if len(beats) == 2:
+            raise RuntimeError("boom")
+
+    started = time.time()
+    run_loop(
+        job,
+        every_seconds=0.01,
+        stop=StopSignal(),
+        max_cycles=2,
+        poll_seconds=0.01,
+        heartbeat_file=tmp_path / "heartbeat.json",
+    )
+    last = heartbeat.read(tmp_path / "heartbeat.json")
+    assert beats[0] is None and beats[1].cycles == 1 and not beats[1].crashed
+    assert last.cycles == 2 and last.crashed and last.interval_seconds == 0.01
+    assert started <= beats[1].finished_at <= last.finished_at <= time.time()
+
+
+def test_a_damaged_heartbeat_reads_as_none(tmp_path):
+    (tmp_path / "heartbeat.json").write_text("{not json")
+    assert heartbeat.read(tmp_path / "heartbeat.json") is None
+    (tmp_path / "heartbeat.json").write_text('{"finished_at": 1}')
+    assert heartbeat.read(tmp_path / "heartbeat.json") is None
 
 
 def test_the_loop_stops_when_asked():
