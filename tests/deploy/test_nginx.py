@@ -1,0 +1,174 @@
+"""deploy/nginx/sentiment.conf in a real nginx on loopback, in front of a real app: idle and dripping clients,
+an oversized body, a flood and a second host's client are each met as the file promises."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from sentiment_lib.serving import process
+from tests.faults.test_hostile_clients import own_address
+from tests.helpers import REPO, LiveServer
+
+pytestmark = pytest.mark.slow
+CONF = REPO / "deploy" / "nginx" / "sentiment.conf"
+PREDICT = json.dumps({"review": "The room was clean and the staff were kind."}).encode()
+JSON = {"Content-Type": "application/json"}
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if found is None:
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx; make install does it as root)")
+    return found
+
+
+def site_config(app_port: int, listens: list[str]) -> str:
+    """The shipped file with its upstream pointed at the test's app and its `listen` at the test's ports."""
+    text = CONF.read_text().replace("server 127.0.0.1:5000;", f"server 127.0.0.1:{app_port};")
+    assert "    listen 80;\n" in text
+    return text.replace("    listen 80;\n", "".join(f"    listen {where};\n" for where in listens))
+
+
+def main_config(folder: Path, site: Path) -> str:
+    """What Debian's /etc/nginx/nginx.conf provides around conf.d, with every path in ``folder``."""
+    user = "user root;\n" if os.geteuid() == 0 else ""  # as root, workers would otherwise drop to nobody
+    temp = "".join(
+        f"{kind}_temp_path {folder / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return (
+        f"{user}daemon off;\nworker_processes 1;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'} info;\n"
+        "worker_rlimit_nofile 8192;\nevents { worker_connections 4096; }\n"
+        f"http {{\naccess_log {folder / 'access.log'};\n{temp}include {site};\n}}\n"
+    )
+
+
+class Front:
+    """nginx with the shipped site, listening on ``listens`` (host:port), in front of ``app``."""
+
+    def __init__(self, folder: Path, app: LiveServer, listens: list[str]):
+        folder.mkdir(parents=True, exist_ok=True)
+        site = folder / "sentiment.conf"
+        site.write_text(site_config(app.port, listens))
+        (folder / "nginx.conf").write_text(main_config(folder, site))
+        self.folder = folder
+        self.process = subprocess.Popen(
+            [nginx_binary(), "-p", str(folder), "-c", str(folder / "nginx.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        host, port = listens[0].rsplit(":", 1)
+        process.wait_until_healthy(self.process, f"http://{host}:{port}", str(folder / "error.log"), 30, "nginx")
+
+    def error_log(self) -> str:
+        return (self.folder / "error.log").read_text()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        process.wait_or_kill(self.process)
+
+
+def request(
+    host: str, port: int, method: str, path: str, body=None, headers=None, source: str | None = None
+) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(host, port, timeout=10, source_address=(source, 0) if source else None)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def app(served_workspace):
+    live = LiveServer(
+        served_workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0", "SENTIMENT_SERVE_TRUSTED_PROXIES": "127.0.0.1"}
+    )
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def front(app, tmp_path_factory):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 4096), hard), hard))  # this test's 1,000 clients
+    port = process.free_port()
+    listens = [f"127.0.0.1:{port}"]
+    outside = own_address()
+    if outside:
+        listens.append(f"{outside}:{port}")
+    nginx = Front(tmp_path_factory.mktemp("nginx"), app, listens)
+    nginx.port, nginx.outside = port, outside
+    yield nginx
+    nginx.stop()
+
+
+def test_predict_goes_through(front):
+    status, body = request("127.0.0.1", front.port, "POST", "/predict", PREDICT, JSON)
+    assert status == 200 and json.loads(body)["sentiment"] in ("positive", "negative")
+
+
+def test_1000_idle_and_dripping_clients_do_not_stop_predict(front):
+    clients = []
+    try:
+        for n in range(1000):
+            client = socket.create_connection(("127.0.0.1", front.port), timeout=5)
+            if n % 2:  # half drip a request line and one header, then nothing more
+                client.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\n")
+            clients.append(client)
+        time.sleep(0.5)
+        started = time.perf_counter()
+        status, _ = request("127.0.0.1", front.port, "POST", "/predict", PREDICT, JSON)
+        seconds = time.perf_counter() - started
+        assert status == 200 and seconds < 1.0
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_a_6_mb_body_is_refused_by_nginx_before_the_app_reads_it(front, app):
+    before = app.request("GET", "/metrics")[1].decode()
+    body = json.dumps({"reviews": ["x" * 1000] * 6000}).encode()
+    assert len(body) > 6_000_000
+    status, _ = request("127.0.0.1", front.port, "POST", "/batch_predict", body, JSON)
+    assert status == 413
+    assert "client intended to send too large body" in front.error_log()
+    after = app.request("GET", "/metrics")[1].decode()
+    assert _count(after, "413") == _count(before, "413")  # the app answered no 413: it never saw the request
+
+
+def _count(metrics: str, status: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("sentiment_requests_total{") and f'status="{status}"' in line
+    )
+
+
+def test_a_flood_from_one_address_is_limited_and_another_address_is_not(front):
+    statuses = [request("127.0.0.1", front.port, "GET", "/health", source="127.0.0.2")[0] for _ in range(80)]
+    assert statuses.count(429) > 0 and statuses.count(200) >= 40  # the burst passes, the rest waits its turn
+    assert request("127.0.0.1", front.port, "GET", "/health", source="127.0.0.3")[0] == 200
+
+
+def test_the_status_page_is_refused_to_a_client_on_another_host_through_the_proxy(front):
+    if not front.outside:
+        pytest.skip("this machine has no non-loopback address to be a client on another host from")
+    assert request("127.0.0.1", front.port, "GET", "/")[0] == 200  # on the host: allowed
+    outside = front.outside
+    assert request(outside, front.port, "GET", "/", source=outside)[0] == 403
+    # a client naming itself loopback is not believed: nginx replaces the header with the address it sees
+    spoofed = {"X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1", "Forwarded": "for=127.0.0.1"}
+    assert request(outside, front.port, "GET", "/", headers=spoofed, source=outside)[0] == 403
+    status, _ = request(outside, front.port, "POST", "/predict", PREDICT, JSON, source=outside)
+    assert status == 200  # predictions stay open to it
