@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from sentiment_lib.serving.api import ServeConfig
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The server's options: ``app.py`` and ``sentiment serve`` take the same ones."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
