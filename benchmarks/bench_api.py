@@ -7,7 +7,9 @@ For the server without micro-batching (the baseline: each request calls the mode
 requests/s and p99 with 16 concurrent clients (keep-alive connections, bounded request count), errors,
 and the resident memory of the server and its workers. The first row is the reference: the champion's
 predictor alone in this process, on the same sentences in calls of 16 (a micro-batch when 16 clients wait
-at once; the batcher can hand it up to 32), no HTTP.
+at once; the batcher can hand it up to 32), no HTTP. The last row is the default server behind a real nginx
+with deploy/nginx/sentiment.conf (Debian's nginx; skipped if it is not installed), whose per-address request
+rate is lifted for the run: the 16 clients all come from 127.0.0.1, and 20 requests/s would be the whole story.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import http.client
 import json
 import os
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -96,6 +100,29 @@ def predictor_rate(workspace: Path, texts: list[str], per_call: int = CLIENTS) -
     return len(texts) / (time.perf_counter() - started)
 
 
+def through_nginx(workspace: Path, texts: list[str], total: int) -> list[list]:
+    """The default server behind deploy/nginx/sentiment.conf (rate limit lifted); RSS is the app's alone."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.deploy import nginx_front  # the same nginx the deployment test runs
+
+    binary = nginx_front.nginx_binary()
+    if binary is None:
+        print("nginx is not installed: no row through nginx (Debian: apt-get install nginx)", file=sys.stderr)
+        return []
+    app_port, front_port = serve_demo.free_port(), serve_demo.free_port()
+    server = start_server(workspace, app_port, ())
+    with tempfile.TemporaryDirectory(prefix="bench-nginx-") as folder:
+        front = nginx_front.Front(binary, Path(folder), app_port, [f"127.0.0.1:{front_port}"], rate_limit=False)
+        try:
+            m = measure(front_port, texts, total)
+            row = ["micro-batching (default), through nginx", m["p50"], m["p99"], m["rps"], m["c_p99"], m["errors"]]
+            return [[*row, rss_mb(server.pid)]]
+        finally:
+            front.stop()
+            server.terminate()
+            server.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", default=".")
@@ -114,6 +141,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait()
+    rows += through_nginx(workspace, texts, args.requests)
     print_table(
         f"/predict on SST-2 test sentences, server and clients on the same {os.cpu_count()}-core machine",
         ["server", "seq p50 ms", "seq p99 ms", f"req/s @{CLIENTS}", f"p99 ms @{CLIENTS}", "errors", "RSS MB"],

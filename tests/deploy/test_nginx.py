@@ -5,76 +5,27 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import resource
-import shutil
 import socket
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 from sentiment_lib.serving import process
+from tests.deploy import nginx_front
 from tests.faults.test_hostile_clients import own_address
-from tests.helpers import REPO, LiveServer
+from tests.helpers import LiveServer
 
 pytestmark = pytest.mark.slow
-CONF = REPO / "deploy" / "nginx" / "sentiment.conf"
 PREDICT = json.dumps({"review": "The room was clean and the staff were kind."}).encode()
 JSON = {"Content-Type": "application/json"}
 
 
 def nginx_binary() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    found = nginx_front.nginx_binary()
     if found is None:
         pytest.skip("nginx is not installed (Debian: apt-get install nginx; make install does it as root)")
     return found
-
-
-def site_config(app_port: int, listens: list[str]) -> str:
-    """The shipped file with its upstream pointed at the test's app and its `listen` at the test's ports."""
-    text = CONF.read_text().replace("server 127.0.0.1:5000;", f"server 127.0.0.1:{app_port};")
-    assert "    listen 80;\n" in text
-    return text.replace("    listen 80;\n", "".join(f"    listen {where};\n" for where in listens))
-
-
-def main_config(folder: Path, site: Path) -> str:
-    """What Debian's /etc/nginx/nginx.conf provides around conf.d, with every path in ``folder``."""
-    user = "user root;\n" if os.geteuid() == 0 else ""  # as root, workers would otherwise drop to nobody
-    temp = "".join(
-        f"{kind}_temp_path {folder / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    return (
-        f"{user}daemon off;\nworker_processes 1;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'} info;\n"
-        "worker_rlimit_nofile 8192;\nevents { worker_connections 4096; }\n"
-        f"http {{\naccess_log {folder / 'access.log'};\n{temp}include {site};\n}}\n"
-    )
-
-
-class Front:
-    """nginx with the shipped site, listening on ``listens`` (host:port), in front of ``app``."""
-
-    def __init__(self, folder: Path, app: LiveServer, listens: list[str]):
-        folder.mkdir(parents=True, exist_ok=True)
-        site = folder / "sentiment.conf"
-        site.write_text(site_config(app.port, listens))
-        (folder / "nginx.conf").write_text(main_config(folder, site))
-        self.folder = folder
-        self.process = subprocess.Popen(
-            [nginx_binary(), "-p", str(folder), "-c", str(folder / "nginx.conf")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
-        host, port = listens[0].rsplit(":", 1)
-        process.wait_until_healthy(self.process, f"http://{host}:{port}", str(folder / "error.log"), 30, "nginx")
-
-    def error_log(self) -> str:
-        return (self.folder / "error.log").read_text()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        process.wait_or_kill(self.process)
 
 
 def request(
@@ -107,7 +58,7 @@ def front(app, tmp_path_factory):
     outside = own_address()
     if outside:
         listens.append(f"{outside}:{port}")
-    nginx = Front(tmp_path_factory.mktemp("nginx"), app, listens)
+    nginx = nginx_front.Front(nginx_binary(), tmp_path_factory.mktemp("nginx"), app.port, listens)
     nginx.port, nginx.outside = port, outside
     yield nginx
     nginx.stop()

@@ -91,20 +91,22 @@ def test_a_cycle_killed_at_random_points_loses_nothing_and_the_next_one_recovers
     # next cycle, with a champion and no new rows, would never reach 03_evaluate)
     kill_points = [(None, rng.uniform(1, 6)), ("reports/*/02_train.ipynb", rng.uniform(0, 5))]
     kill_points.append(("reports/*/03_evaluate.ipynb", rng.uniform(0, 8)))
-    for marker, delay in kill_points:
-        cycle = subprocess.Popen(
-            [sys.executable, RUNNER, "once", *TINY, "--workspace", str(ws)],
-            cwd=ws,
-            env=child_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    for n, (marker, delay) in enumerate(kill_points):
+        log = tmp_path / f"cycle-{n}.log"
+        with log.open("w") as output:
+            cycle = subprocess.Popen(
+                [sys.executable, RUNNER, "once", *TINY, "--workspace", str(ws)],
+                cwd=ws,
+                env=child_env(),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         reached = marker is None or wait_for(marker, ws, cycle)
         time.sleep(delay)
         if cycle.poll() is None:
             kill_group(cycle)
-        assert reached, f"the cycle ended before {marker}"
+        assert reached, f"the cycle ended (status {cycle.returncode}) before {marker}:\n{log.read_text()[-3000:]}"
         assert_nothing_lost_and_no_duplicates(ws, expected)
     done = run_runner("once", *TINY, workspace=ws)
     assert done.returncode == 0, done.stderr[-3000:]
