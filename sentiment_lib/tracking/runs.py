@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -158,8 +159,10 @@ def describe_store(workspace: str | Path) -> str:
 
 
 def ui_command(workspace: str | Path) -> str:
-    uri = tracking_uri(workspace)
-    return f".venv/bin/mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5001"
+    """The MLflow UI on the workspace's store, with the mlflow installed beside this interpreter (a checkout's
+    .venv or an installed package's virtualenv)."""
+    mlflow_command = Path(sys.executable).parent / "mlflow"
+    return f"{mlflow_command} ui --backend-store-uri {tracking_uri(workspace)} --host 127.0.0.1 --port 5001"
 
 
 def latest_wandb_run(workspace: str | Path, since: float = 0.0) -> Path | None:
