@@ -79,9 +79,36 @@ def tracking_uri(workspace: str | Path) -> str:
     return _user_env("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(workspace).resolve() / MLFLOW_STORE_FILE}"
 
 
+def create_local_store(path: Path, artifact_root: Path) -> None:
+    """Create the workspace's SQLite store whole or not at all, if it does not exist yet.
+
+    MLflow builds its tables in many steps when it first opens a store; a process killed between them (a
+    cycle stopped at the wrong second) would leave a file that every later command fails on ("table ... already
+    exists"). So the tables are built in a file of this process's own, linked into place only when complete
+    (a link never replaces a store another process made meanwhile).
+    """
+    if path.exists():
+        return
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore  # only the first command of a workspace
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
+    partial.unlink(missing_ok=True)
+    try:
+        SqlAlchemyStore(f"sqlite:///{partial}", artifact_root.as_uri()).engine.dispose()
+        os.link(partial, path)
+    except FileExistsError:
+        pass  # another process made it first: theirs is as complete as ours
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def configure_client(workspace: str | Path) -> str:
     """Point MLflow's tracking and registry at the store (for readers such as the API); return the URI."""
     uri = tracking_uri(workspace)
+    if not _user_env("MLFLOW_TRACKING_URI"):
+        root = Path(workspace).resolve()
+        create_local_store(root / MLFLOW_STORE_FILE, root / ARTIFACT_DIR)
     registry_uri = _user_env("MLFLOW_REGISTRY_URI") or uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(registry_uri)
