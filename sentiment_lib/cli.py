@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=cmd_serve)
     sub = commands.add_parser("promote", help="make VERSION @champion by hand (a rollback), with the reason recorded")
     sub.add_argument("version", help="the registered version, e.g. 3 (see the status page or the MLflow UI)")
-    sub.add_argument("--reason", required=True, help="why, kept on the version and in reports/events.csv")
+    sub.add_argument("--reason", required=True, help="why, kept on the version (and on the one it replaces)")
     _add_step_options(sub, with_cycle_id=False)
     sub.set_defaults(handler=cmd_promote, writes_workspace=True)
     sub = commands.add_parser("tracking-server", help="run a shared MLflow tracking server in the foreground")

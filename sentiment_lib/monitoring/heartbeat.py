@@ -30,6 +30,11 @@ def read(path: Path) -> Heartbeat | None:
     """The last heartbeat, or None if no loop has run here (or the file is unreadable: no gauge beats a wrong one)."""
     try:
         data = read_json(path, None)
-        return Heartbeat(**data) if isinstance(data, dict) else None
-    except (TypeError, ValueError, OSError, DataValidationError):
+        if not isinstance(data, dict):
+            return None
+        # typed here: a hand-edited or foreign file must not break the scrape that reads it
+        return Heartbeat(
+            float(data["finished_at"]), float(data["interval_seconds"]), int(data["cycles"]), bool(data["crashed"])
+        )
+    except (KeyError, TypeError, ValueError, OSError, DataValidationError):
         return None

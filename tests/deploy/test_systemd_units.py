@@ -104,6 +104,8 @@ def test_unit_is_hardened_with_the_workspace_its_only_writable_path(unit):
     assert one(unit, "Service", "User") not in ("", "root", "0")
     assert one(unit, "Service", "Group") not in ("", "root", "0")
     assert one(unit, "Service", "Restart") == "on-failure"
+    # SIGTERM to the main process alone: a loop's notebook kernel must not be killed before its step ends
+    assert one(unit, "Service", "KillMode") == "mixed"
     assert seconds(one(unit, "Service", "RestartSec")) > 0
     assert one(unit, "Service", "EnvironmentFile") == ENV_FILE
     assert one(unit, "Service", "WorkingDirectory") == WORKSPACE

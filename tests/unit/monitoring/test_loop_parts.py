@@ -116,6 +116,10 @@ def test_a_damaged_heartbeat_reads_as_none(tmp_path):
     assert heartbeat.read(tmp_path / "heartbeat.json") is None
     (tmp_path / "heartbeat.json").write_text('{"finished_at": 1}')
     assert heartbeat.read(tmp_path / "heartbeat.json") is None
+    (tmp_path / "heartbeat.json").write_text(
+        '{"finished_at": "yesterday", "interval_seconds": 60, "cycles": 1, "crashed": false}'
+    )
+    assert heartbeat.read(tmp_path / "heartbeat.json") is None
 
 
 def test_the_loop_stops_when_asked():
