@@ -135,17 +135,14 @@ class ServingState:
 
     def _model(self) -> Iterator[Metric]:
         model = self.holder.current
-        loaded = GaugeMetricFamily("sentiment_model_loaded", "1 while a model is loaded and serving")
-        loaded.add_metric([], 1.0 if model is not None else 0.0)
-        yield loaded
+        yield gauge("sentiment_model_loaded", "1 while a model is loaded and serving", float(model is not None))
         if model is None:
             return
         info = InfoMetricFamily("sentiment_model", "The model version this process serves")
         info.add_metric([], {"version": model.version, "backend": model.predictor.backend_name})
         yield info
-        age = GaugeMetricFamily("sentiment_model_age_seconds", "Seconds since the served version was registered")
-        age.add_metric([], time.time() - datetime.fromisoformat(model.registered_at).timestamp())
-        yield age
+        age = time.time() - datetime.fromisoformat(model.registered_at).timestamp()
+        yield gauge("sentiment_model_age_seconds", "Seconds since the served version was registered", age)
 
 
 def verdict_gauges(verdict: dict, written_at: float) -> Iterator[Metric]:
@@ -154,9 +151,7 @@ def verdict_gauges(verdict: dict, written_at: float) -> Iterator[Metric]:
     for name in STATUSES:
         status.add_metric([name], 1.0 if verdict["status"] == name else 0.0)
     yield status
-    when = GaugeMetricFamily("sentiment_loop_verdict_timestamp_seconds", "When the latest verdict was written")
-    when.add_metric([], written_at)
-    yield when
+    yield gauge("sentiment_loop_verdict_timestamp_seconds", "When the latest verdict was written", written_at)
     # an acknowledged drift is recorded unfired, so fired=1 on drift means "drifted and nobody has said it is fine"
     fired = GaugeMetricFamily("sentiment_loop_check_fired", "1 if the latest verdict's check fired", labels=["check"])
     for check in verdict.get("checks", []):
@@ -168,9 +163,7 @@ def verdict_gauges(verdict: dict, written_at: float) -> Iterator[Metric]:
             continue
         name, text = LOOP_GAUGES[check["name"]]
         for suffix, key, what in (("", "value", text), ("_threshold", "threshold", f"threshold of the {name} check")):
-            gauge = GaugeMetricFamily(f"sentiment_loop_{name}{suffix}", what)
-            gauge.add_metric([], float(check[key]))
-            yield gauge
+            yield gauge(f"sentiment_loop_{name}{suffix}", what, float(check[key]))
 
 
 def heartbeat_gauges(beat: heartbeat.Heartbeat | None) -> Iterator[Metric]:
@@ -182,9 +175,7 @@ def heartbeat_gauges(beat: heartbeat.Heartbeat | None) -> Iterator[Metric]:
         ("sentiment_loop_interval_seconds", "Seconds the loop means to wait between cycles", beat.interval_seconds),
         ("sentiment_loop_last_cycle_crashed", "1 if the loop's last cycle raised", float(beat.crashed)),
     ):
-        gauge = GaugeMetricFamily(name, text)
-        gauge.add_metric([], value)
-        yield gauge
+        yield gauge(name, text, value)
 
 
 def workspace_disk_gauges(root: Path) -> Iterator[Metric]:
@@ -198,6 +189,11 @@ def workspace_disk_gauges(root: Path) -> Iterator[Metric]:
         ("sentiment_workspace_free_bytes", "Bytes free to this user on the workspace's file system", stats.f_bavail),
         ("sentiment_workspace_size_bytes", "Size of the workspace's file system in bytes", stats.f_blocks),
     ):
-        gauge = GaugeMetricFamily(name, text)
-        gauge.add_metric([], float(value * stats.f_frsize))
-        yield gauge
+        yield gauge(name, text, float(value * stats.f_frsize))
+
+
+def gauge(name: str, text: str, value: float) -> GaugeMetricFamily:
+    """One unlabelled gauge with its value, as a scrape-time collector yields it."""
+    family = GaugeMetricFamily(name, text)
+    family.add_metric([], value)
+    return family
