@@ -25,7 +25,7 @@ import pandas as pd
 from bench_accuracy import prepare_workspace, run_runner, tfidf_logistic_regression
 from common import REPO, print_table
 
-from sentiment_lib.config import resolve_settings
+from sentiment_lib.settings import resolve_settings
 from sentiment_lib.data import dataset as data
 from sentiment_lib.data import mix
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN

@@ -488,7 +488,7 @@ def model_folder(target: Path, model_from: Path | None, seed: int) -> Path:
         return target
     import torch
 
-    from sentiment_lib.config import PACKAGED_MODEL
+    from sentiment_lib.settings import PACKAGED_MODEL
     from sentiment_lib.training import train
 
     torch.manual_seed(seed)
@@ -716,7 +716,7 @@ def serve_and_measure(args, workspace: Path, texts: list[str], items: int, name:
     """Start app.py (this checkout's, or the one in ``checkout_dir``) on the workspace and run every phase."""
     import mlflow
 
-    from sentiment_lib.config import CHAMPION
+    from sentiment_lib.settings import CHAMPION
 
     code = code_version(checkout_dir or REPO)
     old = str(mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION).version)

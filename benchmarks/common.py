@@ -25,7 +25,7 @@ def sst2_test() -> tuple[list[str], list[str]]:
 def champion_dir(workspace: Path) -> Path:
     """The Hugging Face folder of the registered model's ``@champion`` in the workspace's registry."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentiment_lib.config import CHAMPION
+    from sentiment_lib.settings import CHAMPION
     from sentiment_lib.tracking import registry, runs
     from sentiment_lib.workspace import Workspace
 

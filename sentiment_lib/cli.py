@@ -20,7 +20,6 @@ from dotenv import load_dotenv
 
 from sentiment_lib import logs, notebooks, reports
 from sentiment_lib.clock import SimulatedClock, WallClock, as_text, parse_moment, wall_now
-from sentiment_lib.config import CHAMPION, PRESETS, settings_for
 from sentiment_lib.data import feedback, importers
 from sentiment_lib.errors import ConfigError, DataValidationError, SentimentError, StepFailedError
 from sentiment_lib.inference import batch, explain, spark_batch
@@ -33,6 +32,7 @@ from sentiment_lib.monitoring.scheduler import StopSignal, run_loop
 from sentiment_lib.serving import main as server
 from sentiment_lib.serving import process
 from sentiment_lib.serving.client import ApiClient
+from sentiment_lib.settings import CHAMPION, PRESETS, settings_for
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.tracking import server as tracking
 from sentiment_lib.workspace import ENV_FILE, Workspace, default_root

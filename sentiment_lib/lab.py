@@ -12,6 +12,7 @@ import os
 import secrets
 import sys
 
+from sentiment_lib.settings.runtime import tools
 from sentiment_lib.workspace import REPO_ROOT
 
 DEFAULT_PORT = 8888
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     args = parser.parse_args(argv)
-    token = os.environ.get("JUPYTER_TOKEN") or secrets.token_urlsafe(24)
+    token = tools().jupyter_token or secrets.token_urlsafe(24)
     print(f"JupyterLab: http://127.0.0.1:{args.port}/lab/tree/notebooks?token={token}  (Ctrl-C stops it)", flush=True)
     os.execve(sys.executable, lab_command(args.port), {**os.environ, "JUPYTER_TOKEN": token})
 

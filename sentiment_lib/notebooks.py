@@ -15,9 +15,9 @@ from jupyter_client.kernelspec import KernelSpecManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from sentiment_lib import reports
-from sentiment_lib.config import apply_offline_defaults, coerce, field_types, settings_for
 from sentiment_lib.errors import ConfigError, StepFailedError
 from sentiment_lib.progress import ProgressRelay
+from sentiment_lib.settings import apply_offline_defaults, coerce, field_types, settings_for
 from sentiment_lib.workspace import NOTEBOOK_DIR, Workspace
 
 log = logging.getLogger(__name__)

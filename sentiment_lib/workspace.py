@@ -1,6 +1,6 @@
 """Every path the project reads or writes, and the names of its model and experiment, in one place.
 
-A :class:`Workspace` is a root folder plus the :class:`~sentiment_lib.config.Settings` in force: the paths
+A :class:`Workspace` is a root folder plus the :class:`~sentiment_lib.settings.Settings` in force: the paths
 that settings name (training CSV, splits, feedback store, served log, checkpoints, test sets) are resolved
 against the root, and the rest of the layout (incoming feedback, archive, reports, state, MLflow store) is
 fixed here. The API, the loop, ``runner.py``, the benchmarks and the notebooks all build one, so a setting
@@ -9,15 +9,14 @@ such as ``feedback_path`` or ``registered_model_name`` means the same thing to e
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from sentiment_lib.config import Settings, resolve_settings, settings_from_parameters
+from sentiment_lib.settings import Settings, resolve_settings, settings_from_parameters
+from sentiment_lib.settings.runtime import runtime
 
 # a checkout's root, where app.py lives (in an installed wheel this folder is site-packages: nothing looks there)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = Path(__file__).resolve().parent / "pipeline_notebooks"  # package data; a checkout links notebooks/ to it
-WORKSPACE_ENV = "SENTIMENT_WORKSPACE"
 MLFLOW_STORE_FILE = "mlflow.db"
 ENV_FILE = ".env"  # secrets (SMTP password, webhook URL, wandb key), git-ignored; read by runner.py and app.py
 ARTIFACT_DIR = "mlartifacts"
@@ -34,7 +33,7 @@ HISTORY_PLOT = "staleness_history.png"
 def default_root() -> str:
     """The workspace a command works on unless ``--workspace`` says otherwise: $SENTIMENT_WORKSPACE, else the
     current folder (never the install location: an installed package's folder is not the operator's)."""
-    return os.environ.get(WORKSPACE_ENV) or "."
+    return runtime().workspace or "."
 
 
 class Workspace:

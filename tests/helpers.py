@@ -19,9 +19,9 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from sentiment_lib.config import Settings
 from sentiment_lib.monitoring.alerts import SmtpConfig
 from sentiment_lib.serving import process
+from sentiment_lib.settings import Settings
 from sentiment_lib.tracking import registry, runs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -160,7 +160,7 @@ def save_untrained_model(folder: Path) -> Path:
     """
     import torch
 
-    from sentiment_lib.config import PACKAGED_MODEL
+    from sentiment_lib.settings import PACKAGED_MODEL
     from sentiment_lib.training import train
 
     torch.manual_seed(0)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from sentiment_lib.behaviour.suite import CapabilityResult, Case, as_metrics, build_suite, results_table, run_suite
-from sentiment_lib.config import CHAMPION
+from sentiment_lib.settings import CHAMPION
 from sentiment_lib.tracking import registry
 from sentiment_lib.workspace import Workspace
 

@@ -23,11 +23,11 @@ from sentiment_lib.data.schema import LABELS, normalize_text
 from sentiment_lib.errors import ModelError
 from sentiment_lib.inference import model_files
 from sentiment_lib.inference.tokenization import LEGACY_READING, Reading, encode, load_tokenizer, pad_batch
+from sentiment_lib.settings.runtime import BACKENDS, runtime
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("onnx-int8", "torch")
-DEFAULT_BACKEND = "onnx-int8"
+DEFAULT_BACKEND = BACKENDS[0]
 DEFAULT_BATCH_SIZE = 32
 
 
@@ -91,8 +91,9 @@ class OnnxBackend:
 
 def default_threads() -> int:
     """``SENTIMENT_THREADS`` if set, else every core this process may run on."""
-    if os.environ.get("SENTIMENT_THREADS"):
-        return int(os.environ["SENTIMENT_THREADS"])
+    threads = runtime().threads
+    if threads:
+        return threads
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -144,7 +145,7 @@ class SentimentPredictor:
             ModelError: the folder does not hold a loadable model, or the back-end is unknown.
         """
         path = Path(path)
-        name = backend or os.environ.get("SENTIMENT_BACKEND", DEFAULT_BACKEND)
+        name = backend or runtime().backend
         try:
             tokenizer = load_tokenizer(path)
             reading = Reading.load(path)

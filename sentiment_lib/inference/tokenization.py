@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from sentiment_lib.config import TRUNCATIONS
 from sentiment_lib.errors import ModelError
 from sentiment_lib.inference.model_files import READING_FILE, TOKENIZER_FILE
 from sentiment_lib.io import read_json, write_json_atomic
+from sentiment_lib.settings import TRUNCATIONS
 
 # head_tail keeps this share of the room at the start and the rest at the end: reviews tend to conclude
 # at the end (Sun et al. 2019 found a quarter head, three quarters tail best for long reviews)

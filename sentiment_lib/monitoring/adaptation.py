@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from sentiment_lib.clock import SimulatedClock, as_text
-from sentiment_lib.config import CHAMPION
 from sentiment_lib.data import importers
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import ModelError
@@ -30,6 +29,7 @@ from sentiment_lib.monitoring.cycle import Cycle, CycleSummary
 from sentiment_lib.monitoring.replay import Replay
 from sentiment_lib.monitoring.verdicts import check_of
 from sentiment_lib.serving.client import ApiClient
+from sentiment_lib.settings import CHAMPION
 from sentiment_lib.tracking import gate, registry, runs
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
 """Alerts by email over SMTP (Gmail by default) and by webhook, with a cooldown per key, retries, and an outbox.
 
-Configuration comes from the environment only (see the README): ``ALERT_EMAIL_TO`` turns email on,
-``ALERT_WEBHOOK_URL`` the webhook (:mod:`sentiment_lib.monitoring.webhook`); with neither, alerts are written as
-``.eml`` files to the outbox folder and logged instead of sent. The SMTP connection is encrypted (STARTTLS by
+Configuration comes from the environment only (:mod:`sentiment_lib.settings.alerting`): ``ALERT_EMAIL_TO`` turns
+email on, ``ALERT_WEBHOOK_URL`` the webhook (:mod:`sentiment_lib.monitoring.webhook`); with neither, alerts are
+written as ``.eml`` files to the outbox folder and logged instead of sent. The SMTP connection is encrypted (STARTTLS by
 default, or implicit TLS), and a password is never sent in clear unless ``ALERT_SMTP_ALLOW_PLAIN`` says so.
 Sending never raises: each channel's failure is retried with back-off, each attempt bounded by one timeout,
 then what was tried goes to the outbox and the failure is logged; one channel failing does not stop another.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 import smtplib
 import ssl
@@ -25,17 +24,14 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from sentiment_lib.clock import wall_now
-from sentiment_lib.config import parse_value
 from sentiment_lib.errors import ConfigError
 from sentiment_lib.io import read_json, write_bytes_atomic, write_json_atomic
 from sentiment_lib.monitoring.deadline import DeadlineReader, resolve, time_left
 from sentiment_lib.monitoring.webhook import DELIVERY_ERRORS, WebhookConfig, build_payload, post_once
+from sentiment_lib.settings.alerting import GMAIL_PORT, IMPLICIT_TLS_PORT, AlertSettings
 
 log = logging.getLogger(__name__)
 
-GMAIL_HOST = "smtp.gmail.com"
-GMAIL_PORT = 587  # submission with STARTTLS
-IMPLICIT_TLS_PORT = 465  # submission over TLS from the first byte (ALERT_SMTP_SSL)
 SUBJECT_PREFIX = "[sentiment-pipeline] "
 MAX_SUBJECT_CHARS = 200
 # C0 and C1 controls (CR, LF, NEL, ...) and the Unicode line and paragraph separators: any of them in a
@@ -94,35 +90,30 @@ class SmtpConfig:
                 TLS, a user or password without TLS and without ``ALERT_SMTP_ALLOW_PLAIN=true``, or a
                 missing ``ALERT_SMTP_CA_FILE``.
         """
-        env = os.environ if environ is None else environ
-        recipients = tuple(a.strip() for a in env.get("ALERT_EMAIL_TO", "").split(",") if a.strip())
-        if not recipients:
+        return cls.from_settings(AlertSettings.from_environment(environ))
+
+    @classmethod
+    def from_settings(cls, settings: AlertSettings) -> SmtpConfig | None:
+        """Raises ConfigError: as :meth:`from_env`."""
+        if not settings.recipients:
             return None
-        user = env.get("ALERT_SMTP_USER", "")
-        implicit_tls = _flag(env, "ALERT_SMTP_SSL", False)
+        implicit_tls = settings.smtp_ssl
         # STARTTLS is the default only when SSL is off: SSL=true alone is a complete setting
-        starttls = _flag(env, "ALERT_SMTP_STARTTLS", not implicit_tls)
+        starttls = (not implicit_tls) if settings.smtp_starttls is None else settings.smtp_starttls
         default_port = IMPLICIT_TLS_PORT if implicit_tls else GMAIL_PORT
         return cls(
-            host=env.get("ALERT_SMTP_HOST", GMAIL_HOST),
-            port=parse_value("ALERT_SMTP_PORT", env.get("ALERT_SMTP_PORT", str(default_port)), int),
-            user=user,
-            password=env.get("ALERT_SMTP_PASSWORD", ""),
-            sender=env.get("ALERT_EMAIL_FROM", user or "sentiment-pipeline@localhost"),
-            recipients=recipients,
+            host=settings.smtp_host,
+            port=settings.smtp_port or default_port,
+            user=settings.smtp_user,
+            password=settings.smtp_password,
+            sender=settings.email_from or settings.smtp_user or "sentiment-pipeline@localhost",
+            recipients=settings.recipients,
             starttls=starttls,
             implicit_tls=implicit_tls,
-            ca_file=env.get("ALERT_SMTP_CA_FILE", ""),
-            allow_plain=_flag(env, "ALERT_SMTP_ALLOW_PLAIN", False),
-            timeout_seconds=parse_value(
-                "ALERT_SMTP_TIMEOUT_SECONDS", env.get("ALERT_SMTP_TIMEOUT_SECONDS", "20"), float
-            ),
+            ca_file=settings.smtp_ca_file,
+            allow_plain=settings.smtp_allow_plain,
+            timeout_seconds=settings.smtp_timeout_seconds,
         )
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    """Raises ConfigError: the value is not true or false."""
-    return parse_value(name, env[name], bool) if name in env else default
 
 
 @dataclass(frozen=True)

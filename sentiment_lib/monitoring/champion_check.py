@@ -14,12 +14,12 @@ from typing import Any
 import mlflow
 import numpy as np
 
-from sentiment_lib.config import CHAMPION
 from sentiment_lib.data import dataset, feedback
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.inference.predictor import SentimentPredictor
 from sentiment_lib.monitoring import acknowledgements, staleness
 from sentiment_lib.serving.served_log import latest_served_by
+from sentiment_lib.settings import CHAMPION
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.workspace import Workspace
 

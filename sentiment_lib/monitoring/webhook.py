@@ -12,7 +12,6 @@ import http.client
 import io
 import json
 import math
-import os
 import ssl
 import time
 import urllib.error
@@ -21,11 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sentiment_lib.config import parse_value
 from sentiment_lib.errors import ConfigError
 from sentiment_lib.monitoring.deadline import DeadlineReader, connect, time_left
+from sentiment_lib.settings.alerting import AlertSettings
 
-DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_TIMEOUT_SECONDS: float = AlertSettings.model_fields["webhook_timeout_seconds"].default
 # what one attempt raises when the receiver cannot be reached or refuses (HTTPError and URLError are OSErrors)
 DELIVERY_ERRORS = (OSError, http.client.HTTPException)
 _ANSWER_CHARS = 200  # of a refusal's body, in the log: Slack says why there (invalid_token, no_service, ...)
@@ -59,12 +58,13 @@ class WebhookConfig:
         Raises:
             ConfigError: a URL that is not http(s) with a host, or a timeout that is not a positive number.
         """
-        env = os.environ if environ is None else environ
-        url = env.get("ALERT_WEBHOOK_URL", "").strip()
-        if not url:
-            return None
-        timeout = env.get("ALERT_WEBHOOK_TIMEOUT_SECONDS", str(DEFAULT_TIMEOUT_SECONDS))
-        return cls(url, parse_value("ALERT_WEBHOOK_TIMEOUT_SECONDS", timeout, float))
+        return cls.from_settings(AlertSettings.from_environment(environ))
+
+    @classmethod
+    def from_settings(cls, settings: AlertSettings) -> WebhookConfig | None:
+        """Raises ConfigError: as :meth:`from_env`."""
+        url = settings.webhook_url.strip()
+        return cls(url, settings.webhook_timeout_seconds) if url else None
 
 
 def _check_url(url: str) -> None:

@@ -27,19 +27,6 @@ def is_loopback(address: str | None) -> bool:
         return False
 
 
-def parse_trusted_proxies(text: str) -> frozenset[str]:
-    """``"127.0.0.1, ::1"`` -> the set of addresses; each must be an IP address.
-
-    Raises:
-        ValueError: an entry that is not an IP address.
-    """
-    found = set()
-    for entry in (part.strip() for part in text.split(",")):
-        if entry:
-            found.add(str(ipaddress.ip_address(entry)))
-    return frozenset(found)
-
-
 def client_address(peer: str | None, headers: Mapping[str, str], trusted: frozenset[str]) -> str:
     """The peer itself, or, when the peer is a trusted proxy, the nearest untrusted ``X-Forwarded-For`` hop
     (a client's own made-up entries sit left of the one the proxy appended, and are never reached)."""

@@ -6,25 +6,23 @@ The operator's pages (status, reports, /metrics, /openapi.json, /docs) are in :m
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import pandas as pd
 from flask import Blueprint, Flask, Response, g, jsonify, request
+from pydantic import TypeAdapter, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from sentiment_lib import __version__
-from sentiment_lib.config import CHAMPION, parse_value
 from sentiment_lib.csv_safety import neutralise_formulas
 from sentiment_lib.data.schema import TEXT_COLUMN
-from sentiment_lib.errors import ConfigError, DataValidationError
+from sentiment_lib.errors import DataValidationError
 from sentiment_lib.inference import explain
 from sentiment_lib.serving import access, csv_upload, openapi
 from sentiment_lib.serving.api_keys import ApiKeys
@@ -34,6 +32,8 @@ from sentiment_lib.serving.pages import check_operator_access, pages
 from sentiment_lib.serving.schemas import ApiSchemas, InvalidRequest
 from sentiment_lib.serving.served_log import ServedLog
 from sentiment_lib.serving.web import BadRequest, state, token_matches
+from sentiment_lib.settings import ServeConfig
+from sentiment_lib.settings.serving import parse_trusted_proxies
 from sentiment_lib.tracking import runs
 from sentiment_lib.workspace import Workspace
 
@@ -42,80 +42,6 @@ access_log = logging.getLogger("sentiment.access")
 log = logging.getLogger(__name__)
 # a caller's X-Request-ID is echoed only if it looks like an id: it goes into the logs verbatim
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-@dataclass(frozen=True)
-class ServeConfig:
-    """Serving settings; each can be set with an env var ``SENTIMENT_SERVE_<NAME>``.
-
-    The registered model's name and the served-log folder are not here: they come from the pipeline's
-    settings (``SENTIMENT_REGISTERED_MODEL_NAME``, ``SENTIMENT_SERVED_LOG_DIR``) through the workspace, so the
-    API follows the model the pipeline registers.
-    """
-
-    alias: str = CHAMPION
-    workspace: str = "."
-    max_review_chars: int = 5000
-    max_batch_items: int = 1000
-    # characters of a whole batch: 1,000 reviews of 5,000 took 32 s of both cores; this is 1,000 of 500
-    max_batch_chars: int = 500_000
-    max_csv_columns: int = 20  # a CSV header with more columns is refused before the body is parsed
-    max_body_bytes: int = 5 * 1024 * 1024  # waitress refuses a larger body before reading it
-    # waitress: idle connections do not hold a thread, so a high limit costs only file descriptors and a few
-    # KB each; with its default of 100, 100 idle clients locked everyone out (README "Security")
-    threads: int = 16
-    connection_limit: int = 1000
-    channel_timeout_seconds: int = 30  # a connection silent this long is closed
-    # who is calling: forwarding headers are believed only from these proxy addresses (comma-separated)
-    trusted_proxies: str = ""
-    api_keys_file: str = ""  # keys (hashed) that /predict, /batch_predict and /explain require; empty: open
-    rate_limit_per_minute: float = 0.0  # per API key (or client address without keys); 0 = no limit
-    rate_limit_burst: int = 20  # requests a client may send at once before the rate applies
-    max_concurrent_batches: int = 2  # /batch_predict model calls at once; more wait, then get 503
-    # how long a batch waits for a slot before the 503; waiting holds a server thread, which /predict and
-    # /health need (16 waiting batches on 16 threads queued /health behind them for 2 s in bench_load)
-    batch_wait_seconds: float = 0.0
-    predict_timeout_seconds: float = 30.0  # a /predict waits this long for the micro-batcher, then 503
-    stuck_after_seconds: float = 60.0  # /health reports 503 while one model call runs longer than this
-    refresh_seconds: float = 10.0
-    micro_batching: bool = True
-    log_inputs: bool = True  # served texts go to the workspace's served log for the drift checks
-    admin_token: str = ""  # from ADMIN_TOKEN only; empty disables /admin/reload
-    metrics_token: str = ""  # from METRICS_TOKEN only: a scraper's bearer token for /metrics off this host
-    host: str = "127.0.0.1"  # the address served on: off loopback, the status page needs a token or public_status
-    public_status: bool = False  # the status page and reports open to anyone who can reach the server
-    access_log: bool = False  # one log record per request (app.py turns it on with --log-format json)
-
-    @classmethod
-    def from_env(cls, **overrides: Any) -> ServeConfig:
-        """Raises ConfigError: a value does not convert, or a setting that moved to the pipeline's is set."""
-        if "SENTIMENT_SERVE_REGISTERED_MODEL_NAME" in os.environ:
-            raise ConfigError(
-                "SENTIMENT_SERVE_REGISTERED_MODEL_NAME is no longer read: set SENTIMENT_REGISTERED_MODEL_NAME, "
-                "which names the model for training and serving alike"
-            )
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            name = f"SENTIMENT_SERVE_{f.name.upper()}"
-            if name in os.environ and f.name not in SECRETS:
-                values[f.name] = parse_value(name, os.environ[name], type(getattr(cls, f.name)))
-        values.update({name: os.environ.get(env, "") for name, env in SECRETS.items()})
-        return replace(cls(**values), **{k: v for k, v in overrides.items() if v is not None})
-
-    def __post_init__(self) -> None:
-        problems = [f"{name} must be at least 1" for name in POSITIVE if getattr(self, name) < 1]
-        try:
-            access.parse_trusted_proxies(self.trusted_proxies)
-        except ValueError as err:
-            problems.append(f"trusted_proxies must be IP addresses separated by commas: {err}")
-        if self.rate_limit_per_minute < 0:
-            problems.append("rate_limit_per_minute must be 0 (no limit) or more")
-        if problems:
-            raise ConfigError("Serving settings: " + "; ".join(problems))
-
-
-SECRETS = {"admin_token": "ADMIN_TOKEN", "metrics_token": "METRICS_TOKEN"}  # never a SENTIMENT_SERVE_ variable
-POSITIVE = ("threads", "connection_limit", "channel_timeout_seconds", "max_csv_columns", "rate_limit_burst")
 
 
 def create_app(
@@ -153,7 +79,7 @@ def create_app(
         "served_log": _served_log(ws) if config.log_inputs else None,
         "workspace": ws,
         "schemas": ApiSchemas(config.max_review_chars, config.max_batch_items, config.max_batch_chars),
-        "trusted_proxies": access.parse_trusted_proxies(config.trusted_proxies),
+        "trusted_proxies": parse_trusted_proxies(config.trusted_proxies),
         "api_keys": ApiKeys(config.api_keys_file) if config.api_keys_file else None,
         "rate_limiter": access.RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst)
         if config.rate_limit_per_minute
@@ -417,10 +343,11 @@ def _read_csv_upload() -> pd.DataFrame:
 
 def _csv_safe_requested() -> bool:
     """``?csv_safe=true``: cells a spreadsheet would run as formulas get a leading ``'`` (opt-in: it changes data)."""
+    given = request.args.get("csv_safe", "false")
     try:
-        return parse_value("csv_safe", request.args.get("csv_safe", "false"), bool)
-    except ConfigError as err:
-        raise BadRequest(str(err)) from None
+        return TypeAdapter(bool).validate_python(given)
+    except ValidationError:
+        raise BadRequest(f"csv_safe must be true or false, got {given!r}") from None
 
 
 def _batch_csv() -> Response:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from dotenv import load_dotenv
 
 from sentiment_lib import logs
-from sentiment_lib.config import apply_offline_defaults
 from sentiment_lib.serving.access import is_loopback
+from sentiment_lib.settings import apply_offline_defaults
 from sentiment_lib.workspace import ENV_FILE, default_root
 
 if TYPE_CHECKING:

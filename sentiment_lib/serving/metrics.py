@@ -26,6 +26,7 @@ from sentiment_lib.errors import DataValidationError
 from sentiment_lib.monitoring import heartbeat
 from sentiment_lib.monitoring.verdicts import STATUSES
 from sentiment_lib.reports import latest_verdict
+from sentiment_lib.settings.runtime import tools
 
 if TYPE_CHECKING:
     from sentiment_lib.serving.model_holder import ModelHolder
@@ -106,7 +107,7 @@ class ApiMetrics:
 
     def exposition(self) -> bytes:
         """The text a scrape gets: every worker's counters when several run, and the live gauges."""
-        if os.environ.get(MULTIPROC_ENV):
+        if tools().prometheus_multiproc_dir:
             merged = CollectorRegistry()
             MultiProcessCollector(merged)
             counters = generate_latest(merged)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sentiment_lib.config import CHAMPION
 from sentiment_lib.errors import ModelError
 from sentiment_lib.inference.predictor import Predictions, SentimentPredictor
+from sentiment_lib.settings import CHAMPION
 from sentiment_lib.tracking import registry
 
 log = logging.getLogger(__name__)

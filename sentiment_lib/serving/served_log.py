@@ -28,16 +28,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sentiment_lib.settings.runtime import runtime
+
 log = logging.getLogger(__name__)
 
 _PREFIX, _SUFFIX, _DAY = "served-", ".jsonl", "%Y%m%d"
 _DAY_CHARS = 8
-REPLICA_ENV = "SENTIMENT_REPLICA_ID"
 
 
 def replica_id() -> str:
     """``SENTIMENT_REPLICA_ID`` if set, else ``<host>-<pid>``: unique among processes sharing the folder."""
-    chosen = os.environ.get(REPLICA_ENV) or f"{socket.gethostname()}-{os.getpid()}"
+    chosen = runtime().replica_id or f"{socket.gethostname()}-{os.getpid()}"
     return re.sub(r"[^A-Za-z0-9_.-]", "_", chosen)
 
 

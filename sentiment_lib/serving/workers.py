@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from sentiment_lib.serving.metrics import MULTIPROC_ENV
 from sentiment_lib.serving.process import wait_or_kill
+from sentiment_lib.settings.runtime import runtime, tools
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def bind(host: str, port: int) -> socket.socket:
 def threads_per_worker(workers: int) -> str:
     """Inference threads for each worker: the cores shared out, unless ``SENTIMENT_THREADS`` says."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return os.environ.get("SENTIMENT_THREADS") or str(max(1, cores // workers))
+    return str(runtime().threads or max(1, cores // workers))
 
 
 class Workers:
@@ -50,8 +51,9 @@ class Workers:
         self.listener, self.count = listener, count
         self.command = [*command, "--socket-fd", str(listener.fileno())]
         # a folder of the user's own is kept; ours is made empty per run (stale counters would be added in)
-        self.own_metrics_dir = None if os.environ.get(MULTIPROC_ENV) else tempfile.mkdtemp(prefix="sentiment-metrics-")
-        metrics_dir = os.environ.get(MULTIPROC_ENV) or self.own_metrics_dir
+        users_dir = tools().prometheus_multiproc_dir
+        self.own_metrics_dir = None if users_dir else tempfile.mkdtemp(prefix="sentiment-metrics-")
+        metrics_dir = users_dir or self.own_metrics_dir
         self.env = {**os.environ, "SENTIMENT_THREADS": threads_per_worker(count), MULTIPROC_ENV: metrics_dir}
         self.processes: list[subprocess.Popen] = []
         self.stopping = False

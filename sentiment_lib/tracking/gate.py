@@ -24,12 +24,13 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from sentiment_lib.behaviour.suite import IDENTITY_PREFIX
-from sentiment_lib.config import CHAMPION, Settings
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import ModelError
+from sentiment_lib.settings import CHAMPION, GateThresholds
 from sentiment_lib.tracking import registry
 
 POLICIES = ("gate", "always", "never")
+DEFAULT_THRESHOLDS = GateThresholds()  # the settings' defaults (frozen: safe to share)
 
 
 @dataclass(frozen=True)
@@ -73,20 +74,14 @@ def mcnemar_p_value(champion_correct: np.ndarray, challenger_correct: np.ndarray
 def decide_promotion(
     champion_correct: np.ndarray,
     challenger_correct: np.ndarray,
-    margin: float = 0.005,
-    alpha: float = 0.05,
-    floor: float = 0.80,
+    thresholds: GateThresholds = DEFAULT_THRESHOLDS,
     base_rows: np.ndarray | None = None,
-    max_regression: float = 0.02,
-    min_feedback_rows: int = 0,
     capability_drops: Mapping[str, float] | None = None,
-    max_capability_drop: float = 0.05,
-    max_identity_drop: float = 0.01,
 ) -> GateDecision:
     """Compare two models' per-text correctness on the same gate set (boolean arrays, same order).
 
     ``base_rows`` marks the rows of the base test split (default: every row); the others are held-out
-    feedback, on which the improvement is judged when there are at least ``min_feedback_rows`` (> 0).
+    feedback, on which the improvement is judged when there are at least ``thresholds.min_feedback_rows`` (> 0).
     ``capability_drops`` are the champion's minus the challenger's pass rates per behavioural capability.
 
     Raises:
@@ -97,7 +92,8 @@ def decide_promotion(
     if champion_correct.shape != challenger_correct.shape or champion_correct.size == 0:
         raise ValueError("the gate needs both models' answers on the same, non-empty gate set")
     base = np.ones_like(champion_correct) if base_rows is None else np.asarray(base_rows, dtype=bool)
-    on_feedback = 0 < min_feedback_rows <= int((~base).sum())
+    t = thresholds
+    on_feedback = 0 < t.min_feedback_rows <= int((~base).sum())
     judged = ~base if on_feedback else np.ones_like(base)
     old, new = float(champion_correct[judged].mean()), float(challenger_correct[judged].mean())
     regression = float(champion_correct[base].mean() - challenger_correct[base].mean()) if base.any() else 0.0
@@ -111,10 +107,10 @@ def decide_promotion(
         judged_on="feedback holdout" if on_feedback else "gate set",
         capability_drops=dict(capability_drops or {}),
     )
-    if regression > max_regression:
-        reason = f"challenger {regression:.4f} less accurate on the base test split (allowed {max_regression})"
+    if regression > t.max_regression:
+        reason = f"challenger {regression:.4f} less accurate on the base test split (allowed {t.max_regression})"
         return GateDecision(False, reason, **numbers)
-    allowed = {name: _allowed_drop(name, max_capability_drop, max_identity_drop) for name in capability_drops or {}}
+    allowed = {name: _allowed_drop(name, t) for name in capability_drops or {}}
     broken = {name: drop for name, drop in numbers["capability_drops"].items() if drop > allowed[name]}
     if broken:
         worst = ", ".join(
@@ -124,20 +120,20 @@ def decide_promotion(
         reason = f"challenger fails more behavioural tests: {worst}"
         return GateDecision(False, reason, **numbers)
     where = f"on the {numbers['judged_on']}"
-    if new - old >= margin and p < alpha:
-        reason = f"challenger better by {new - old:+.4f} {where} (margin {margin}), McNemar p = {p:.3g} < {alpha}"
+    if new - old >= t.margin and p < t.alpha:
+        reason = f"challenger better by {new - old:+.4f} {where} (margin {t.margin}), McNemar p = {p:.3g} < {t.alpha}"
         return GateDecision(True, reason, **numbers)
-    if old < floor <= new:
-        reason = f"champion {old:.4f} below the floor {floor} {where}, challenger {new:.4f} above it"
+    if old < t.floor <= new:
+        reason = f"champion {old:.4f} below the floor {t.floor} {where}, challenger {new:.4f} above it"
         return GateDecision(True, reason, **numbers)
     reason = (
-        f"challenger {new:.4f} vs champion {old:.4f} {where}: not better by {margin} with p < {alpha} (p = {p:.3g})"
+        f"challenger {new:.4f} vs champion {old:.4f} {where}: not better by {t.margin} with p < {t.alpha} (p = {p:.3g})"
     )
     return GateDecision(False, reason, **numbers)
 
 
-def _allowed_drop(capability: str, max_capability_drop: float, max_identity_drop: float) -> float:
-    return max_identity_drop if capability.startswith(IDENTITY_PREFIX) else max_capability_drop
+def _allowed_drop(capability: str, thresholds: GateThresholds) -> float:
+    return thresholds.max_identity_drop if capability.startswith(IDENTITY_PREFIX) else thresholds.max_capability_drop
 
 
 def build_gate_set(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -161,19 +157,6 @@ def _correct(predictor: Any, gate_set: pd.DataFrame) -> np.ndarray:
     return np.array(labels) == gate_set[LABEL_COLUMN].to_numpy()
 
 
-def thresholds(settings: Settings) -> dict[str, Any]:
-    """The gate's thresholds from the settings, as keyword arguments of :func:`apply_policy`."""
-    return {
-        "margin": settings.gate_margin,
-        "alpha": settings.gate_alpha,
-        "floor": settings.gate_floor,
-        "max_regression": settings.gate_max_regression,
-        "min_feedback_rows": settings.min_feedback_rows,
-        "max_capability_drop": settings.gate_max_capability_drop,
-        "max_identity_drop": settings.gate_max_identity_drop,
-    }
-
-
 def apply_policy(
     registered_name: str,
     challenger: Any,
@@ -181,14 +164,8 @@ def apply_policy(
     gate_set: pd.DataFrame,
     *,
     policy: str = "gate",
-    margin: float = 0.005,
-    alpha: float = 0.05,
-    floor: float = 0.80,
-    max_regression: float = 0.02,
-    min_feedback_rows: int = 0,
+    thresholds: GateThresholds = DEFAULT_THRESHOLDS,
     capabilities: Mapping[str, Sequence[Any]] | None = None,
-    max_capability_drop: float = 0.05,
-    max_identity_drop: float = 0.01,
     loaded_champion: registry.Champion | None = None,
 ) -> str:
     """Decide whether ``challenger`` (a model version) becomes ``@champion``; return what happened.
@@ -222,15 +199,9 @@ def apply_policy(
     decision = decide_promotion(
         _correct(champion_predictor, gate_set),
         _correct(challenger_predictor, gate_set),
-        margin=margin,
-        alpha=alpha,
-        floor=floor,
+        thresholds,
         base_rows=base_rows,
-        max_regression=max_regression,
-        min_feedback_rows=min_feedback_rows,
         capability_drops=capability_drops(capabilities or {}, str(champion.version), version),
-        max_capability_drop=max_capability_drop,
-        max_identity_drop=max_identity_drop,
     )
     tags = {**decision.tags(), "gate.champion_version": champion.version, "gate.challenger_version": version}
     registry.tag_version(registered_name, version, tags)

@@ -14,14 +14,9 @@ from typing import Any
 import mlflow
 
 from sentiment_lib.monitoring.verdicts import wilson_interval
+from sentiment_lib.settings import EVALUATION_SETS
 
 CARD_FILE = "MODEL_CARD.md"
-# (tag prefix, name) of each evaluation set a version is tagged with (sentiment_lib/training/workflow.py)
-EVALUATION_SETS = (
-    ("test", "held-out split of the training data"),
-    ("sst2_test", "SST-2 test"),
-    ("airline", "airline tweets"),
-)
 SUMMARY_LINES = 4  # the lines of the card the status page shows
 # test_<domain>_accuracy: one domain of the held-out split (training/evaluate.py by_domain); "fp32" is the
 # re-score of the first set by the fp32 model, not a domain

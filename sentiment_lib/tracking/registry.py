@@ -19,10 +19,10 @@ from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
 from sentiment_lib.clock import as_text, parse_moment
-from sentiment_lib.config import CHALLENGER, CHAMPION
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.errors import ModelError, RegistryUnavailableError
 from sentiment_lib.inference import onnx_export
+from sentiment_lib.settings import CHALLENGER, CHAMPION
 
 log = logging.getLogger(__name__)
 

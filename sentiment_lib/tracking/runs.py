@@ -14,7 +14,8 @@ from typing import Any
 import mlflow
 import pandas as pd
 
-from sentiment_lib.config import Settings, report_targets
+from sentiment_lib.settings import Settings, report_targets
+from sentiment_lib.settings.runtime import tools
 from sentiment_lib.workspace import ARTIFACT_DIR, MLFLOW_STORE_FILE
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ _SET_BY_US: dict[str, str] = {}
 
 
 def _user_env(name: str) -> str | None:
-    value = os.environ.get(name)
+    value = getattr(tools(), name.lower())
     return value if value and value != _SET_BY_US.get(name) else None
 
 
@@ -144,12 +145,12 @@ def _start_wandb(settings: Settings, mlflow_run_id: str, run_name: str, job_type
     import wandb
 
     run = wandb.init(
-        project=os.environ.get("WANDB_PROJECT", settings.experiment_name),
+        project=tools().wandb_project or settings.experiment_name,
         name=f"{run_name}-{job_type}",
         group=mlflow_run_id,
         job_type=job_type,
         config={**settings.to_dict(), "mlflow_run_id": mlflow_run_id},
-        dir=os.environ.get("WANDB_DIR"),
+        dir=tools().wandb_dir or None,
         reinit="finish_previous",
     )
     mlflow.set_tag("wandb.run_dir", str(Path(run.dir).parent))

@@ -35,11 +35,11 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from sentiment_lib.config import PACKAGED_MODEL, Settings, report_targets
 from sentiment_lib.data.schema import LABEL_COLUMN, LABELS, TEXT_COLUMN, labels_to_ids
 from sentiment_lib.errors import ModelError
 from sentiment_lib.inference.predictor import SentimentPredictor
 from sentiment_lib.inference.tokenization import Reading, encode, untruncated
+from sentiment_lib.settings import PACKAGED_MODEL, Settings, report_targets
 from sentiment_lib.training.progress import ProgressCallback
 from sentiment_lib.training.trainer import SentimentTrainer
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from sentiment_lib.config import Settings
 from sentiment_lib.data import augment, capability_augment, dataset, feedback, identity_augment, mix
 from sentiment_lib.data.schema import TEXT_COLUMN
+from sentiment_lib.settings import Settings
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.training.calibration import CalibrationResult, calibrate
 from sentiment_lib.training.train import TrainResult, train_with_teachers

@@ -5,14 +5,12 @@ the ``Dockerfile``."""
 from __future__ import annotations
 
 import ast
-import dataclasses
 import functools
 import re
 import subprocess
 import sys
 
-from sentiment_lib.config import ENV_PREFIX, field_types
-from sentiment_lib.serving.api import SECRETS, ServeConfig
+from sentiment_lib.settings.reference import variables
 from tests.helpers import REPO
 
 WORKSPACE = "/var/lib/sentiment"
@@ -88,15 +86,14 @@ def option_value(args: list[str], option: str) -> str | None:
 
 @functools.cache
 def project_env_names() -> frozenset[str]:
-    """Every variable the project reads: upper-case string literals in ``sentiment_lib`` (``env.get("ALERT_...")``),
-    the generated ``SENTIMENT_<SETTING>`` and ``SENTIMENT_SERVE_<FIELD>`` names, and :data:`THIRD_PARTY_ENV`."""
+    """Every variable the project reads: those the settings models declare, upper-case string literals in
+    ``sentiment_lib`` (variables it sets for the tools it runs), and :data:`THIRD_PARTY_ENV`."""
     names = set(THIRD_PARTY_ENV)
     for path in (REPO / "sentiment_lib").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and _ENV_NAME.fullmatch(node.value):
                 names.add(node.value)
-    names.update(ENV_PREFIX + name.upper() for name in field_types())
-    names.update(f"SENTIMENT_SERVE_{f.name.upper()}" for f in dataclasses.fields(ServeConfig) if f.name not in SECRETS)
+    names.update(variables())
     return frozenset(names)
 
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sentiment_lib.config import CHAMPION
 from sentiment_lib.data import feedback
 from sentiment_lib.data.dataset import validate_reviews
 from sentiment_lib.serving import process
+from sentiment_lib.settings import CHAMPION
 from sentiment_lib.tracking import registry, runs
 from tests.helpers import NAME, REPO, as_json, child_env, run_runner, sst2, write_sst2_sample
 

@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import mlflow
 import pytest
 
-from sentiment_lib.config import CHALLENGER, CHAMPION
 from sentiment_lib.serving.process import free_port
+from sentiment_lib.settings import CHALLENGER, CHAMPION
 from sentiment_lib.tracking.server import start_tracking_server
 from tests.helpers import NAME, LiveServer, as_json, child_env, run_runner, write_sst2_sample
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from sentiment_lib.config import resolve_settings
 from sentiment_lib.errors import ModelError
 from sentiment_lib.inference.predictor import SentimentPredictor
+from sentiment_lib.settings import resolve_settings
 from sentiment_lib.training import train as model
 from tests.helpers import sst2
 

@@ -17,12 +17,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from sentiment_lib.config import settings_for
 from sentiment_lib.errors import ConfigError
 from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
 from sentiment_lib.monitoring.cycle import alert_sender
 from sentiment_lib.monitoring.webhook import WebhookConfig
 from sentiment_lib.serving.process import free_port
+from sentiment_lib.settings import settings_for
 from sentiment_lib.workspace import Workspace
 from tests.helpers import smtp_config
 

@@ -11,7 +11,7 @@ import papermill
 import pytest
 
 from sentiment_lib import notebooks as pipeline
-from sentiment_lib.config import OFFLINE_ENVIRONMENT
+from sentiment_lib.settings import OFFLINE_ENVIRONMENT
 from tests.helpers import child_env, write_sst2_sample
 
 pytestmark = pytest.mark.slow

@@ -17,8 +17,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sentiment_lib.behaviour.suite import CAPABILITIES
-from sentiment_lib.config import Settings
 from sentiment_lib.data import importers
+from sentiment_lib.settings import Settings
 from sentiment_lib.tracking import runs as tracking
 from tests.helpers import (
     AIRLINE,

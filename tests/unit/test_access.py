@@ -7,6 +7,7 @@ import pytest
 from sentiment_lib.errors import ConfigError, DataValidationError
 from sentiment_lib.serving import access, api_keys, csv_upload
 from sentiment_lib.serving.served_log import DayBudget
+from sentiment_lib.settings.serving import parse_trusted_proxies
 
 PROXY = frozenset({"127.0.0.1"})
 
@@ -39,9 +40,9 @@ def test_client_address_is_the_nearest_untrusted_hop():
 
 
 def test_trusted_proxies_must_be_addresses():
-    assert access.parse_trusted_proxies(" 127.0.0.1, ::1 ") == {"127.0.0.1", "::1"}
+    assert parse_trusted_proxies(" 127.0.0.1, ::1 ") == {"127.0.0.1", "::1"}
     with pytest.raises(ValueError):
-        access.parse_trusted_proxies("proxy.example")
+        parse_trusted_proxies("proxy.example")
 
 
 def test_rate_limiter_allows_a_burst_then_waits_for_the_rate():

@@ -53,5 +53,8 @@ def test_parameters_for_a_step_come_typed_from_preset_and_overrides():
 
 
 def test_bad_parameter_value():
-    with pytest.raises(ConfigError, match="'max_length' must be int, got 'long'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"max_length: Input should be a valid integer, .* got 'long'",
+    ):
         pipeline.build_parameters("train", "smoke", {"max_length": "long"}, "c1")

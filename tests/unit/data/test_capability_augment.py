@@ -10,9 +10,9 @@ import pytest
 
 from sentiment_lib.behaviour import lexicons as lx
 from sentiment_lib.behaviour import suite as bs
-from sentiment_lib.config import Settings
 from sentiment_lib.data import capability_augment as ca
 from sentiment_lib.errors import ConfigError
+from sentiment_lib.settings import Settings
 
 
 def test_augmentation_shares_no_sentence_and_no_content_word_with_the_suite():

@@ -45,9 +45,9 @@ def test_implicit_tls_uses_port_465_and_excludes_starttls():
     assert (default.implicit_tls, default.starttls, default.port) == (False, True, 587)
     with pytest.raises(ConfigError, match="ALERT_SMTP_SSL and ALERT_SMTP_STARTTLS are both true"):
         SmtpConfig.from_env(env(ALERT_SMTP_SSL="true", ALERT_SMTP_STARTTLS="true"))
-    with pytest.raises(ConfigError, match="'ALERT_SMTP_SSL' must be true or false"):
+    with pytest.raises(ConfigError, match="ALERT_SMTP_SSL: Input should be a valid boolean"):
         SmtpConfig.from_env(env(ALERT_SMTP_SSL="sometimes"))
-    with pytest.raises(ConfigError, match="'ALERT_SMTP_PORT' must be int"):
+    with pytest.raises(ConfigError, match="ALERT_SMTP_PORT: Input should be a valid integer"):
         SmtpConfig.from_env(env(ALERT_SMTP_PORT="smtp"))
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sentiment_lib.behaviour.suite import CapabilityResult
+from sentiment_lib.settings import GateThresholds
 from sentiment_lib.tracking import gate
 
 
@@ -33,7 +34,7 @@ def test_worse_challenger_is_rejected():
 
 
 def test_floor_rescue():
-    decision = gate.decide_promotion(*answers(780, 0, 30, 190), margin=0.05, floor=0.80)
+    decision = gate.decide_promotion(*answers(780, 0, 30, 190), thresholds=GateThresholds(margin=0.05, floor=0.80))
     assert decision.promote and "below the floor" in decision.reason
 
 
@@ -49,11 +50,15 @@ def test_a_win_on_feedback_bought_with_a_loss_on_the_base_test_is_rejected():
     champion = np.r_[np.ones(100, bool), np.zeros(100, bool)]
     challenger = np.r_[np.ones(95, bool), np.zeros(5, bool), np.ones(30, bool), np.zeros(70, bool)]
     base = np.r_[np.ones(100, bool), np.zeros(100, bool)]
-    decision = gate.decide_promotion(champion, challenger, base_rows=base, max_regression=0.02)
+    decision = gate.decide_promotion(
+        champion, challenger, base_rows=base, thresholds=GateThresholds(max_regression=0.02)
+    )
     assert not decision.promote and decision.base_regression == pytest.approx(0.05)
     assert "less accurate on the base test split" in decision.reason
     # the same answers pass when the loss stays within what is allowed
-    assert gate.decide_promotion(champion, challenger, base_rows=base, max_regression=0.06).promote
+    assert gate.decide_promotion(
+        champion, challenger, base_rows=base, thresholds=GateThresholds(max_regression=0.06)
+    ).promote
 
 
 def test_improvement_is_judged_on_the_feedback_holdout_when_it_is_large_enough():
@@ -61,14 +66,18 @@ def test_improvement_is_judged_on_the_feedback_holdout_when_it_is_large_enough()
     fb_champion, fb_challenger = answers(38, 2, 12, 8)  # 60 feedback rows: 12 fixed, 2 broken
     champion, challenger = np.r_[base_champion, fb_champion], np.r_[base_challenger, fb_challenger]
     base = np.r_[np.ones(1000, bool), np.zeros(60, bool)]
-    on_feedback = gate.decide_promotion(champion, challenger, base_rows=base, min_feedback_rows=50)
+    on_feedback = gate.decide_promotion(
+        champion, challenger, base_rows=base, thresholds=GateThresholds(min_feedback_rows=50)
+    )
     assert (on_feedback.judged_on, on_feedback.n) == ("feedback holdout", 60)
     assert on_feedback.challenger_accuracy - on_feedback.champion_accuracy == pytest.approx(10 / 60)
     assert on_feedback.promote and on_feedback.p_value == pytest.approx(
         gate.mcnemar_p_value(fb_champion, fb_challenger)
     )
     # too few feedback rows: the same answers are judged on all 1060 rows, where the gain is diluted
-    whole = gate.decide_promotion(champion, challenger, base_rows=base, min_feedback_rows=100, margin=0.02)
+    whole = gate.decide_promotion(
+        champion, challenger, base_rows=base, thresholds=GateThresholds(min_feedback_rows=100, margin=0.02)
+    )
     assert (whole.judged_on, whole.n) == ("gate set", 1060)
     assert not whole.promote
 
@@ -76,10 +85,14 @@ def test_improvement_is_judged_on_the_feedback_holdout_when_it_is_large_enough()
 def test_a_challenger_that_breaks_a_capability_is_rejected_however_accurate():
     better = answers(800, 10, 40, 150)  # clearly more accurate
     drops = {"negation": 0.08, "vocabulary": -0.01}
-    decision = gate.decide_promotion(*better, capability_drops=drops, max_capability_drop=0.05)
+    decision = gate.decide_promotion(
+        *better, capability_drops=drops, thresholds=GateThresholds(max_capability_drop=0.05)
+    )
     assert not decision.promote and "fails more behavioural tests: negation -8.0 points (allowed 5)" in decision.reason
     assert decision.tags()["gate.capability_drop.negation"] == "0.0800"
-    assert gate.decide_promotion(*better, capability_drops=drops, max_capability_drop=0.10).promote
+    assert gate.decide_promotion(
+        *better, capability_drops=drops, thresholds=GateThresholds(max_capability_drop=0.10)
+    ).promote
 
 
 def test_capability_drops_compare_the_two_versions_on_what_both_were_tested_on():
@@ -94,7 +107,11 @@ def test_capability_drops_compare_the_two_versions_on_what_both_were_tested_on()
 def test_identity_invariance_has_a_tighter_allowance_than_other_capabilities():
     better = answers(800, 10, 40, 150)
     drops = {"identity_religion": 0.02, "negation": 0.02}
-    decision = gate.decide_promotion(*better, capability_drops=drops, max_capability_drop=0.05, max_identity_drop=0.01)
+    decision = gate.decide_promotion(
+        *better, capability_drops=drops, thresholds=GateThresholds(max_capability_drop=0.05, max_identity_drop=0.01)
+    )
     assert not decision.promote
     assert "identity_religion -2.0 points (allowed 1)" in decision.reason and "negation" not in decision.reason
-    assert gate.decide_promotion(*better, capability_drops=drops, max_identity_drop=0.03).promote
+    assert gate.decide_promotion(
+        *better, capability_drops=drops, thresholds=GateThresholds(max_identity_drop=0.03)
+    ).promote

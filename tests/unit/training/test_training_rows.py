@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sentiment_lib.config import Settings
+from sentiment_lib.settings import Settings
 from sentiment_lib.training.workflow import load_training_rows
 from sentiment_lib.workspace import Workspace
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import papermill
 import pytest
 
-from sentiment_lib import config
 from sentiment_lib import notebooks as pipeline
+from sentiment_lib import settings as config
 from sentiment_lib.errors import ConfigError
 
 
@@ -28,10 +28,13 @@ def test_preset_from_env():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"batch_size": "many"}, "'batch_size' must be int, got 'many'"),
-        ({"augment": "maybe"}, "'augment' must be true or false"),
-        ({"learning_rate": 2}, "learning_rate must be between 0 and 1"),
-        ({"val_fraction": 0.7}, "val_fraction and test_fraction"),
+        (
+            {"batch_size": "many"},
+            "batch_size: Input should be a valid integer, unable to parse string as an integer, got 'many'",
+        ),
+        ({"augment": "maybe"}, "augment: Input should be a valid boolean, unable to interpret input, got 'maybe'"),
+        ({"learning_rate": 2}, "learning_rate: Input should be less than 1, got 2"),
+        ({"val_fraction": 0.7}, "val_fraction: Input should be less than 0.5"),
         ({"report_to": "tensorboard"}, "report_to may name mlflow and wandb only"),
         ({"bogus": 1}, "Unknown setting 'bogus'"),
     ],
@@ -56,6 +59,30 @@ def test_notebook_defaults_are_the_quick_preset(step):
             assert eval(info["default"]) == getattr(quick, name), name  # literal defaults only
 
 
+def test_a_bad_variable_is_named_in_the_error():
+    with pytest.raises(ConfigError, match="SENTIMENT_EVAL_STEPS: Input should be greater than 0, got '0'"):
+        config.resolve_settings("quick", environ={"SENTIMENT_EVAL_STEPS": "0"})
+
+
+def test_an_override_of_a_bad_variable_wins_and_is_not_blamed():
+    env = {"SENTIMENT_EVAL_STEPS": "0"}
+    assert config.resolve_settings("quick", {"eval_steps": 10}, environ=env).eval_steps == 10
+
+
+def test_replace_validates_and_keeps_the_rest():
+    quick = config.resolve_settings("quick", environ={})
+    assert quick.replace(batch_size="8").batch_size == 8
+    assert quick.replace(batch_size=8).learning_rate == quick.learning_rate
+    with pytest.raises(ConfigError, match="Unknown setting 'bogus'"):
+        quick.replace(bogus=1)
+
+
+def test_the_gate_thresholds_are_the_settings():
+    smoke = config.resolve_settings("smoke", {"gate_margin": "0.02"}, environ={})
+    assert smoke.gate.margin == 0.02 and smoke.gate.min_feedback_rows == config.PRESETS["smoke"]["min_feedback_rows"]
+    assert config.GateThresholds().margin == config.Settings().gate_margin
+
+
 def test_serving_and_alert_settings_share_the_strict_parser(monkeypatch):
     from sentiment_lib.monitoring.alerts import SmtpConfig
     from sentiment_lib.serving.api import ServeConfig
@@ -65,9 +92,9 @@ def test_serving_and_alert_settings_share_the_strict_parser(monkeypatch):
     config = ServeConfig.from_env()
     assert config.micro_batching is False and config.max_batch_items == 20
     monkeypatch.setenv("SENTIMENT_SERVE_MICRO_BATCHING", "maybe")
-    with pytest.raises(ConfigError, match="'SENTIMENT_SERVE_MICRO_BATCHING' must be true or false"):
+    with pytest.raises(ConfigError, match="SENTIMENT_SERVE_MICRO_BATCHING: Input should be a valid boolean"):
         ServeConfig.from_env()
-    with pytest.raises(ConfigError, match="'ALERT_SMTP_STARTTLS' must be true or false"):
+    with pytest.raises(ConfigError, match="ALERT_SMTP_STARTTLS: Input should be a valid boolean"):
         SmtpConfig.from_env({"ALERT_EMAIL_TO": "a@b.test", "ALERT_SMTP_STARTTLS": "sometimes"})
 
 
