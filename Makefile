@@ -19,8 +19,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM := false
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install data test lint format demo lab replay replay-adapt bench-accuracy bench-behaviour tracking-server stop clean help
+.PHONY: install data test lint format docs demo lab replay replay-adapt bench-accuracy bench-behaviour tracking-server stop clean help
 
 help:
 	@echo "make install  create .venv and install everything (idempotent)"
@@ -34,7 +35,8 @@ help:
 	@echo "make bench-behaviour behavioural pass rates of quick, full and full + the capability lever (~55 min)"
 	@echo "make tracking-server  a shared MLflow server on 127.0.0.1:$(TRACKING_PORT) (SQLite in tracking/; see README)"
 	@echo "make stop     stop the API that make demo started"
-	@echo "make lint     ruff check + format check"
+	@echo "make lint     ruff check + format check + the docs built with --strict"
+	@echo "make docs     build the docs (docs/, MkDocs) into site/; open site/index.html"
 	@echo "make clean    remove generated outputs (keeps .venv and data/raw)"
 
 install: $(STAMP)
@@ -77,10 +79,15 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mkdocs build --strict --quiet
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Offline (no CDN, no web fonts) and readable from file://; --strict fails on a broken link or anchor.
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir site
 
 demo: install data
 	$(BIN)/python runner.py pipeline --preset $(PRESET)

@@ -6,7 +6,7 @@ SST-2 test accuracy of each beside them.
 
 Our models are bench_accuracy.py's (trained the same way here when missing), on the served int8 back-end, as
 the gate sees them. ``--lever CAPABILITIES`` also trains ``full`` with template sentences for those
-capabilities (``-p augment_capabilities``; README "Behavioural tests") and sets it beside plain ``full``: the
+capabilities (``-p augment_capabilities``; docs/results.md "Behavioural tests") and sets it beside plain ``full``: the
 lever is worth keeping only if the capabilities rise and SST-2 test accuracy does not drop. Every contender
 answers the same seeded suite; a lexicon answers by the sign of its score.
 """

@@ -23,7 +23,7 @@ from sentiment_lib.settings import apply_offline_defaults
 from sentiment_lib.workspace import ENV_FILE, default_root
 
 if TYPE_CHECKING:
-    from sentiment_lib.serving.api import ServeConfig
+    from sentiment_lib.settings import ServeConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     """Serve until stopped (SIGTERM, Ctrl-C); the options are :func:`add_arguments`'."""
-    from sentiment_lib.serving.api import ServeConfig, create_app  # Flask and the model: only when serving
+    from sentiment_lib.serving.api import create_app  # Flask and the model: only when serving
+    from sentiment_lib.settings import ServeConfig
 
     load_dotenv(os.path.join(args.workspace, ENV_FILE), override=False)
     apply_offline_defaults()

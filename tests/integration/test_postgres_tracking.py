@@ -1,6 +1,6 @@
-"""The shared tracking server on PostgreSQL, as the README documents it: a throwaway PostgreSQL 15 server in a
-temporary folder (Debian's postgresql-15 binaries), `mlflow server` on it with proxied artifacts, a model
-registered from one process and served by app.py in another."""
+"""The shared tracking server on PostgreSQL, as docs/production.md ("Scaling out") documents it: a throwaway
+PostgreSQL 15 server in a temporary folder (Debian's postgresql-15 binaries), `mlflow server` on it with proxied
+artifacts, a model registered from one process and served by app.py in another."""
 
 from __future__ import annotations
 

@@ -1,0 +1,112 @@
+"""The README stays the front door and the docs/ site builds: short README, links that resolve, a strict build."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from markdown.extensions.toc import slugify
+
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
+DOCS = REPO / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
+MAX_README_LINES = 250
+
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)|!\[[^\]]*\]\(([^)\s]+)\)")
+FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+CODE_SPAN = re.compile(r"`[^`\n]*`")
+
+
+def links(path: Path) -> list[str]:
+    """Every link and image target of a Markdown file, outside code blocks and code spans."""
+    text = CODE_SPAN.sub("", FENCE.sub("", path.read_text(encoding="utf-8")))
+    return [a or b for a, b in LINK.findall(text)]
+
+
+def relative(target: str) -> bool:
+    return not re.match(r"^[a-z][a-z0-9+.-]*:", target) and not target.startswith(("#", "/"))
+
+
+def anchors(path: Path) -> set[str]:
+    """The ids MkDocs (Python-Markdown's toc) and GitHub give the headings of ``path``: the same for ours."""
+    text = FENCE.sub("", path.read_text(encoding="utf-8"))
+    return {slugify(re.sub(r"[`*]", "", title).strip(), "-") for title in re.findall(r"^#{1,6} (.+)$", text, re.M)}
+
+
+def test_readme_is_short():
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= MAX_README_LINES, f"README.md has {len(lines)} lines; move detail to docs/"
+
+
+def test_readme_links_every_docs_page():
+    linked = {(README.parent / target.split("#")[0]).resolve() for target in links(README) if relative(target)}
+    for page in PAGES:
+        assert page.resolve() in linked, f"README.md does not link {page.relative_to(REPO)}"
+
+
+@pytest.mark.parametrize("source", [README, *PAGES], ids=lambda p: str(p.relative_to(REPO)))
+def test_relative_links_resolve(source: Path):
+    for target in [t for t in links(source) if relative(t)]:
+        path, _, anchor = target.partition("#")
+        resolved = (source.parent / path).resolve()
+        assert resolved.is_file(), f"{source.name}: {target} names no file"
+        if anchor and resolved.suffix == ".md":
+            assert anchor in anchors(resolved), f"{source.name}: {target}: no heading #{anchor}"
+
+
+def test_configuration_reference_is_one_page():
+    # the page a generator writes from the settings models replaces this one: keep it at this path
+    assert (DOCS / "configuration.md").is_file()
+    assert "configuration.md" in (REPO / "mkdocs.yml").read_text()
+
+
+def test_docs_build_strict_and_offline(tmp_path):
+    mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent)) or shutil.which("mkdocs")
+    if mkdocs is None:
+        pytest.skip("mkdocs is not installed (make install installs it)")
+    site = tmp_path / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    done = subprocess.run(
+        [mkdocs, "build", "--strict", "--site-dir", str(site)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WARNING" not in done.stderr, done.stderr
+    pages = sorted(site.glob("*.html"))
+    assert {p.stem for p in PAGES} <= {p.stem for p in pages}  # no directory URLs: pages open from file://
+    assert (site / "img" / "package-layout.svg").is_file()
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        # nothing the page loads comes from the network: no CDN script, stylesheet or web font
+        loaded = re.findall(r"<(?:script|img|iframe)[^>]*\ssrc=\"([^\"]+)\"|<link[^>]*\shref=\"([^\"]+)\"", html)
+        remote = [a or b for a, b in loaded if re.match(r"^(https?:)?//", a or b)]
+        assert not remote, f"{page.name} loads {remote}"
+        assert "fonts.googleapis" not in html
+
+
+def test_openapi_document_command_in_the_docs_works(tmp_path):
+    """docs/serving.md shows how to get the OpenAPI document without a server; that command must work."""
+    text = (DOCS / "serving.md").read_text(encoding="utf-8")
+    block = re.search(r"```bash\n(\.venv/bin/python -c \"import json.*?)\n```", text, re.S)
+    assert block, "docs/serving.md lost the command that prints the OpenAPI document"
+    command = block.group(1).replace(".venv/bin/python", f'"{sys.executable}"', 1).replace("> openapi.json", "")
+    done = subprocess.run(
+        ["bash", "-c", command],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"openapi": "3.1.0"' in done.stdout and '"/predict"' in done.stdout
