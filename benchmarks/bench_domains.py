@@ -25,11 +25,11 @@ import pandas as pd
 from bench_accuracy import prepare_workspace, run_runner, tfidf_logistic_regression
 from common import REPO, print_table
 
-from sentiment_lib.settings import resolve_settings
 from sentiment_lib.data import dataset as data
 from sentiment_lib.data import mix
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.inference.predictor import SentimentPredictor, default_threads
+from sentiment_lib.settings import resolve_settings
 from sentiment_lib.training import workflow
 from sentiment_lib.training.evaluate import CONFIDENT
 from sentiment_lib.workspace import Workspace
