@@ -35,11 +35,11 @@ def environment() -> Environment:
     return env
 
 
-def render(name: str, **context: Any) -> str:
-    """The template ``name`` (a path under ``sentiment_lib/templates``) rendered with ``context``.
+def render(template: str, /, **context: Any) -> str:
+    """The template named ``template`` (a path under ``sentiment_lib/templates``) rendered with ``context``.
 
     Raises:
         jinja2.TemplateNotFound: no such template.
         jinja2.UndefinedError: the template uses a variable ``context`` does not hold.
     """
-    return environment().get_template(name).render(**context)
+    return environment().get_template(template).render(**context)
