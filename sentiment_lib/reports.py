@@ -1,18 +1,25 @@
-"""HTML reports: executed notebooks rendered without code cells, and an index linking every cycle."""
+"""HTML reports: executed notebooks rendered without code cells, and an index linking every cycle.
+
+The index (``templates/report_index.html.j2``) shares its page shell and its cycle table with the status page.
+"""
 
 from __future__ import annotations
 
-import html
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from sentiment_lib import rendering
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.io import append_csv_records, read_csv_records, read_json, write_json_atomic, write_text_atomic
-from sentiment_lib.workspace import CYCLE_FILE, EVENTS_FILE, HISTORY_PLOT, INDEX_FILE, STATUS_FILE, VERDICT_FILE
+from sentiment_lib.monitoring import staleness_chart
+from sentiment_lib.monitoring.staleness_chart import StalenessChart
+from sentiment_lib.workspace import CYCLE_FILE, EVENTS_FILE, HISTORY_FILE, INDEX_FILE, STATUS_FILE, VERDICT_FILE
 
 log = logging.getLogger(__name__)
 OFFLINE_TEMPLATE = Path(__file__).parent / "templates" / "offline_report.html.j2"
+INDEX_TEMPLATE = "report_index.html.j2"
 
 
 @dataclass
@@ -96,72 +103,60 @@ def latest_verdict(reports_dir: str | Path) -> tuple[Path, dict] | None:
     return paths[-1], verdict
 
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Sentiment pipeline reports</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; margin-bottom: 2rem; }}
-td, th {{ padding: .4rem .6rem; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }}
-.ok, .healthy {{ color: #1e8449; }} .failed, .degraded {{ color: #c0392b; font-weight: bold; }}
-.stale {{ color: #b9770e; font-weight: bold; }} ul {{ margin: 0; padding-left: 1.1rem; }} small {{ color: #555; }}
-</style></head><body>
-<h1>Sentiment pipeline reports</h1>
-{history}
-<h2>Cycles of the loop</h2>
-<p>One row per <code>runner.py once</code>/<code>loop</code>/<code>replay</code> cycle, newest first: the champion
-it judged, the verdict with its reasons, what the cycle did and which alerts went out.</p>
-<table><tr><th>cycle</th><th>champion</th><th>verdict</th><th>what happened</th><th>alerts</th><th>reports</th></tr>
-{cycles}
-</table>
-<h2>Notebook steps</h2>
-<p>One row per pipeline step, newest cycle first. Each link opens the executed notebook's report.</p>
-<table><tr><th>cycle</th><th>started (UTC)</th><th>step</th><th>status</th><th>time</th><th>report</th></tr>
-{rows}
-</table></body></html>
-"""
+@dataclass(frozen=True)
+class ReportLink:
+    file: str  # the HTML report's name in its cycle folder
+    title: str
 
 
-def html_list(lines: list[str]) -> str:
-    """``lines`` as an HTML bullet list, escaped (empty for none)."""
-    return "<ul>" + "".join(f"<li>{html.escape(str(line))}</li>" for line in lines) + "</ul>" if lines else ""
+@dataclass(frozen=True)
+class CycleRow:
+    """One loop cycle as the cycle table shows it (``templates/cycle_table.html.j2``): name and start, champion,
+    verdict and reasons, actions, alerts, and its HTML reports."""
+
+    name: str
+    started: str
+    champion: str
+    status: str
+    reasons: list[str]
+    actions: list[str]
+    alerts: list[str]
+    reports: list[ReportLink]
 
 
-def cycle_row(cycle: dict, reports_dir: Path, prefix: str = "") -> str:
-    """One loop cycle as a table row: name and start, champion, verdict and reasons, actions, alerts, and a
-    link to each of its HTML reports (``prefix`` + ``<cycle>/<step>.html``: the index page and the status
-    page sit at different places relative to ``reports/``)."""
+def _lines(value: Any) -> list[str]:
+    return [str(line) for line in value] if isinstance(value, list | tuple) else []
+
+
+def cycle_row(cycle: dict, reports_dir: Path) -> CycleRow:
+    """What the cycle table shows of one ``cycle.json`` (its reports are the HTML files in its folder)."""
     status = cycle.get("status") or ("failed" if cycle.get("failed_step") else "-")
-    verdict = f'<span class="{html.escape(status)}">{html.escape(status)}</span>{html_list(cycle.get("reasons", []))}'
-    name = html.escape(cycle["cycle"])
-    links = " ".join(
-        f'<a href="{html.escape(prefix)}{name}/{html.escape(page.name)}">{html.escape(page.stem)}</a>'
-        for page in sorted((reports_dir / cycle["cycle"]).glob("*.html"))
-    )
-    return (
-        f'<tr class="cycle"><td>{name}<br><small>{html.escape(cycle["started"][:19])}</small></td>'
-        f"<td>{html.escape(cycle.get('champion') or '-')}</td><td>{verdict}</td>"
-        f"<td>{html_list(cycle.get('actions', []))}</td><td>{html_list(cycle.get('alerts', []))}</td>"
-        f"<td>{links or '-'}</td></tr>"
-    )
-
-
-def _row(cycle: str, record: StepRecord) -> str:
-    error = f"<br><small>{html.escape(record.error)}</small>" if record.error else ""
-    link = f'<a href="{html.escape(cycle)}/{html.escape(record.html)}">{html.escape(record.html)}</a>'
-    return (
-        f"<tr><td>{html.escape(cycle)}</td><td>{html.escape(record.started[:19])}</td><td>{html.escape(record.step)}</td>"
-        f'<td class="{record.status}">{record.status}{error}</td><td>{record.seconds:.0f} s</td><td>{link}</td></tr>'
+    pages = sorted((reports_dir / cycle["cycle"]).glob("*.html"))
+    return CycleRow(
+        name=cycle["cycle"],
+        started=cycle["started"][:19],
+        champion=str(cycle.get("champion") or "-"),
+        status=str(status),
+        reasons=_lines(cycle.get("reasons")),
+        actions=_lines(cycle.get("actions")),
+        alerts=_lines(cycle.get("alerts")),
+        reports=[ReportLink(page.name, page.stem) for page in pages],
     )
 
 
-def _history(reports_dir: Path) -> str:
-    if not (reports_dir / HISTORY_PLOT).is_file():
-        return ""
-    return (
-        "<h2>Staleness history</h2><p>Accuracy on recent feedback, drift, estimated accuracy and model age at "
-        "each staleness check, with their thresholds; vertical lines mark retrains and gate decisions.</p>"
-        f'<img src="{HISTORY_PLOT}" alt="staleness history" style="max-width: 100%">'
-    )
+def cycle_rows(reports_dir: str | Path, limit: int | None = None) -> list[CycleRow]:
+    """The newest ``limit`` (or every) loop cycle of ``reports_dir`` as rows of the cycle table."""
+    return [cycle_row(c, Path(reports_dir)) for c in cycle_summaries(reports_dir)[:limit]]
+
+
+def history_chart(reports_dir: str | Path) -> StalenessChart | None:
+    """The staleness history chart of ``reports_dir``, with its events; None before the first check."""
+    history = staleness_chart.read_history(Path(reports_dir) / HISTORY_FILE)
+    try:
+        events = read_events(reports_dir)
+    except DataValidationError:
+        events = []  # the chart without its markers beats no chart
+    return staleness_chart.build(history, events)
 
 
 def _readable(read, folder: Path):
@@ -205,14 +200,11 @@ def write_index(reports_dir: str | Path) -> Path:
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     folders = [d for d in reports_dir.iterdir() if d.is_dir()]
-    cycles = _cycle_summaries(folders)
-    steps = _step_records(folders)
-    rows = [_row(name, r) for name, records in steps for r in sorted(records, key=lambda r: r.started)]
-    path = reports_dir / INDEX_FILE
-    page = _PAGE.format(
-        history=_history(reports_dir),
-        cycles="\n".join(cycle_row(c, reports_dir) for c in cycles)
-        or "<tr><td colspan=6>No loop cycle has run yet.</td></tr>",
-        rows="\n".join(rows) or "<tr><td colspan=6>No step has run yet.</td></tr>",
+    steps = [(name, r) for name, records in _step_records(folders) for r in sorted(records, key=lambda r: r.started)]
+    page = rendering.render(
+        INDEX_TEMPLATE,
+        chart=history_chart(reports_dir),
+        cycles=[cycle_row(c, reports_dir) for c in _cycle_summaries(folders)],
+        steps=steps,
     )
-    return write_text_atomic(path, page)
+    return write_text_atomic(reports_dir / INDEX_FILE, page)

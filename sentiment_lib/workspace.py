@@ -27,7 +27,6 @@ CYCLE_FILE = "cycle.json"  # per cycle: what a loop cycle saw and did
 VERDICT_FILE = "verdict.json"  # per cycle: the staleness verdict
 EVENTS_FILE = "events.csv"  # retrains, promotions, rejections
 HISTORY_FILE = "staleness_history.csv"
-HISTORY_PLOT = "staleness_history.png"
 
 
 def default_root() -> str:
@@ -76,7 +75,6 @@ class Workspace:
         self.artifacts = self.root / ARTIFACT_DIR
         self.wandb = self.root / "wandb"
         self.staleness_history = self.reports / HISTORY_FILE
-        self.history_plot = self.reports / HISTORY_PLOT
         self.index = self.reports / INDEX_FILE
 
     def __repr__(self) -> str:

@@ -1,4 +1,7 @@
-"""Figures for the notebooks' reports. Each function returns a matplotlib Figure and shows nothing."""
+"""Figures for the training notebooks' reports. Each function returns a matplotlib Figure and shows nothing.
+
+The staleness history chart is monitoring's: :mod:`sentiment_lib.monitoring.staleness_chart`.
+"""
 
 from __future__ import annotations
 
@@ -99,55 +102,3 @@ def reliability(evaluations: Sequence[Evaluation]) -> Figure:
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
-
-
-_EVENT_COLOURS = {"retrain": "#7f8c8d", "promoted": "#1e8449", "rejected": "#c0392b"}
-
-
-def staleness_history(history: pd.DataFrame, events: Sequence[dict] = ()) -> Figure:
-    """Accuracy on feedback with its floor, drift AUC with its threshold, estimated accuracy, model age,
-    and a vertical line per retrain, promotion and rejection (``events``: dicts with time, event)."""
-    times = pd.to_datetime(history["time"], utc=True)
-    fig, axes = plt.subplots(2, 2, figsize=(10, 6), sharex=True)
-    panels = [
-        ("performance", "accuracy on recent feedback"),
-        ("drift", "drift: domain classifier AUC"),
-        ("estimated_performance", "estimated accuracy (no labels)"),
-        ("age", "champion age (days)"),
-    ]
-    for ax, (column, title) in zip(axes.flat, panels, strict=True):
-        if column in history and history[column].notna().any():
-            ax.plot(times, history[column], marker="o")
-        else:
-            ax.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=ax.transAxes, color="grey")
-        if f"{column}_threshold" in history:
-            # a wide "_" marker keeps the threshold visible while the history has a single point
-            ax.plot(
-                times,
-                history[f"{column}_threshold"],
-                linestyle="--",
-                marker="_",
-                markersize=24,
-                color="#c0392b",
-                label="threshold",
-            )
-            ax.legend(loc="best")
-        for event in events:
-            colour = _EVENT_COLOURS.get(event["event"], "grey")
-            ax.axvline(pd.Timestamp(event["time"]), color=colour, linestyle=":", linewidth=1.5)
-        ax.set_title(title)
-    if events:
-        handles = [plt.Line2D([], [], color=c, linestyle=":", label=name) for name, c in _EVENT_COLOURS.items()]
-        fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
-    for ax in axes[1]:
-        ax.tick_params(axis="x", rotation=30)
-    axes[0][0].set_xlim(*_time_axis(times))  # shared: sets every panel's axis
-    fig.tight_layout(rect=(0, 0.05 if events else 0, 1, 1))
-    return fig
-
-
-def _time_axis(times: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The points' time range with a margin (at least an hour each side, so one point is not a decade wide)."""
-    start, end = times.min(), times.max()
-    pad = max((end - start) * 0.05, pd.Timedelta(hours=1))
-    return start - pad, end + pad

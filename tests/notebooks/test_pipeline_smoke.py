@@ -225,7 +225,7 @@ def test_staleness_step_detects_airline_tweets_as_drift(workspace):
     descriptors = {d["name"]: d for d in explanation["descriptors"]}
     assert descriptors["mention_share"]["recent"] > 0.9 and descriptors["mention_share"]["reference"] < 0.1
     html = (workspace / "reports" / "s1" / "04_staleness.html").read_text()
-    assert 'src="data:image/png;base64,' in html
+    assert 'src="data:image/svg+xml;base64,' in html  # the staleness chart of the status page and the index
     assert "Word n-grams most typical of recent texts" in html and mentions[0] in html
     assert len(pd.read_csv(workspace / "reports" / "staleness_history.csv")) == 1
 

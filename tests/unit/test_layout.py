@@ -104,6 +104,17 @@ def test_notebooks_are_thin(step):
 def test_every_plot_is_introduced_by_a_sentence(step):
     cells = nbformat.read(notebooks.notebook_path(step), as_version=4).cells
     for i, cell in enumerate(cells):
-        if cell.cell_type == "code" and "plt.show()" in cell.source:
+        if cell.cell_type == "code" and ("plt.show()" in cell.source or "display(SVG(" in cell.source):
             before = cells[i - 1]
             assert before.cell_type == "markdown" and before.source.rstrip().endswith("."), cell.source[:60]
+
+
+@pytest.mark.parametrize(
+    "module", ["reports", "serving/status_page", "tracking/model_card", "monitoring/staleness_chart"]
+)
+def test_pages_come_from_templates_not_from_markup_escaped_by_hand(module):
+    # one forgotten html.escape in an f-string is an injection; the templates escape every value
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    strings = [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    assert "html" not in imported and not any(tag in s for s in strings for tag in ("<td", "<p>", "<svg", "<tr"))

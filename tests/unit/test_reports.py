@@ -46,12 +46,12 @@ def test_index_shows_loop_cycles_newest_first_with_verdict_actions_and_alerts(tm
             "alerts": ["degraded: Model v3 degraded: performance (outbox)"] if status == "degraded" else [],
         }
         (tmp_path / name / reports.CYCLE_FILE).write_text(json.dumps(summary))
-    (tmp_path / reports.HISTORY_PLOT).write_bytes(b"png")
+    (tmp_path / reports.HISTORY_FILE).write_text("time,drift,drift_threshold\n2026-11-29T10:00:00+00:00,0.6,0.71\n")
     page = reports.write_index(tmp_path).read_text()
     assert page.index(">c2<") < page.index(">c1<")
     assert '<span class="degraded">degraded</span>' in page and "accuracy 0.61 &lt; 0.85" in page
     assert "retrained on 400 labelled feedback rows" in page and "Model v3 degraded: performance (outbox)" in page
-    assert f'<img src="{reports.HISTORY_PLOT}"' in page
+    assert "<svg id='history-chart'" in page and "data-series='drift'" in page  # the chart, inline
 
 
 def test_a_damaged_cycle_folder_is_skipped_by_the_index_not_fatal(tmp_path):
