@@ -51,6 +51,7 @@ from sentiment_lib.serving.schemas import (
     HealthResponse,
     InvalidRequest,
     ModelResponse,
+    Prediction,
     PredictRequest,
     PredictResponse,
     ReloadResponse,
@@ -464,7 +465,7 @@ def _batch_json() -> tuple[Response, int]:
         out = model.predictor.predict(texts)
     _served(texts, out.labels, out.confidences, model.version)
     predictions = [
-        {"sentiment": label, "confidence": round(float(conf), 6)}
+        Prediction(sentiment=label, confidence=round(float(conf), 6))
         for label, conf in zip(out.labels, out.confidences, strict=True)
     ]
     return _answer(BatchPredictResponse(predictions=predictions, model_version=model.version))

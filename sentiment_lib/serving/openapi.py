@@ -32,7 +32,7 @@ def build_document(app: Flask, api_schemas: ApiSchemas, version: str) -> dict:
     models: list[type[BaseModel]] = []
     for rule, spec in _declared_rules(app):
         path = _ARGUMENT.sub(r"{\1}", rule.rule)
-        for method in sorted(rule.methods - _IMPLICIT_METHODS):
+        for method in sorted((rule.methods or set()) - _IMPLICIT_METHODS):
             paths.setdefault(path, {})[method.lower()] = _operation(spec, _ARGUMENT.findall(rule.rule), api_schemas)
         models += _models_of(spec, api_schemas)
     return {

@@ -81,7 +81,7 @@ def documented(
     return record
 
 
-def spec_of(view: Callable[..., Any]) -> RouteSpec | None:
+def spec_of(view: Callable[..., Any] | None) -> RouteSpec | None:
     """What ``view`` declares, or None for a view that declares nothing (left out of the document)."""
     return getattr(view, _ATTRIBUTE, None)
 
@@ -92,7 +92,7 @@ def declared_request() -> type[BaseModel]:
     Raises:
         LookupError: the view declares no request body (a programming error).
     """
-    spec = spec_of(current_app.view_functions[request.endpoint])
+    spec = spec_of(current_app.view_functions.get(request.endpoint or ""))
     if spec is None or spec.request is None:
         raise LookupError(f"The view of {request.endpoint!r} declares no request body")
     return spec.request.model

@@ -83,12 +83,14 @@ class HealthResponse(BaseModel):
 
     status: Literal["ok", "unavailable", "stuck"]
     model_version: str | None = None
-    served_log_failures: int | None = Field(None, description="served-log writes that failed since start")
+    served_log_failures: int | None = Field(default=None, description="served-log writes that failed since start")
     served_log_last_failure: str | None = None
-    served_log_skipped_today: int | None = Field(None, description="texts not logged today: over the byte budget")
+    served_log_skipped_today: int | None = Field(
+        default=None, description="texts not logged today: over the byte budget"
+    )
     served_log_budget_bytes: int | None = None
-    reason: str | None = Field(None, description="why the server cannot answer (503 only)")
-    request_id: str | None = Field(None, description="the request's id, under which the server's log says why")
+    reason: str | None = Field(default=None, description="why the server cannot answer (503 only)")
+    request_id: str | None = Field(default=None, description="the request's id, under which the server's log says why")
 
 
 class ModelResponse(BaseModel):
