@@ -1,5 +1,8 @@
 """The HTTP API: a Flask app factory with thin routes that validate, call the library, and answer JSON.
 
+Each route declares its request model and every status it answers (``@documented``); requests are validated
+with the declared model, answers are built from the response models, and /openapi.json is built from both.
+
 The operator's pages (status, reports, /metrics, /openapi.json, /docs) are in :mod:`sentiment_lib.serving.pages`.
 """
 
@@ -16,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 from flask import Blueprint, Flask, Response, g, jsonify, request
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from sentiment_lib import __version__
@@ -29,7 +32,27 @@ from sentiment_lib.serving.api_keys import ApiKeys
 from sentiment_lib.serving.metrics import ApiMetrics
 from sentiment_lib.serving.model_holder import MicroBatcher, ModelHolder
 from sentiment_lib.serving.pages import check_operator_access, pages
-from sentiment_lib.serving.schemas import ApiSchemas, InvalidRequest
+from sentiment_lib.serving.route_spec import Answer, Body, declared_request, documented, errors
+from sentiment_lib.serving.schemas import (
+    BATCH_EXAMPLE,
+    CSV_EXAMPLE,
+    EXPLAIN_EXAMPLE,
+    PREDICT_EXAMPLE,
+    REVIEW_EXAMPLE,
+    ApiSchemas,
+    BatchPredictRequest,
+    BatchPredictResponse,
+    BatchQuery,
+    ErrorResponse,
+    ExplainResponse,
+    HealthResponse,
+    InvalidRequest,
+    ModelResponse,
+    Prediction,
+    PredictRequest,
+    PredictResponse,
+    ReloadResponse,
+)
 from sentiment_lib.serving.served_log import ServedLog
 from sentiment_lib.serving.web import BadRequest, state, token_matches
 from sentiment_lib.settings import ServeConfig
@@ -85,10 +108,23 @@ def create_app(
         if config.rate_limit_per_minute
         else None,
     }
-    app.extensions["sentiment"]["openapi"] = openapi.document(app.extensions["sentiment"]["schemas"], __version__)
     app.register_blueprint(routes)
     app.register_blueprint(pages)
+    app.extensions["sentiment"]["openapi"] = openapi.build_document(
+        app, app.extensions["sentiment"]["schemas"], __version__
+    )
     return app
+
+
+def openapi_document(config: ServeConfig | None = None) -> dict:
+    """The OpenAPI document an app with ``config`` (default: the environment's) serves, built without a model
+    or a workspace: the routes' declarations and the limits are all it needs."""
+    config = config or ServeConfig.from_env()
+    app = Flask(__name__)
+    app.register_blueprint(routes)
+    app.register_blueprint(pages)
+    limits = ApiSchemas(config.max_review_chars, config.max_batch_items, config.max_batch_chars)
+    return openapi.build_document(app, limits, __version__)
 
 
 def _served_log(ws: Workspace) -> ServedLog:
@@ -101,8 +137,13 @@ def _served_log(ws: Workspace) -> ServedLog:
     )
 
 
+def _answer(body: BaseModel, status: int = 200) -> tuple[Response, int]:
+    """``body`` as JSON; optional fields never given a value are left out, as the API always has."""
+    return jsonify(body.model_dump(mode="json", exclude_unset=True)), status
+
+
 def _error(message: str, status: int) -> tuple[Response, int]:
-    return jsonify({"error": message}), status
+    return _answer(ErrorResponse(error=message), status)
 
 
 @routes.app_errorhandler(BadRequest)
@@ -241,11 +282,11 @@ def _json_body() -> Any:
     return body
 
 
-def _validated(model_name: str) -> Any:
-    """The JSON body as the app's request model ``predict`` or ``batch`` (sentiment_lib/serving/schemas.py)."""
+def _validated() -> Any:
+    """The JSON body as the request model the route declares, built with this app's limits."""
     schemas = state()["schemas"]
     try:
-        return schemas.check(getattr(schemas, model_name), _json_body())
+        return schemas.check(schemas.for_app(declared_request()), _json_body())
     except InvalidRequest as err:
         raise BadRequest(str(err)) from None
 
@@ -258,9 +299,17 @@ def _check_text(value: Any, where: str) -> str:
 
 
 @routes.post("/predict")
-def predict() -> Response:
+@documented(
+    "Classify one review",
+    request=Body(PredictRequest, example={"review": REVIEW_EXAMPLE}),
+    responses={
+        200: Answer("the label and its confidence", PredictResponse, PREDICT_EXAMPLE),
+        **errors(400, 401, 413, 415, 429, 503),
+    },
+)
+def predict() -> tuple[Response, int]:
     _caller_allowed()
-    text = _validated("predict").review
+    text = _validated().review
     model = _serving_model()
     batcher = state()["batcher"]
     if batcher is not None:
@@ -272,22 +321,54 @@ def predict() -> Response:
         out = model.predictor.predict([text])
         label, confidence, version = out.labels[0], float(out.confidences[0]), model.version
     _served([text], [label], [confidence], version)
-    return jsonify({"sentiment": label, "confidence": round(confidence, 6), "model_version": version})
+    return _answer(PredictResponse(sentiment=label, confidence=round(confidence, 6), model_version=version))
 
 
 @routes.post("/explain")
-def explain_prediction() -> Response:
+@documented(
+    "Explain one prediction: each word's weight, found by leaving it out",
+    request=Body(PredictRequest, example={"review": "not good"}),
+    responses={
+        200: Answer(
+            "the label, its confidence, and each token's signed weight (not logged as traffic)",
+            ExplainResponse,
+            EXPLAIN_EXAMPLE,
+        ),
+        **errors(400, 401, 413, 415, 429, 503),
+    },
+)
+def explain_prediction() -> tuple[Response, int]:
     """Not served traffic: the occluded variants would distort the drift and label-free checks."""
     _caller_allowed()
-    text = _validated("predict").review
+    text = _validated().review
     model = _serving_model()
     with _batch_slot():  # one batch of (words + 1) texts: as costly as a batch request
         found = explain.explain(model.predictor, text)
-    return jsonify({**found.to_dict(), "model_version": model.version})
+    return _answer(ExplainResponse(**found.to_dict(), model_version=model.version))
 
 
 @routes.post("/batch_predict")
-def batch_predict() -> Response:
+@documented(
+    "Classify many reviews: a JSON list, or a CSV with a Review column",
+    request=Body(
+        BatchPredictRequest,
+        example={"reviews": ["Loved it", "Never again"]},
+        text_examples={"text/csv": CSV_EXAMPLE},
+        file_upload=True,
+    ),
+    query=BatchQuery,
+    responses={
+        200: Answer(
+            "one prediction per review, in order (a CSV gets its own columns back with sentiment and confidence "
+            "added, and the version in X-Model-Version)",
+            BatchPredictResponse,
+            BATCH_EXAMPLE,
+            text=("text/csv",),
+        ),
+        **errors(400, 401, 413, 415, 429, 503),
+    },
+)
+def batch_predict() -> Response | tuple[Response, int]:
     _caller_allowed()
     if request.is_json:
         return _batch_json()
@@ -312,18 +393,18 @@ def _check_total_chars(texts: list[str]) -> None:
         raise BadRequest(str(err), 413) from None
 
 
-def _batch_json() -> Response:
-    texts = _validated("batch").reviews
+def _batch_json() -> tuple[Response, int]:
+    texts = _validated().reviews
     _check_total_chars(texts)
     model = _serving_model()
     with _batch_slot():
         out = model.predictor.predict(texts)
     _served(texts, out.labels, out.confidences, model.version)
     predictions = [
-        {"sentiment": label, "confidence": round(float(conf), 6)}
+        Prediction(sentiment=label, confidence=round(float(conf), 6))
         for label, conf in zip(out.labels, out.confidences, strict=True)
     ]
-    return jsonify({"predictions": predictions, "model_version": model.version})
+    return _answer(BatchPredictResponse(predictions=predictions, model_version=model.version))
 
 
 def _read_csv_upload() -> pd.DataFrame:
@@ -344,8 +425,8 @@ def _read_csv_upload() -> pd.DataFrame:
 def _csv_safe_requested() -> bool:
     """``?csv_safe=true``: cells a spreadsheet would run as formulas get a leading ``'`` (opt-in: it changes data)."""
     given = request.args.get("csv_safe", "false")
-    try:
-        return TypeAdapter(bool).validate_python(given)
+    try:  # the query model the route declares, so the document and the check cannot differ
+        return BatchQuery.model_validate({"csv_safe": given}).csv_safe
     except ValidationError:
         raise BadRequest(f"csv_safe must be true or false, got {given!r}") from None
 
@@ -366,10 +447,17 @@ def _batch_csv() -> Response:
 
 
 @routes.get("/health")
+@documented(
+    "Whether the server can answer",
+    {
+        200: Answer("serving", HealthResponse),
+        503: Answer("no model loaded, or a model call stuck", HealthResponse),
+    },
+)
 def health() -> tuple[Response, int]:
     holder, batcher, served_log = state()["holder"], state()["batcher"], state()["served_log"]
     if holder.current is None:
-        return jsonify({"status": "unavailable", "reason": _unavailable(), "request_id": g.request_id}), 503
+        return _answer(HealthResponse(status="unavailable", reason=_unavailable(), request_id=g.request_id), 503)
     body = {"status": "ok", "model_version": holder.current.version}
     if served_log is not None:
         body.update(served_log.health())
@@ -378,17 +466,25 @@ def health() -> tuple[Response, int]:
         reason = f"the micro-batcher's model call has run for {stuck:.0f} s (limit {limit:g} s)"
         if stuck == float("inf"):
             reason = "the micro-batcher's worker thread is gone"
-        return jsonify({**body, "status": "stuck", "reason": reason}), 503
-    return jsonify(body), 200
+        return _answer(HealthResponse(**{**body, "status": "stuck", "reason": reason}), 503)
+    return _answer(HealthResponse(**body))
 
 
 @routes.get("/model")
-def model_info() -> Response:
+@documented(
+    "The served version and its evaluation metrics",
+    {200: Answer("the version", ModelResponse), **errors(401, 403, 503)},
+)
+def model_info() -> tuple[Response, int]:
     check_operator_access()
-    return jsonify(_serving_model().describe())
+    return _answer(ModelResponse(**_serving_model().describe()))
 
 
 @routes.get("/model/card")
+@documented(
+    "The served version's model card",
+    {200: Answer("the card, in Markdown", text=("text/markdown",)), **errors(401, 403, 404, 503)},
+)
 def model_card() -> Response:
     check_operator_access()
     model = _serving_model()
@@ -398,6 +494,11 @@ def model_card() -> Response:
 
 
 @routes.post("/admin/reload")
+@documented(
+    "Load the current champion now (exists only when ADMIN_TOKEN is set)",
+    {200: Answer("reloaded, or already current", ReloadResponse), **errors(401, 404, 503)},
+    security=("adminToken",),
+)
 def admin_reload() -> tuple[Response, int]:
     token = state()["config"].admin_token
     if not token:
@@ -408,4 +509,4 @@ def admin_reload() -> tuple[Response, int]:
     swapped = holder.refresh()
     if holder.current is None:
         return _error(_unavailable(), 503)
-    return jsonify({"reloaded": swapped, "model_version": holder.current.version}), 200
+    return _answer(ReloadResponse(reloaded=swapped, model_version=holder.current.version))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, send_from_directory
 
-from sentiment_lib.serving import access, openapi, status_page
+from sentiment_lib.serving import access, docs_page, status_page
 from sentiment_lib.serving.metrics import CONTENT_TYPE
+from sentiment_lib.serving.route_spec import Answer, documented, errors
 from sentiment_lib.serving.web import STATUS_COOKIE, BadRequest, state, token_matches
 
 pages = Blueprint("pages", __name__)
@@ -53,6 +54,7 @@ def _remember_token(response: Response) -> Response:
 
 @pages.get("/")
 @pages.get("/status")
+@documented("The operator's status page", {200: Answer("the page", text=("text/html",)), **errors(401, 403)})
 def status() -> Response:
     check_operator_access()
     page = status_page.render(state()["workspace"], state()["holder"].current)
@@ -60,6 +62,7 @@ def status() -> Response:
 
 
 @pages.get("/reports/<path:name>")
+@documented("A file under reports/, read-only", {200: Answer("the file"), **errors(401, 403, 404)})
 def report_file(name: str) -> Response:
     """A file under the workspace's ``reports/``, read-only; a path that leaves it, by name or through a
     symbolic link, is a 404."""
@@ -72,16 +75,19 @@ def report_file(name: str) -> Response:
 
 
 @pages.get("/openapi.json")
+@documented("This document", {200: Answer("OpenAPI 3.1")})
 def openapi_document() -> Response:
     return jsonify(state()["openapi"])
 
 
 @pages.get("/docs")
+@documented("This document as a page", {200: Answer("the page", text=("text/html",))})
 def api_docs() -> Response:
-    return Response(openapi.docs_page(state()["openapi"]), mimetype="text/html")
+    return Response(docs_page.render(state()["openapi"]), mimetype="text/html")
 
 
 @pages.get("/metrics")
+@documented("Prometheus metrics", {200: Answer("text exposition format", text=("text/plain",)), **errors(401, 403)})
 def metrics() -> Response:
     check_operator_access(extra_token=state()["config"].metrics_token, public_opens=False)
     return Response(state()["metrics"].exposition(), content_type=CONTENT_TYPE)

@@ -1,8 +1,9 @@
-"""The API's request and response shapes, defined once: the routes validate with them, /openapi.json shows them.
+"""The API's request and response shapes, defined once: the routes validate and answer with them, and
+/openapi.json shows them (each route declares its models: :mod:`sentiment_lib.serving.route_spec`).
 
-Request models are built per app from its limits (:class:`ApiSchemas`), so the document states the limits
-the server really enforces. A pydantic error is turned into the API's own plain message (which field,
-what is wrong, what the limit is) by :func:`ApiSchemas.check`.
+The request models here are templates: each app builds its own from its limits (:class:`ApiSchemas`), so
+the document states the limits the server really enforces. A pydantic error is turned into the API's own
+plain message (which field, what is wrong, what the limit is) by :func:`ApiSchemas.check`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,18 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic import create_model as _create_model
 
 REVIEW_EXAMPLE = "A warm, funny film with a wonderful cast."
+CSV_EXAMPLE = "id,Review\n1,A warm and funny film\n2,Never again\n"
+PREDICT_EXAMPLE = {"sentiment": "positive", "confidence": 0.97, "model_version": "3"}
+EXPLAIN_EXAMPLE = {
+    "sentiment": "negative",
+    "confidence": 0.93,
+    "model_version": "3",
+    "tokens": [{"token": "not", "weight": -0.61}, {"token": "good", "weight": 0.12}],
+}
+BATCH_EXAMPLE = {
+    "predictions": [{"sentiment": "positive", "confidence": 0.97}, {"sentiment": "negative", "confidence": 0.91}],
+    "model_version": "3",
+}
 # pydantic error types, in the order they are reported when several apply: a list's own problem first
 _LIST_ERRORS = ("missing", "list_type", "too_short", "too_long")
 
@@ -66,11 +79,18 @@ class ErrorResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
+    """Fields without a value are left out of the answer."""
+
     status: Literal["ok", "unavailable", "stuck"]
     model_version: str | None = None
-    reason: str | None = Field(None, description="why the server cannot answer (503 only)")
-    served_log_failures: int | None = None
+    served_log_failures: int | None = Field(default=None, description="served-log writes that failed since start")
     served_log_last_failure: str | None = None
+    served_log_skipped_today: int | None = Field(
+        default=None, description="texts not logged today: over the byte budget"
+    )
+    served_log_budget_bytes: int | None = None
+    reason: str | None = Field(default=None, description="why the server cannot answer (503 only)")
+    request_id: str | None = Field(default=None, description="the request's id, under which the server's log says why")
 
 
 class ModelResponse(BaseModel):
@@ -90,6 +110,28 @@ class ReloadResponse(BaseModel):
 STRICT = ConfigDict(strict=True, extra="ignore")
 
 
+class PredictRequest(BaseModel):
+    """The template of one review to classify; :class:`ApiSchemas` builds each app's with its limits."""
+
+    model_config = STRICT
+    review: str
+
+
+class BatchPredictRequest(BaseModel):
+    """The template of a batch of reviews; :class:`ApiSchemas` builds each app's with its limits."""
+
+    model_config = STRICT
+    reviews: list[str]
+
+
+class BatchQuery(BaseModel):
+    """/batch_predict's query parameters."""
+
+    csv_safe: bool = Field(
+        False, description="CSV answers only: prefix cells a spreadsheet would run as formulas with '"
+    )
+
+
 class ApiSchemas:
     """The request models for one app's limits, and the check that turns their errors into messages."""
 
@@ -99,14 +141,23 @@ class ApiSchemas:
         review = review_type(max_review_chars)
         self.review = TypeAdapter(review)
         self.predict = _create_model(
-            "PredictRequest", __config__=STRICT, review=(review, Field(description="the text to classify"))
+            "PredictRequest", __base__=PredictRequest, review=(review, Field(description="the text to classify"))
         )
         reviews = Annotated[list[review], Field(min_length=1, max_length=max_batch_items)]
         self.batch = _create_model(
             "BatchPredictRequest",
-            __config__=STRICT,
+            __base__=BatchPredictRequest,
             reviews=(reviews, Field(description=f"1 to {max_batch_items} texts, answered in order")),
         )
+        self._built = {PredictRequest: self.predict, BatchPredictRequest: self.batch}
+
+    def for_app(self, template: type[BaseModel]) -> type[BaseModel]:
+        """This app's version of a request model template (``PredictRequest``, ``BatchPredictRequest``).
+
+        Raises:
+            KeyError: ``template`` is not one of them.
+        """
+        return self._built[template]
 
     def check(self, model: type[BaseModel], body: dict) -> BaseModel:
         """``body`` as ``model``.

@@ -1,5 +1,6 @@
 """/openapi.json is a valid OpenAPI 3.1 document that tells the truth: every example it shows works on a real
-server and answers in its documented shape, and every status it documents is one the server really returns."""
+server and answers in its documented shape, every status it documents is one the server really returns (in
+the documented shape), and every route of the app is in it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from sentiment_lib.serving import api_keys
-from sentiment_lib.serving.api import ServeConfig, create_app
+from sentiment_lib.serving.api import ServeConfig, create_app, openapi_document
+from sentiment_lib.serving.route_spec import spec_of
 from tests.helpers import LiveServer, as_json
 
 pytestmark = pytest.mark.slow
@@ -31,6 +33,11 @@ def spec(server):
     status, body, _ = server.request("GET", "/openapi.json")
     assert status == 200
     return as_json(body)
+
+
+def test_the_document_without_a_server_is_the_one_a_server_serves(spec):
+    """docs/serving.md tells users to print it with openapi_document(); it must be the served one."""
+    assert openapi_document(ServeConfig()) == spec
 
 
 def schema_of(spec: dict, content: dict) -> dict:
@@ -115,7 +122,28 @@ def guarded(served_workspace, tmp_path_factory):
     return app(api_keys_file=str(keys)), app(rate_limit_per_minute=1, rate_limit_burst=1)
 
 
-def test_every_documented_status_is_one_the_server_returns(
+def test_every_route_of_the_app_declares_itself_and_is_in_the_document(served_workspace, spec):
+    app = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0))
+    routes = {(rule.rule, rule.endpoint) for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
+    undeclared = {route for route in routes if spec_of(app.view_functions[route[1]]) is None}
+    assert not undeclared  # a new route needs @documented (sentiment_lib/serving/route_spec.py)
+    paths = {rule.replace("<path:name>", "{name}") for rule, _ in routes}
+    assert paths == set(spec["paths"])
+
+
+def conforms_as_documented(spec: dict, key: tuple[str, str, str], answer: tuple[int, bytes, str]) -> None:
+    """A JSON answer matches the schema documented for its path, method and status."""
+    path, method, status = key
+    _, body, content_type = answer
+    documented = spec["paths"][path][method]["responses"][status].get("content", {})
+    if not documented:
+        return  # any body: a report file, this document
+    assert any(content_type.startswith(media) for media in documented), (key, content_type)
+    if content_type.startswith("application/json"):
+        conforms(spec, documented["application/json"], as_json(body))
+
+
+def test_every_documented_status_is_one_the_server_returns_in_its_documented_shape(
     server, spec, no_model, off_loopback, guarded, served_workspace
 ):
     tokened, token_less = off_loopback
@@ -126,13 +154,21 @@ def test_every_documented_status_is_one_the_server_returns(
     text = {"Content-Type": "text/plain"}
 
     def live(method, path, body=None, headers=None, on=server):
-        return lambda: on.request(method, path, body, headers)[0]
+        def call():
+            status, answer, answer_headers = on.request(method, path, body, headers)
+            return status, answer, answer_headers.get("Content-Type", "")
+
+        return call
 
     def local(client, method, path, **options):
-        return lambda: client.open(path, method=method, **options).status_code
+        def call():
+            response = client.open(path, method=method, **options)
+            return response.status_code, response.data, response.content_type or ""
+
+        return call
 
     def twice(client, path, body):  # the second call of a client allowed one a minute
-        return lambda: [client.post(path, data=body, headers=JSON).status_code for _ in range(2)][-1]
+        return lambda: [local(client, "POST", path, data=body, headers=JSON)() for _ in range(2)][-1]
 
     provoke = {
         ("/predict", "post", "200"): live("POST", "/predict", b'{"review": "fine"}', JSON),
@@ -173,6 +209,9 @@ def test_every_documented_status_is_one_the_server_returns(
         ("/status", "get", "200"): live("GET", "/status"),
         ("/status", "get", "401"): local(tokened, "GET", "/status"),
         ("/status", "get", "403"): local(token_less, "GET", "/status"),
+        ("/", "get", "200"): live("GET", "/"),
+        ("/", "get", "401"): local(tokened, "GET", "/"),
+        ("/", "get", "403"): local(token_less, "GET", "/"),
         ("/reports/{name}", "get", "200"): None,  # test_status_page: reports are served
         ("/reports/{name}", "get", "401"): local(tokened, "GET", "/reports/index.html"),
         ("/reports/{name}", "get", "403"): local(token_less, "GET", "/reports/index.html"),
@@ -186,5 +225,7 @@ def test_every_documented_status_is_one_the_server_returns(
     }
     documented = {(p, m, s) for p, ops in spec["paths"].items() for m, op in ops.items() for s in op["responses"]}
     assert documented == set(provoke)  # a status added to the document needs a case here
-    returned = {key: fn() for key, fn in provoke.items() if fn is not None}
-    assert {key: int(key[2]) for key in returned} == returned
+    answers = {key: fn() for key, fn in provoke.items() if fn is not None}
+    assert {key: int(key[2]) for key in answers} == {key: answer[0] for key, answer in answers.items()}
+    for key, answer in answers.items():
+        conforms_as_documented(spec, key, answer)
