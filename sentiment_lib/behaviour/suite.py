@@ -19,6 +19,7 @@ import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -279,7 +280,7 @@ def run_suite(
 
 def results_table(results: dict[str, list[CapabilityResult]]) -> pd.DataFrame:
     """Pass rates per capability (rows) and model (columns, in the order given), with each case's kind."""
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for model, model_results in results.items():
         for r in model_results:
             rows.setdefault(r.capability, {"kind": r.kind, "cases": r.cases})[model] = r.pass_rate

@@ -120,7 +120,7 @@ class SentimentPredictor:
     ):
         self.backend = backend
         self.tokenizer = tokenizer
-        self.reading = reading or Reading(**LEGACY_READING)  # how much of a long text it reads, as in training
+        self.reading = reading or LEGACY_READING  # how much of a long text it reads, as in training
         self.batch_size = batch_size
         self.backend_name = name
         self.temperature = temperature  # see sentiment_lib/training/calibration.py

@@ -191,7 +191,7 @@ def neutralise_formula_columns(frame: Any) -> Any:
     def cell(name: str) -> Any:
         value = F.col(f"`{name}`")
         formula = F.substring(value, 1, 1).isin(*FORMULA_PREFIXES)
-        return F.when(formula, F.concat(F.lit(ESCAPE), value)).otherwise(value).alias(neutralise_cell(name))
+        return F.when(formula, F.concat(F.lit(ESCAPE), value)).otherwise(value).alias(str(neutralise_cell(name)))
 
     return frame.select(*[cell(name) for name in frame.columns])
 

@@ -95,7 +95,7 @@ class LocalSparkCluster:
     def _wait_for_workers(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while self.alive_workers() < self.workers:
-            dead = [p.args[1] for p in self.processes if p.poll() is not None]
+            dead = [p.args[1] for p in self.processes if p.poll() is not None]  # type: ignore[index]  # _launch: a list
             if dead or time.monotonic() > deadline:
                 logs = ", ".join(str(p) for p in sorted(self.folder.glob("*.log")))
                 raise RuntimeError(f"The Spark cluster did not start ({dead or 'timed out'}); see {logs}")

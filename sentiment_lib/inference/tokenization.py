@@ -22,7 +22,6 @@ from sentiment_lib.settings import TRUNCATIONS
 # at the end (Sun et al. 2019 found a quarter head, three quarters tail best for long reviews)
 HEAD_SHARE = 0.25
 # a model saved before readings were stored was served with its first 128 tokens
-LEGACY_READING = {"max_length": 128, "truncation": "head"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,11 @@ class Reading:
     @classmethod
     def load(cls, model_dir: str | Path) -> Reading:
         """The reading stored with a model, or the one models saved before it was stored were served with."""
-        return cls(**read_json(Path(model_dir) / READING_FILE, LEGACY_READING))
+        return cls(**read_json(Path(model_dir) / READING_FILE, asdict(LEGACY_READING)))
+
+
+# how models registered before the reading was stored were trained: 128 tokens from the start
+LEGACY_READING = Reading(max_length=128, truncation="head")
 
 
 def untruncated(tokenizer: Tokenizer) -> Tokenizer:

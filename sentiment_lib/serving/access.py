@@ -14,7 +14,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from typing import Any
 
+# the request headers as Flask gives them (werkzeug Headers) or a plain mapping in tests: read by name only
+Headers = Mapping[str, str] | Any
 FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host")
 
 
@@ -27,7 +30,7 @@ def is_loopback(address: str | None) -> bool:
         return False
 
 
-def client_address(peer: str | None, headers: Mapping[str, str], trusted: frozenset[str]) -> str:
+def client_address(peer: str | None, headers: Headers, trusted: frozenset[str]) -> str:
     """The peer itself, or, when the peer is a trusted proxy, the nearest untrusted ``X-Forwarded-For`` hop
     (a client's own made-up entries sit left of the one the proxy appended, and are never reached)."""
     peer = peer or ""
@@ -40,7 +43,7 @@ def client_address(peer: str | None, headers: Mapping[str, str], trusted: frozen
     return hops[0] if hops else peer
 
 
-def client_is_local(peer: str | None, headers: Mapping[str, str], trusted: frozenset[str]) -> bool:
+def client_is_local(peer: str | None, headers: Headers, trusted: frozenset[str]) -> bool:
     """The client is on this host: its address is loopback, and nobody untrusted forwarded it."""
     if (peer or "") not in trusted and any(name in headers for name in FORWARDING_HEADERS):
         return False

@@ -81,7 +81,7 @@ def create_app(
     ws = workspace or Workspace(config.workspace)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # the default provider has it
     # Werkzeug answers '//predict' with a redirect to an absolute URL built from the Host header
     app.url_map.merge_slashes = False
     if holder is None:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from pydantic import create_model as _create_model
+from pydantic_core import ErrorDetails
 
 REVIEW_EXAMPLE = "A warm, funny film with a wonderful cast."
 CSV_EXAMPLE = "id,Review\n1,A warm and funny film\n2,Never again\n"
@@ -143,7 +144,7 @@ class ApiSchemas:
         self.predict = _create_model(
             "PredictRequest", __base__=PredictRequest, review=(review, Field(description="the text to classify"))
         )
-        reviews = Annotated[list[review], Field(min_length=1, max_length=max_batch_items)]
+        reviews = Annotated[list[review], Field(min_length=1, max_length=max_batch_items)]  # type: ignore[valid-type]
         self.batch = _create_model(
             "BatchPredictRequest",
             __base__=BatchPredictRequest,
@@ -207,7 +208,7 @@ class ApiSchemas:
             raise InvalidRequest(_message(err.errors()[0], where)) from None
 
 
-def _first(errors: list[dict]) -> dict:
+def _first(errors: list[ErrorDetails]) -> ErrorDetails:
     """The error to report: a problem with a list as a whole before one with an item of it."""
     whole = [e for e in errors if e["type"] in _LIST_ERRORS and len(e["loc"]) == 1]
     return (whole or errors)[0]
@@ -226,7 +227,7 @@ def _where(loc: tuple) -> str:
     return field + "".join(f"[{part}]" for part in loc[1:])
 
 
-def _message(error: dict, where: str | None = None) -> str:
+def _message(error: ErrorDetails, where: str | None = None) -> str:
     kind, loc, value, ctx = error["type"], error["loc"], error.get("input"), error.get("ctx", {})
     where = where or _where(loc)
     if kind == "missing":
@@ -242,7 +243,7 @@ def _message(error: dict, where: str | None = None) -> str:
     if kind in ("string_too_short", "string_pattern_mismatch"):
         return f"{where} is empty"
     if kind == "string_too_long":
-        return f"{where} has {len(value)} characters; the limit is {ctx.get('max_length')}"
+        return f"{where} has {len(str(value))} characters; the limit is {ctx.get('max_length')}"
     if kind == "value_error" or "unicode" in kind:
         return f"{where} is not valid Unicode text"
     return f"{where}: {error['msg']}"

@@ -191,7 +191,8 @@ def _listed(value: Any) -> bool:
     return isinstance(value, list) and bool(value)
 
 
-def _ngram_table(ngrams: list, title: str) -> dict[str, Any]:
+def _ngram_table(ngrams: Any, title: str) -> dict[str, Any]:
+    """``ngrams`` as the verdict file has it: a list (the caller checked) of objects, each shown if a dict."""
     keys = ("ngram", "weight", "recent_share", "reference_share")
     rows = [
         {k: n.get(k, "" if k == "ngram" else None) for k in keys} for n in ngrams[:NGRAMS_SHOWN] if isinstance(n, dict)

@@ -54,7 +54,7 @@ class Workers:
         users_dir = tools().prometheus_multiproc_dir
         self.own_metrics_dir = None if users_dir else tempfile.mkdtemp(prefix="sentiment-metrics-")
         metrics_dir = users_dir or self.own_metrics_dir
-        self.env = {**os.environ, "SENTIMENT_THREADS": threads_per_worker(count), MULTIPROC_ENV: metrics_dir}
+        self.env = {**os.environ, "SENTIMENT_THREADS": threads_per_worker(count), MULTIPROC_ENV: str(metrics_dir)}
         self.processes: list[subprocess.Popen] = []
         self.stopping = False
 

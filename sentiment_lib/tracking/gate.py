@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -98,38 +99,42 @@ def decide_promotion(
     old, new = float(champion_correct[judged].mean()), float(challenger_correct[judged].mean())
     regression = float(champion_correct[base].mean() - challenger_correct[base].mean()) if base.any() else 0.0
     p = mcnemar_p_value(champion_correct[judged], challenger_correct[judged])
-    numbers = dict(
+    drops = dict(capability_drops or {})
+    judged_on = "feedback holdout" if on_feedback else "gate set"
+    # every decision carries the same numbers; only the verdict and its reason differ
+    decision = partial(
+        GateDecision,
         champion_accuracy=old,
         challenger_accuracy=new,
         p_value=p,
         n=int(judged.sum()),
         base_regression=regression,
-        judged_on="feedback holdout" if on_feedback else "gate set",
-        capability_drops=dict(capability_drops or {}),
+        judged_on=judged_on,
+        capability_drops=drops,
     )
     if regression > t.max_regression:
         reason = f"challenger {regression:.4f} less accurate on the base test split (allowed {t.max_regression})"
-        return GateDecision(False, reason, **numbers)
+        return decision(False, reason)
     allowed = {name: _allowed_drop(name, t) for name in capability_drops or {}}
-    broken = {name: drop for name, drop in numbers["capability_drops"].items() if drop > allowed[name]}
+    broken = {name: drop for name, drop in drops.items() if drop > allowed[name]}
     if broken:
         worst = ", ".join(
             f"{name} -{100 * drop:.1f} points (allowed {100 * allowed[name]:g})"
             for name, drop in sorted(broken.items())
         )
         reason = f"challenger fails more behavioural tests: {worst}"
-        return GateDecision(False, reason, **numbers)
-    where = f"on the {numbers['judged_on']}"
+        return decision(False, reason)
+    where = f"on the {judged_on}"
     if new - old >= t.margin and p < t.alpha:
         reason = f"challenger better by {new - old:+.4f} {where} (margin {t.margin}), McNemar p = {p:.3g} < {t.alpha}"
-        return GateDecision(True, reason, **numbers)
+        return decision(True, reason)
     if old < t.floor <= new:
         reason = f"champion {old:.4f} below the floor {t.floor} {where}, challenger {new:.4f} above it"
-        return GateDecision(True, reason, **numbers)
+        return decision(True, reason)
     reason = (
         f"challenger {new:.4f} vs champion {old:.4f} {where}: not better by {t.margin} with p < {t.alpha} (p = {p:.3g})"
     )
-    return GateDecision(False, reason, **numbers)
+    return decision(False, reason)
 
 
 def _allowed_drop(capability: str, thresholds: GateThresholds) -> float:

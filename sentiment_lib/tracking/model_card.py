@@ -91,9 +91,11 @@ def _status(tags: dict[str, str]) -> str:
 
 
 def _percent(value: str | None) -> str:
+    if value is None:
+        return "not measured"
     try:
         return f"{100 * float(value):.2f}%"
-    except (TypeError, ValueError):
+    except ValueError:
         return "not measured"
 
 
@@ -166,7 +168,7 @@ def publish(name: str, version: str) -> str:
     card = build_card(name, found, run)
     client.update_model_version(name, str(version), description=card)
     if run is not None:
-        client.log_text(found.run_id, card, CARD_FILE)
+        client.log_text(run.info.run_id, card, CARD_FILE)
     return card
 
 

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow
 import pandas as pd
+from mlflow.models import set_model
+from mlflow.pyfunc import PythonModel
 
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.errors import ModelError
 from sentiment_lib.inference.predictor import SentimentPredictor
 
 
-class SentimentPyfunc(mlflow.pyfunc.PythonModel):
+class SentimentPyfunc(PythonModel):
     """Predicts from a DataFrame with a ``Review`` column; returns ``sentiment`` and ``confidence``."""
 
     def load_context(self, context: Any) -> None:
@@ -29,4 +30,4 @@ class SentimentPyfunc(mlflow.pyfunc.PythonModel):
         return self.predictor.predict(model_input[TEXT_COLUMN].astype(str).tolist()).to_frame()
 
 
-mlflow.models.set_model(SentimentPyfunc())
+set_model(SentimentPyfunc())

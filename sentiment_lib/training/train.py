@@ -105,7 +105,7 @@ class ReviewDataset(torch.utils.data.Dataset):
         return len(self.labels)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        item = {key: values[i] for key, values in self.encodings.items()}
+        item: dict[str, Any] = {key: values[i] for key, values in self.encodings.items()}
         item["labels"] = self.labels[i]
         if self.teacher_logits is not None:
             item["teacher_logits"] = self.teacher_logits[i].tolist()
@@ -335,9 +335,11 @@ def keep_better_average(trainer: Trainer, averager: WeightAverager) -> tuple[flo
     """
     if averager.count < 2:
         return None, False
-    best = {name: tensor.detach().clone() for name, tensor in trainer.model.state_dict().items()}
+    model = trainer.model
+    assert model is not None, "the trainer was built with its model"
+    best = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
     trainer.remove_callback(EarlyStoppingCallback)  # training is over: this evaluation is not a stopping signal
-    trainer.model.load_state_dict(averager.averaged_weights(), strict=False)
+    model.load_state_dict(averager.averaged_weights(), strict=False)
     accuracy = trainer.evaluate(metric_key_prefix="averaged")["averaged_accuracy"]
     log.info(
         "Averaged weights of %d samples: validation accuracy %.4f (best checkpoint %s)",
@@ -347,7 +349,7 @@ def keep_better_average(trainer: Trainer, averager: WeightAverager) -> tuple[flo
     )
     kept = accuracy >= (trainer.state.best_metric or 0.0)
     if not kept:
-        trainer.model.load_state_dict(best)
+        model.load_state_dict(best)
     return accuracy, kept
 
 
