@@ -150,7 +150,10 @@ class ApiSchemas:
             __base__=BatchPredictRequest,
             reviews=(reviews, Field(description=f"1 to {max_batch_items} texts, answered in order")),
         )
-        self._built = {PredictRequest: self.predict, BatchPredictRequest: self.batch}
+        self._built: dict[type[BaseModel], type[BaseModel]] = {
+            PredictRequest: self.predict,
+            BatchPredictRequest: self.batch,
+        }
 
     def for_app(self, template: type[BaseModel]) -> type[BaseModel]:
         """This app's version of a request model template (``PredictRequest``, ``BatchPredictRequest``).
