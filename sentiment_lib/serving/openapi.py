@@ -2,7 +2,7 @@
 
 The schemas come from :mod:`sentiment_lib.serving.schemas` (the request models carry this server's limits);
 the operations below list what each route takes, what it answers and every error status it can return
-(tests/serving/test_openapi.py provokes each one on a real server). ``/docs`` renders the same document as
+(tests/integration/serving/test_openapi.py provokes each one on a real server). ``/docs`` renders the same document as
 plain HTML on the server: no script, no CDN.
 """
 

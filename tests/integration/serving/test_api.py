@@ -113,7 +113,7 @@ def test_bad_input_gets_a_json_error(api, case, path, body, headers, status, mes
 
 
 def test_a_body_over_the_limit_gets_a_json_413_from_flask(served_workspace):
-    # the live server refuses it earlier, in waitress: see tests/serving/test_pressure.py
+    # the live server refuses it earlier, in waitress: see tests/integration/serving/test_pressure.py
     app = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0))
     response = app.test_client().post("/predict", data=b"x" * (6 * 1024 * 1024), headers=JSON)
     assert response.status_code == 413
