@@ -11,7 +11,6 @@ import email.policy
 import http.client
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import mlflow
@@ -20,7 +19,7 @@ import pytest
 from sentiment_lib.serving.process import free_port
 from sentiment_lib.settings import CHALLENGER, CHAMPION
 from sentiment_lib.tracking.server import start_tracking_server
-from tests.helpers import NAME, LiveServer, as_json, child_env, run_runner, write_sst2_sample
+from tests.helpers import NAME, LiveServer, as_json, child_env, run_runner, wait_until, write_sst2_sample
 
 pytestmark = pytest.mark.slow
 JSON = {"Content-Type": "application/json"}
@@ -192,10 +191,12 @@ def test_replicas_on_two_ports_follow_the_champion_through_the_server(tracking_s
         champion = client.get_model_version_by_alias(NAME, CHAMPION)
         promoted = register_again(client, champion)
         client.set_registered_model_alias(NAME, CHAMPION, str(promoted))
-        deadline = time.monotonic() + 30
-        while {served_version(r) for r in replicas} != {str(promoted)} and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert [served_version(r) for r in replicas] == [str(promoted)] * 2
+
+        def versions() -> list[str]:
+            return [served_version(r) for r in replicas]
+
+        moved = f"the replicas did not both move to version {promoted}"
+        wait_until(lambda: versions() == [str(promoted)] * 2, 30, 0.5, lambda: f"{moved} (they serve {versions()})")
     finally:
         for replica in replicas:
             replica.stop()

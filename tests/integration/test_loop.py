@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import mlflow
 import pandas as pd
@@ -20,7 +19,18 @@ from sentiment_lib.monitoring.replay import load_stream
 from sentiment_lib.tracking import registry
 from sentiment_lib.tracking import runs as tracking
 from sentiment_lib.workspace import Workspace
-from tests.helpers import AIRLINE, NAME, REPO, LiveServer, as_json, child_env, run_runner, sst2, write_sst2_sample
+from tests.helpers import (
+    AIRLINE,
+    NAME,
+    REPO,
+    LiveServer,
+    as_json,
+    child_env,
+    run_runner,
+    sst2,
+    wait_until,
+    write_sst2_sample,
+)
 
 pytestmark = pytest.mark.slow
 MODEL = NAME
@@ -146,7 +156,7 @@ def test_a_degraded_stream_alerts_once_retrains_promotes_and_the_app_follows(wor
         third = cycle(workspace, env, *LENIENT_GATE)  # nothing new since version 2 was trained
         assert third["status"] == "healthy"
         assert inbox.kinds() == ["degraded", "retrain_started", "promoted", "healthy"]
-        assert wait_for_version(server, "2")
+        wait_for_version(server, "2")
     finally:
         server.stop()
     degraded = inbox.messages[0]
@@ -180,14 +190,12 @@ LENIENT_GATE = (
 )
 
 
-def wait_for_version(server: LiveServer, version: str, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_for_version(server: LiveServer, version: str, timeout: float = 60) -> None:
+    def answers_with_it() -> bool:
         status, body, _ = server.request("POST", "/predict", b'{"review": "the flight was late"}', JSON)
-        if status == 200 and as_json(body)["model_version"] == version:
-            return True
-        time.sleep(0.5)
-    return False
+        return status == 200 and as_json(body)["model_version"] == version
+
+    wait_until(answers_with_it, timeout, 0.5, f"the app did not answer with version {version}")
 
 
 def test_poisoned_feedback_is_rejected_by_the_gate(workspace, smtp):
@@ -256,9 +264,9 @@ def test_the_loop_stops_cleanly_on_sigterm(workspace):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 300
-        while "Cycle " not in (log.read_text() if log.is_file() else "") and time.monotonic() < deadline:
-            time.sleep(1)  # the first cycle starts at once; wait for its summary line
+        wait_until(  # the first cycle starts at once; wait for its summary line
+            lambda: log.is_file() and "Cycle " in log.read_text(), 300, 1, "the loop's first cycle did not finish"
+        )
         loop.send_signal(signal.SIGTERM)
         assert loop.wait(timeout=30) == 0
     finally:

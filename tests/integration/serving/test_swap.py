@@ -9,7 +9,7 @@ import time
 import pytest
 
 from sentiment_lib.tracking import runs as tracking
-from tests.helpers import LiveServer, as_json, new_registry, register_version
+from tests.helpers import LiveServer, as_json, new_registry, register_version, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -36,9 +36,7 @@ def test_new_champion_is_served_without_a_failed_request(tmp_path, small_model):
         time.sleep(1.5)
         tracking.configure(workspace, "api-tests")
         assert register_version(small_model) == "2"  # now @champion
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not all(s and s[-1] == "2" for s in seen):
-            time.sleep(0.2)
+        wait_until(lambda: all(s and s[-1] == "2" for s in seen), 60, 0.2, "not every client was answered by version 2")
         time.sleep(1.0)  # keep sending for a while on the new model
     finally:
         stop.set()
