@@ -13,7 +13,7 @@ import pytest
 
 from sentiment_lib.serving import process
 from sentiment_lib.tracking import registry, runs
-from tests.helpers import NAME, REPO, LiveServer, new_registry, run_runner, wait_until, write_sst2_sample
+from tests.helpers import NAME, REPO, new_registry, run_runner, wait_until, write_sst2_sample
 
 DEPLOY = REPO / "deploy" / "prometheus"
 
@@ -86,9 +86,11 @@ def judged_workspace(tmp_path, small_model):
 
 
 @pytest.mark.slow
-def test_a_real_prometheus_fires_the_stale_model_alert_after_a_staleness_verdict(judged_workspace, tmp_path):
+def test_a_real_prometheus_fires_the_stale_model_alert_after_a_staleness_verdict(
+    judged_workspace, tmp_path, live_server
+):
     binary = tool("prometheus")
-    app = LiveServer(judged_workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
+    app = live_server(judged_workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
     port = process.free_port()
     base = f"http://127.0.0.1:{port}"
     (tmp_path / "prometheus.yml").write_text(prometheus_config(app.port))
@@ -126,4 +128,3 @@ def test_a_real_prometheus_fires_the_stale_model_alert_after_a_staleness_verdict
         prometheus.terminate()
         process.wait_or_kill(prometheus)
         log.close()
-        app.stop()

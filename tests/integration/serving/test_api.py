@@ -9,7 +9,7 @@ import secrets
 import pytest
 
 from sentiment_lib.serving.api import ServeConfig, create_app
-from tests.helpers import LiveServer, as_json, run_runner
+from tests.helpers import as_json, run_runner
 
 pytestmark = pytest.mark.slow
 TOKEN = secrets.token_urlsafe(16)  # made per run: no credential-looking literal in the repository
@@ -28,14 +28,12 @@ class FlaskClient:
 
 
 @pytest.fixture(scope="module", params=["test-client", "live-server"])
-def api(request, served_workspace):
+def api(request, served_workspace, module_live_server):
     if request.param == "test-client":
         config = ServeConfig(workspace=str(served_workspace), refresh_seconds=0, admin_token=TOKEN)
         yield FlaskClient(create_app(config))
         return
-    server = LiveServer(served_workspace, {"ADMIN_TOKEN": TOKEN, "SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
-    yield server
-    server.stop()
+    yield module_live_server(served_workspace, {"ADMIN_TOKEN": TOKEN, "SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
 
 
 def post_json(api, path, payload):

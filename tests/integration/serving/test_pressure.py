@@ -23,15 +23,13 @@ LIMIT = 5 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def server(served_workspace):
+def server(served_workspace, module_live_server):
     env = {
         "SENTIMENT_SERVE_REFRESH_SECONDS": "0",
         "SENTIMENT_SERVE_MAX_CONCURRENT_BATCHES": "1",
         "SENTIMENT_SERVE_BATCH_WAIT_SECONDS": "0",
     }
-    live = LiveServer(served_workspace, env)
-    yield live
-    live.stop()
+    return module_live_server(served_workspace, env)
 
 
 def _raw_exchange(server: LiveServer, head: bytes, body_chunks, wait: float = 15.0) -> bytes:

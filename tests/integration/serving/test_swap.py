@@ -24,9 +24,9 @@ def hammer(server: LiveServer, stop: threading.Event, seen: list, failures: list
             failures.append((code, payload[:200]))
 
 
-def test_new_champion_is_served_without_a_failed_request(tmp_path, small_model):
+def test_new_champion_is_served_without_a_failed_request(tmp_path, small_model, live_server):
     workspace = new_registry(tmp_path, small_model)
-    server = LiveServer(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0.5"})
+    server = live_server(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0.5"})
     stop, failures = threading.Event(), []
     seen = [[] for _ in range(4)]
     threads = [threading.Thread(target=hammer, args=(server, stop, s, failures)) for s in seen]
@@ -42,7 +42,6 @@ def test_new_champion_is_served_without_a_failed_request(tmp_path, small_model):
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
-        server.stop()
     assert failures == []
     for answers in seen:
         assert answers[0] == "1" and answers[-1] == "2"
