@@ -21,11 +21,12 @@ export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM := false
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install data test lint format docs demo lab replay replay-adapt bench-accuracy bench-behaviour tracking-server stop clean help
+.PHONY: install data test test-fast lint format docs demo lab replay replay-adapt bench-accuracy bench-behaviour tracking-server stop clean help
 
 help:
 	@echo "make install  create .venv and install everything (idempotent)"
 	@echo "make test     run the whole test suite (what CI runs)"
+	@echo "make test-fast  the unit tier only (pytest -m unit: no server, notebook or training; under 3 min)"
 	@echo "make data     import SST-2 and the customer reviews into $(RAW) (once; make demo does it)"
 	@echo "make demo     import the data if needed, run preprocess -> train ($(PRESET)) -> evaluate, start the API"
 	@echo "make lab      JupyterLab on 127.0.0.1:$(LAB_PORT) with the notebooks and the pipeline's kernel"
@@ -75,6 +76,11 @@ $(STAMP): requirements.txt pyproject.toml
 # waits on servers, Spark and subprocesses, so two at once finish well before one after the other.
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=30
+
+# The unit tier (tests/<package>/, tests/test_<module>.py, tests/project/): the tiers' folders are marked by
+# tests/conftest.py, so -m unit leaves out every test that starts a server, a notebook or a training run.
+test-fast: install
+	$(BIN)/python -m pytest -m unit -n 2 --durations=10
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,7 +1,9 @@
-"""Fixtures for every test: offline by default, a small real model, a registry serving it, an SMTP inbox."""
+"""Fixtures for every test: offline by default, a small real model, a registry serving it, real servers on
+loopback (app.py, SMTP); and each test's tier marker, from its folder."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from sentiment_lib.serving.process import free_port
-from tests.helpers import Inbox, LiveServer, new_registry, save_untrained_model
+from tests.helpers import TESTS, TIERS, Inbox, LiveServer, new_registry, save_untrained_model, tier_of
 from tests.status_workspace import make_status_workspace
 
 
@@ -31,6 +33,23 @@ def _share_the_cores() -> None:
 
 
 _share_the_cores()
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test with its tier from its file's folder, so ``pytest -m unit`` is the fast tier.
+
+    Raises:
+        pytest.UsageError: a test marked by hand with another tier than its folder's (it would be in two).
+    """
+    for item in items:
+        path = Path(item.path).resolve()
+        if TESTS not in path.parents:
+            continue  # not a test of ours (a notebook nbval collects from the command line, say)
+        tier = tier_of(path)
+        by_hand = {mark.name for mark in item.iter_markers() if mark.name in TIERS} - {tier}
+        if by_hand:
+            raise pytest.UsageError(f"{item.nodeid}: its folder makes it {tier}; it is also marked {sorted(by_hand)}")
+        item.add_marker(tier)
 
 
 @pytest.fixture(autouse=True)
@@ -67,9 +86,38 @@ def status_workspace(served_workspace, tmp_path_factory):
     return make_status_workspace(served_workspace, tmp_path_factory.mktemp("status") / "ws")
 
 
+@contextlib.contextmanager
+def _servers():
+    """A function starting ``python app.py`` servers; every one it started is stopped at the end, whatever happened."""
+    started: list[LiveServer] = []
+
+    def start(workspace: Path, env: dict[str, str] | None = None, **options) -> LiveServer:
+        started.append(LiveServer(workspace, env or {}, **options))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()  # a no-op for one the test stopped itself
+
+
+@pytest.fixture
+def live_server():
+    """``live_server(workspace, env={...}, health=503, timeout=...)`` starts ``python app.py`` on a free loopback
+    port (:class:`tests.helpers.LiveServer`) and returns it; each one is stopped after the test, passed or not."""
+    with _servers() as start:
+        yield start
+
+
 @pytest.fixture(scope="module")
-def status_server(status_workspace):
+def module_live_server():
+    """:func:`live_server` for module-scoped fixtures: its servers stop after the module's last test."""
+    with _servers() as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def status_server(status_workspace, module_live_server):
     """``app.py`` serving ``status_workspace``."""
-    live = LiveServer(status_workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
-    yield live
-    live.stop()
+    return module_live_server(status_workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})

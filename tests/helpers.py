@@ -12,9 +12,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import mlflow
 import pandas as pd
@@ -25,9 +28,54 @@ from sentiment_lib.settings import Settings
 from sentiment_lib.tracking import registry, runs
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
 SHARED_DATA = REPO.parent / "shared" / "data"
 SST2 = SHARED_DATA / "sst2"
 AIRLINE = SHARED_DATA / "airline" / "Tweets.csv"
+
+# The slow tiers, each a folder of tests/; every other test file is a unit test (tests/<package>/,
+# tests/test_<module>.py, tests/project/). tests/conftest.py marks each test with its tier.
+SLOW_TIERS = ("integration", "notebooks", "faults", "spark", "deploy", "browser")
+TIERS = ("unit", *SLOW_TIERS)
+
+T = TypeVar("T")
+
+
+def tier_of(path: Path) -> str:
+    """The tier of the test file at ``path`` (under tests/): its top folder when that is a slow tier, else unit."""
+    top = Path(path).resolve().relative_to(TESTS).parts[0]
+    return top if top in SLOW_TIERS else "unit"
+
+
+def wait_until(
+    condition: Callable[[], T],
+    timeout: float,
+    interval: float,
+    message: str | Callable[[], str],
+    ignore: tuple[type[Exception], ...] = (),
+) -> T:
+    """Call ``condition`` every ``interval`` seconds until it returns something true, and return that.
+
+    ``ignore``: exceptions that mean "not yet" (a server still starting refuses connections, say).
+
+    Raises:
+        AssertionError: when ``timeout`` seconds pass first; it says ``message`` (what did not happen; a callable
+            is called then, to describe the state it ended in) and the last ignored error, if any.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            result = condition()
+        except ignore as err:
+            result, last_error = None, err
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    text = message() if callable(message) else message
+    raise AssertionError(f"{text} within {timeout:g} s" + (f" (last error: {last_error!r})" if last_error else ""))
 
 
 @functools.cache

@@ -14,7 +14,6 @@ import pytest
 from sentiment_lib.serving import process
 from tests.deploy import nginx_front
 from tests.faults.test_hostile_clients import own_address
-from tests.helpers import LiveServer
 
 pytestmark = pytest.mark.slow
 PREDICT = json.dumps({"review": "The room was clean and the staff were kind."}).encode()
@@ -41,12 +40,9 @@ def request(
 
 
 @pytest.fixture(scope="module")
-def app(served_workspace):
-    live = LiveServer(
-        served_workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0", "SENTIMENT_SERVE_TRUSTED_PROXIES": "127.0.0.1"}
-    )
-    yield live
-    live.stop()
+def app(served_workspace, module_live_server):
+    env = {"SENTIMENT_SERVE_REFRESH_SECONDS": "0", "SENTIMENT_SERVE_TRUSTED_PROXIES": "127.0.0.1"}
+    return module_live_server(served_workspace, env)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 from sentiment_lib.serving import process
 from sentiment_lib.tracking import registry, runs
-from tests.helpers import NAME, REPO, LiveServer, new_registry, run_runner, write_sst2_sample
+from tests.helpers import NAME, REPO, new_registry, run_runner, wait_until, write_sst2_sample
 
 DEPLOY = REPO / "deploy" / "prometheus"
 
@@ -73,19 +73,6 @@ def firing(base: str) -> set[str]:
     return {alert["labels"]["alertname"] for alert in alerts if alert["state"] == "firing"}
 
 
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = condition()
-        except OSError:
-            result = None
-        if result:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"{what} within {timeout:.0f} s")
-
-
 @pytest.fixture
 def judged_workspace(tmp_path, small_model):
     """A served champion with the evaluation numbers 04_staleness compares against, and a training split."""
@@ -99,9 +86,11 @@ def judged_workspace(tmp_path, small_model):
 
 
 @pytest.mark.slow
-def test_a_real_prometheus_fires_the_stale_model_alert_after_a_staleness_verdict(judged_workspace, tmp_path):
+def test_a_real_prometheus_fires_the_stale_model_alert_after_a_staleness_verdict(
+    judged_workspace, tmp_path, live_server
+):
     binary = tool("prometheus")
-    app = LiveServer(judged_workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
+    app = live_server(judged_workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
     port = process.free_port()
     base = f"http://127.0.0.1:{port}"
     (tmp_path / "prometheus.yml").write_text(prometheus_config(app.port))
@@ -112,10 +101,12 @@ def test_a_real_prometheus_fires_the_stale_model_alert_after_a_staleness_verdict
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        scraped = wait_for(
+        scraped = wait_until(
             lambda: get_json(f"{base}/api/v1/query?query=sentiment_model_loaded")["data"]["result"],
             60,
+            0.5,
             "Prometheus did not scrape the app",
+            ignore=(OSError,),  # Prometheus still starting
         )
         assert scraped[0]["value"][1] == "1"
         time.sleep(3)  # a few evaluations of every rule on the healthy app
@@ -129,7 +120,7 @@ def test_a_real_prometheus_fires_the_stale_model_alert_after_a_staleness_verdict
         verdict = json.loads((judged_workspace / "reports" / "s1" / "verdict.json").read_text())
         assert verdict["status"] == "stale"
 
-        alerts = wait_for(lambda: firing(base) or None, 30, "No alert fired after the stale verdict")
+        alerts = wait_until(lambda: firing(base), 30, 0.5, "No alert fired after the stale verdict", ignore=(OSError,))
         assert alerts == {"SentimentModelStale"}
         (alert,) = [a for a in get_json(f"{base}/api/v1/alerts")["data"]["alerts"] if a["state"] == "firing"]
         assert alert["labels"]["instance"] == f"127.0.0.1:{app.port}" and alert["labels"]["severity"] == "warning"
@@ -137,4 +128,3 @@ def test_a_real_prometheus_fires_the_stale_model_alert_after_a_staleness_verdict
         prometheus.terminate()
         process.wait_or_kill(prometheus)
         log.close()
-        app.stop()

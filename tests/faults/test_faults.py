@@ -26,7 +26,7 @@ from sentiment_lib.data.dataset import validate_reviews
 from sentiment_lib.serving import process
 from sentiment_lib.settings import CHAMPION
 from sentiment_lib.tracking import registry, runs
-from tests.helpers import NAME, REPO, as_json, child_env, run_runner, sst2, write_sst2_sample
+from tests.helpers import NAME, REPO, as_json, child_env, run_runner, sst2, wait_until, write_sst2_sample
 
 pytestmark = [
     pytest.mark.slow,
@@ -64,12 +64,18 @@ def kill_group(proc: subprocess.Popen) -> None:
 
 
 def wait_for(pattern: str, ws: Path, proc: subprocess.Popen, timeout: float = 600) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        if list(ws.glob(pattern)):
-            return True
-        time.sleep(0.2)
-    return False
+    """Until a file matches ``pattern`` (True) or the cycle ends before one does (False)."""
+    try:
+        wait_until(
+            lambda: any(ws.glob(pattern)) or proc.poll() is not None,
+            timeout,
+            0.2,
+            f"the cycle neither wrote {pattern} nor ended",
+        )
+    except AssertionError:
+        kill_group(proc)  # its runner and kernel would run on after the test
+        raise
+    return any(ws.glob(pattern))
 
 
 def assert_nothing_lost_and_no_duplicates(ws: Path, expected: set[str]) -> None:
@@ -244,33 +250,36 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def find_kernel(pid: int) -> int | None:
+    """The notebook kernel among the processes below ``pid``, if one runs."""
+    for child in descendants(pid):
+        try:
+            if b"ipykernel_launcher" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return child
+        except OSError:
+            continue  # a process that ended meanwhile
+    return None
+
+
 def kernel_of(pid: int, timeout: float = 120) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for child in descendants(pid):
-            try:
-                if b"ipykernel_launcher" in Path(f"/proc/{child}/cmdline").read_bytes():
-                    return child
-            except OSError:
-                continue
-        time.sleep(0.1)
-    raise AssertionError("no notebook kernel started")
+    return wait_until(lambda: find_kernel(pid), timeout, 0.1, "no notebook kernel started")
 
 
 def wait_for_a_running_cell(workspace: Path, notebook: str, timeout: float = 120) -> None:
     """Until papermill marks a code cell of ``notebook`` (the executed copy under reports/) running: it saves the
     copy as each cell starts, and the first code cell (imports) always has cells after it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def a_cell_runs() -> bool:
         for path in workspace.glob(f"reports/*/{notebook}"):
             try:
                 cells = json.loads(path.read_text())["cells"]
             except (OSError, ValueError, KeyError):
                 continue  # being written
             if any(c.get("metadata", {}).get("papermill", {}).get("status") == "running" for c in cells):
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"no cell of {notebook} started running")
+                return True
+        return False
+
+    wait_until(a_cell_runs, timeout, 0.05, f"no cell of {notebook} started running")
 
 
 def test_a_kernel_killed_mid_cell_fails_the_step_with_an_alert_and_the_next_run_recovers(tmp_path):
@@ -332,8 +341,12 @@ def test_a_batch_output_that_fails_for_lack_of_space_resumes_byte_identical(serv
     output = tmp_path / "out.csv"
     running = subprocess.Popen(batch(output), env=child_env(), stderr=subprocess.PIPE, text=True)
     partial = tmp_path / "out.csv.partial"
-    while not (partial.exists() and partial.stat().st_size > 0) and running.poll() is None:
-        time.sleep(0.05)
+    wait_until(
+        lambda: (partial.exists() and partial.stat().st_size > 0) or running.poll() is not None,
+        600,  # the commands' own timeout; the loop had none
+        0.05,
+        "the batch command neither wrote its first chunk nor ended",
+    )
     # the model is loaded and the first chunk written: from now on the disk is "full" a little further on
     limit = partial.stat().st_size + 30_000
     subprocess.run(["prlimit", "--pid", str(running.pid), f"--fsize={limit}"], check=True)

@@ -61,10 +61,8 @@ def copied_workspace(served_workspace: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(served_workspace):
-    live = LiveServer(served_workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
-    yield live
-    live.stop()
+def server(served_workspace, module_live_server):
+    return module_live_server(served_workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
 
 
 def open_connections(port: int, count: int) -> list[socket.socket]:
@@ -169,19 +167,17 @@ def test_too_many_form_parts_says_which_limit(server):
     assert status == 413 and "too many parts" in message and "5242880" not in message
 
 
-def test_the_served_log_stays_within_its_daily_budget_and_counts_the_rest(served_workspace, tmp_path):
+def test_the_served_log_stays_within_its_daily_budget_and_counts_the_rest(served_workspace, tmp_path, live_server):
     workspace = copied_workspace(served_workspace, tmp_path)
     budget = 200_000
     env = {"SENTIMENT_SERVE_REFRESH_SECONDS": "0", "SENTIMENT_SERVED_LOG_MAX_MB_PER_DAY": str(budget / 1024 / 1024)}
-    live = LiveServer(workspace, env)
-    try:
-        texts = [f"review {i}: " + "the service was slow and the food was cold " * 60 for i in range(100)]
-        for _ in range(8):  # 800 texts of about 2,600 characters: ten times the budget
-            assert live.request("POST", "/batch_predict", json.dumps({"reviews": texts}).encode(), JSON)[0] == 200
-        health = as_json(live.request("GET", "/health")[1])
-        metrics = live.request("GET", "/metrics")[1].decode()
-    finally:
-        live.stop()
+    live = live_server(workspace, env)
+    texts = [f"review {i}: " + "the service was slow and the food was cold " * 60 for i in range(100)]
+    for _ in range(8):  # 800 texts of about 2,600 characters: ten times the budget
+        assert live.request("POST", "/batch_predict", json.dumps({"reviews": texts}).encode(), JSON)[0] == 200
+    health = as_json(live.request("GET", "/health")[1])
+    metrics = live.request("GET", "/metrics")[1].decode()
+    live.stop()  # its served log is complete
     files = list((workspace / "logs" / "served").glob("served-*.jsonl"))
     lines = [json.loads(line) for path in files for line in path.read_text().splitlines()]
     assert sum(path.stat().st_size for path in files) <= budget
@@ -191,43 +187,38 @@ def test_the_served_log_stays_within_its_daily_budget_and_counts_the_rest(served
     assert "sentiment_served_log_truncated_total 800.0" in metrics
 
 
-def test_prediction_endpoints_require_a_key_when_keys_are_configured(served_workspace, tmp_path):
+def test_prediction_endpoints_require_a_key_when_keys_are_configured(served_workspace, tmp_path, live_server):
     from sentiment_lib.serving import api_keys  # here: the module's other probes also run on code without it
 
     keys = tmp_path / "keys.txt"
     key = api_keys.add_key(keys, "shop-frontend")
     assert key not in keys.read_text()
     workspace = copied_workspace(served_workspace, tmp_path)
-    live = LiveServer(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0", "SENTIMENT_SERVE_API_KEYS_FILE": str(keys)})
-    try:
-        assert live.request("POST", "/predict", PREDICT, JSON)[0] == 401
-        assert live.request("POST", "/predict", PREDICT, {**JSON, "X-API-Key": key + "x"})[0] == 401
-        batch = json.dumps({"reviews": ["fine"]}).encode()
-        assert live.request("POST", "/batch_predict", batch, JSON)[0] == 401
-        assert live.request("POST", "/explain", PREDICT, JSON)[0] == 401
-        assert live.request("POST", "/predict", PREDICT, {**JSON, "Authorization": f"Bearer {key}"})[0] == 200
-        assert live.request("POST", "/predict", PREDICT, {**JSON, "X-API-Key": key})[0] == 200
-        metrics = live.request("GET", "/metrics")[1].decode()
-    finally:
-        live.stop()
+    live = live_server(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0", "SENTIMENT_SERVE_API_KEYS_FILE": str(keys)})
+    assert live.request("POST", "/predict", PREDICT, JSON)[0] == 401
+    assert live.request("POST", "/predict", PREDICT, {**JSON, "X-API-Key": key + "x"})[0] == 401
+    batch = json.dumps({"reviews": ["fine"]}).encode()
+    assert live.request("POST", "/batch_predict", batch, JSON)[0] == 401
+    assert live.request("POST", "/explain", PREDICT, JSON)[0] == 401
+    assert live.request("POST", "/predict", PREDICT, {**JSON, "Authorization": f"Bearer {key}"})[0] == 200
+    assert live.request("POST", "/predict", PREDICT, {**JSON, "X-API-Key": key})[0] == 200
+    metrics = live.request("GET", "/metrics")[1].decode()
+    live.stop()  # its served log and its own log are complete
     logged = [json.loads(line) for p in (workspace / "logs" / "served").glob("*.jsonl") for line in p.open()]
     assert [record["key_id"] for record in logged] == ["shop-frontend", "shop-frontend"]
     assert 'sentiment_api_key_requests_total{key_id="shop-frontend"} 2.0' in metrics
     assert key not in metrics and key not in live.log.read_text()
 
 
-def test_a_client_over_the_rate_limit_gets_429_with_retry_after(served_workspace):
+def test_a_client_over_the_rate_limit_gets_429_with_retry_after(served_workspace, live_server):
     env = {
         "SENTIMENT_SERVE_REFRESH_SECONDS": "0",
         "SENTIMENT_SERVE_RATE_LIMIT_PER_MINUTE": "6",
         "SENTIMENT_SERVE_RATE_LIMIT_BURST": "3",
     }
-    live = LiveServer(served_workspace, env)
-    try:
-        answers = [live.request("POST", "/predict", PREDICT, JSON) for _ in range(4)]
-        assert live.request("GET", "/health")[0] == 200  # only the prediction endpoints are limited
-    finally:
-        live.stop()
+    live = live_server(served_workspace, env)
+    answers = [live.request("POST", "/predict", PREDICT, JSON) for _ in range(4)]
+    assert live.request("GET", "/health")[0] == 200  # only the prediction endpoints are limited
     assert [status for status, _, _ in answers] == [200, 200, 200, 429]
     assert 1 <= int(answers[3][2]["Retry-After"]) <= 10
 
@@ -239,16 +230,14 @@ def point_artifacts_at(copy: Path, original: Path) -> None:
             db.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?)", (str(original), str(copy)))
 
 
-def test_health_does_not_reveal_the_loader_error(served_workspace, tmp_path):
+def test_health_does_not_reveal_the_loader_error(served_workspace, tmp_path, live_server):
     workspace = copied_workspace(served_workspace, tmp_path)
     point_artifacts_at(workspace, served_workspace)
     shutil.rmtree(workspace / "mlartifacts")  # the champion's files gone: loading fails with their path
-    live = LiveServer(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"}, health=503)
-    try:
-        status, body, headers = live.request("GET", "/health")
-        predict_status, predict_body, _ = live.request("POST", "/predict", PREDICT, JSON)
-    finally:
-        live.stop()
+    live = live_server(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"}, health=503)
+    status, body, headers = live.request("GET", "/health")
+    predict_status, predict_body, _ = live.request("POST", "/predict", PREDICT, JSON)
+    live.stop()  # its log is complete
     answer = as_json(body)
     assert status == 503 and answer["reason"].startswith("Model unavailable")
     assert answer["request_id"] == {k.lower(): v for k, v in headers.items()}["x-request-id"]

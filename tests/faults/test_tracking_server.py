@@ -11,7 +11,6 @@ import email.policy
 import http.client
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import mlflow
@@ -20,7 +19,7 @@ import pytest
 from sentiment_lib.serving.process import free_port
 from sentiment_lib.settings import CHALLENGER, CHAMPION
 from sentiment_lib.tracking.server import start_tracking_server
-from tests.helpers import NAME, LiveServer, as_json, child_env, run_runner, write_sst2_sample
+from tests.helpers import NAME, LiveServer, as_json, child_env, run_runner, wait_until, write_sst2_sample
 
 pytestmark = pytest.mark.slow
 JSON = {"Content-Type": "application/json"}
@@ -170,7 +169,7 @@ def served_version(replica: LiveServer) -> str:
 
 
 # last in the module: it moves @champion, which the tests above expect at version 1
-def test_replicas_on_two_ports_follow_the_champion_through_the_server(tracking_server, workspace):
+def test_replicas_on_two_ports_follow_the_champion_through_the_server(tracking_server, workspace, live_server):
     _, direct = tracking_server
     assert not (workspace / "mlflow.db").exists() and not (workspace / "mlartifacts").exists()
     client = server_client(direct)
@@ -180,22 +179,18 @@ def test_replicas_on_two_ports_follow_the_champion_through_the_server(tracking_s
     assert not (workspace / "mlflow.db").exists()
 
     env = {"MLFLOW_TRACKING_URI": direct, "SENTIMENT_SERVE_REFRESH_SECONDS": "1"}
-    replicas = [LiveServer(workspace, env=env), LiveServer(workspace, env=env)]
-    try:
-        assert [served_version(r) for r in replicas] == ["1", "1"]
-        answers = [
-            r.request("POST", "/predict", json.dumps({"review": "a fine film"}).encode(), JSON) for r in replicas
-        ]
-        assert [a[0] for a in answers] == [200, 200] and as_json(answers[0][1]) == as_json(answers[1][1])
-        # each replica logs what it served to a file of its own
-        assert len(list((workspace / "logs" / "served").glob("served-*.jsonl"))) == 2
-        champion = client.get_model_version_by_alias(NAME, CHAMPION)
-        promoted = register_again(client, champion)
-        client.set_registered_model_alias(NAME, CHAMPION, str(promoted))
-        deadline = time.monotonic() + 30
-        while {served_version(r) for r in replicas} != {str(promoted)} and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert [served_version(r) for r in replicas] == [str(promoted)] * 2
-    finally:
-        for replica in replicas:
-            replica.stop()
+    replicas = [live_server(workspace, env=env), live_server(workspace, env=env)]
+    assert [served_version(r) for r in replicas] == ["1", "1"]
+    answers = [r.request("POST", "/predict", json.dumps({"review": "a fine film"}).encode(), JSON) for r in replicas]
+    assert [a[0] for a in answers] == [200, 200] and as_json(answers[0][1]) == as_json(answers[1][1])
+    # each replica logs what it served to a file of its own
+    assert len(list((workspace / "logs" / "served").glob("served-*.jsonl"))) == 2
+    champion = client.get_model_version_by_alias(NAME, CHAMPION)
+    promoted = register_again(client, champion)
+    client.set_registered_model_alias(NAME, CHAMPION, str(promoted))
+
+    def versions() -> list[str]:
+        return [served_version(r) for r in replicas]
+
+    moved = f"the replicas did not both move to version {promoted}"
+    wait_until(lambda: versions() == [str(promoted)] * 2, 30, 0.5, lambda: f"{moved} (they serve {versions()})")

@@ -8,14 +8,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 from sentiment_lib.serving.process import free_port
-from tests.helpers import REPO, child_env
+from tests.helpers import REPO, child_env, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -48,10 +47,13 @@ def lab(tmp_path):
         url = re.search(r"http://127\.0\.0\.1:\d+/lab/tree/notebooks\?token=(\S+)", printed)
         assert url, printed
         base, token = f"http://127.0.0.1:{port}", url.group(1)
-        deadline = time.monotonic() + 90
-        while get(f"{base}/api/status?token={token}")[0] != 200:
-            assert server.poll() is None and time.monotonic() < deadline, "JupyterLab did not start"
-            time.sleep(0.5)
+        wait_until(
+            lambda: server.poll() is not None or get(f"{base}/api/status?token={token}")[0] == 200,
+            90,
+            0.5,
+            "JupyterLab did not start",
+        )
+        assert server.poll() is None, f"JupyterLab did not start: it exited with status {server.returncode}"
         yield base, token
     finally:
         server.send_signal(signal.SIGINT)

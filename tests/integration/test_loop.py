@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import mlflow
 import pandas as pd
@@ -20,7 +19,18 @@ from sentiment_lib.monitoring.replay import load_stream
 from sentiment_lib.tracking import registry
 from sentiment_lib.tracking import runs as tracking
 from sentiment_lib.workspace import Workspace
-from tests.helpers import AIRLINE, NAME, REPO, LiveServer, as_json, child_env, run_runner, sst2, write_sst2_sample
+from tests.helpers import (
+    AIRLINE,
+    NAME,
+    REPO,
+    LiveServer,
+    as_json,
+    child_env,
+    run_runner,
+    sst2,
+    wait_until,
+    write_sst2_sample,
+)
 
 pytestmark = pytest.mark.slow
 MODEL = NAME
@@ -124,31 +134,26 @@ def wrong_tweets(ws, n: int) -> pd.DataFrame:
     return pd.DataFrame({"Review": wrong["text"], "Sentiment": wrong["airline_sentiment"]}).head(n)
 
 
-def test_a_degraded_stream_alerts_once_retrains_promotes_and_the_app_follows(workspace, smtp):
+def test_a_degraded_stream_alerts_once_retrains_promotes_and_the_app_follows(workspace, smtp, live_server):
     inbox, env = smtp
     stream = wrong_tweets(workspace, 160)
-    server = LiveServer(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "1"})
-    try:
-        assert as_json(server.request("POST", "/predict", b'{"review": "fine"}', JSON)[1])["model_version"] == "1"
-        drop(workspace, stream.iloc[:40], "day-1.csv")
-        first = cycle(workspace, env, *LENIENT_GATE)
-        assert first["status"] == "degraded" and any("accuracy 0.000 on 40" in r for r in first["reasons"]), first
-        assert any(
-            "not retrained: 40 new labelled rows since the last retrain, 50 needed" in a for a in first["actions"]
-        )
-        drop(workspace, stream.iloc[40:], "day-2.csv")
-        second = cycle(workspace, env, *LENIENT_GATE)
-        assert second["status"] == "degraded"
-        assert any(a.endswith("(suppressed)") and a.startswith("degraded") for a in second["alerts"])
-        assert any("version 2 promoted by the gate" in a for a in second["actions"]), second["actions"]
-        assert (second["gate"]["version"], second["gate"]["promote"], first["gate"]) == ("2", "true", {})
-        assert champion_version(workspace) == "2"
-        third = cycle(workspace, env, *LENIENT_GATE)  # nothing new since version 2 was trained
-        assert third["status"] == "healthy"
-        assert inbox.kinds() == ["degraded", "retrain_started", "promoted", "healthy"]
-        assert wait_for_version(server, "2")
-    finally:
-        server.stop()
+    server = live_server(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "1"})
+    assert as_json(server.request("POST", "/predict", b'{"review": "fine"}', JSON)[1])["model_version"] == "1"
+    drop(workspace, stream.iloc[:40], "day-1.csv")
+    first = cycle(workspace, env, *LENIENT_GATE)
+    assert first["status"] == "degraded" and any("accuracy 0.000 on 40" in r for r in first["reasons"]), first
+    assert any("not retrained: 40 new labelled rows since the last retrain, 50 needed" in a for a in first["actions"])
+    drop(workspace, stream.iloc[40:], "day-2.csv")
+    second = cycle(workspace, env, *LENIENT_GATE)
+    assert second["status"] == "degraded"
+    assert any(a.endswith("(suppressed)") and a.startswith("degraded") for a in second["alerts"])
+    assert any("version 2 promoted by the gate" in a for a in second["actions"]), second["actions"]
+    assert (second["gate"]["version"], second["gate"]["promote"], first["gate"]) == ("2", "true", {})
+    assert champion_version(workspace) == "2"
+    third = cycle(workspace, env, *LENIENT_GATE)  # nothing new since version 2 was trained
+    assert third["status"] == "healthy"
+    assert inbox.kinds() == ["degraded", "retrain_started", "promoted", "healthy"]
+    wait_for_version(server, "2")
     degraded = inbox.messages[0]
     assert degraded["Subject"].startswith("[sentiment-pipeline] Model v1 degraded: performance")
     assert "accuracy 0.000 on 40 recent labelled reviews" in degraded.get_payload(decode=True).decode()
@@ -180,14 +185,12 @@ LENIENT_GATE = (
 )
 
 
-def wait_for_version(server: LiveServer, version: str, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_for_version(server: LiveServer, version: str, timeout: float = 60) -> None:
+    def answers_with_it() -> bool:
         status, body, _ = server.request("POST", "/predict", b'{"review": "the flight was late"}', JSON)
-        if status == 200 and as_json(body)["model_version"] == version:
-            return True
-        time.sleep(0.5)
-    return False
+        return status == 200 and as_json(body)["model_version"] == version
+
+    wait_until(answers_with_it, timeout, 0.5, f"the app did not answer with version {version}")
 
 
 def test_poisoned_feedback_is_rejected_by_the_gate(workspace, smtp):
@@ -256,9 +259,9 @@ def test_the_loop_stops_cleanly_on_sigterm(workspace):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 300
-        while "Cycle " not in (log.read_text() if log.is_file() else "") and time.monotonic() < deadline:
-            time.sleep(1)  # the first cycle starts at once; wait for its summary line
+        wait_until(  # the first cycle starts at once; wait for its summary line
+            lambda: log.is_file() and "Cycle " in log.read_text(), 300, 1, "the loop's first cycle did not finish"
+        )
         loop.send_signal(signal.SIGTERM)
         assert loop.wait(timeout=30) == 0
     finally:
@@ -277,20 +280,17 @@ def airline_stream(folder, rows: int):
     return stream
 
 
-def test_a_served_replay_runs_on_the_simulated_clock_with_labels_a_day_late(workspace, smtp):
+def test_a_served_replay_runs_on_the_simulated_clock_with_labels_a_day_late(workspace, smtp, live_server):
     _, env = smtp
     stream = airline_stream(workspace, 120)
     start = "2026-01-05T08:00:00+00:00"
-    server = LiveServer(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "1"})
-    try:
-        # 2 days of 40 tweets, 40 kept for the end (40 labels by day 2: too few to retrain, 50 needed)
-        done = run_runner(
-            "replay", *SMOKE, "--source", str(stream),
-            "--per-cycle", "40", "--cycles", "2", "--hours-per-cycle", "24", "--start", start,
-            "--serve", server.url, "--final-holdout", "40", workspace=workspace, env=env,
-        )  # fmt: skip
-    finally:
-        server.stop()
+    server = live_server(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "1"})
+    # 2 days of 40 tweets, 40 kept for the end (40 labels by day 2: too few to retrain, 50 needed)
+    done = run_runner(
+        "replay", *SMOKE, "--source", str(stream),
+        "--per-cycle", "40", "--cycles", "2", "--hours-per-cycle", "24", "--start", start,
+        "--serve", server.url, "--final-holdout", "40", workspace=workspace, env=env,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "day 1 (2026-01-05)" in done.stdout and "day 2 (2026-01-06)" in done.stdout, done.stdout
     records = json.loads((workspace / "reports" / "replay" / "adaptation.json").read_text())

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from importlib.metadata import version
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 
 from sentiment_lib.serving.process import free_port
 from sentiment_lib.tracking import registry, runs
-from tests.helpers import NAME, child_env
+from tests.helpers import NAME, child_env, wait_until
 
 pytestmark = pytest.mark.slow
 REVIEWS = ["a warm, funny and moving film", "a dull, lifeless mess"]
@@ -91,17 +90,16 @@ def test_mlflow_models_serve_answers_in_a_bare_venv(bare_venv, served_workspace,
     assert predictions["confidence"].between(0.5, 1).all()
 
 
-def _post_when_up(url: str, body: bytes, server: subprocess.Popen, attempts: int = 240) -> dict:
-    for _ in range(attempts):
+def _post_when_up(url: str, body: bytes, server: subprocess.Popen, timeout: float = 120) -> dict:
+    def answer() -> dict:
         if server.poll() is not None:
             raise AssertionError(f"mlflow models serve exited with status {server.returncode}")
         request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.load(response)
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError("mlflow models serve did not answer")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    # a refused connection (OSError) means "not listening yet"
+    return wait_until(answer, timeout, 0.5, "mlflow models serve did not answer", ignore=(OSError,))
 
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")

@@ -16,7 +16,7 @@ import pytest
 
 from sentiment_lib.serving.process import free_port
 from sentiment_lib.tracking.server import start_tracking_server
-from tests.helpers import REPO, LiveServer, assert_serves, child_env
+from tests.helpers import REPO, assert_serves, child_env
 
 pytestmark = pytest.mark.slow
 DEBIAN_BIN = Path("/usr/lib/postgresql/15/bin")  # where the postgresql-15 package puts them (not on PATH)
@@ -65,7 +65,7 @@ new_registry(Path(sys.argv[1]), Path(sys.argv[2]))
 """
 
 
-def test_a_model_registered_on_postgres_is_served_from_another_process(postgres, small_model, tmp_path):
+def test_a_model_registered_on_postgres_is_served_from_another_process(postgres, small_model, tmp_path, live_server):
     server = start_tracking_server(tmp_path / "server", free_port(), backend_uri=postgres, env=child_env())
     try:
         env = {"MLFLOW_TRACKING_URI": server.url}
@@ -76,10 +76,7 @@ def test_a_model_registered_on_postgres_is_served_from_another_process(postgres,
         assert done.returncode == 0, done.stderr[-3000:]
         assert not (ws / "mlflow.db").exists() and not (ws / "mlartifacts").exists()
         assert list((tmp_path / "server" / "artifacts").rglob("model.int8.onnx"))  # behind the server's proxy
-        api = LiveServer(ws, env=env)
-        try:
-            assert_serves(api, "1", "a fine film")
-        finally:
-            api.stop()
+        api = live_server(ws, env=env)
+        assert_serves(api, "1", "a fine film")
     finally:
         server.stop()

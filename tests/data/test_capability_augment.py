@@ -47,7 +47,7 @@ def test_unknown_capabilities_are_refused_up_front():
 def test_outcome_sentences_share_no_content_word_with_the_everyday_reviews_the_demo_is_held_to():
     rows = ca.capability_rows(["outcomes"], 300, seed=0)
     assert set(rows["Sentiment"]) == {"positive", "negative"}
-    everyday = Path(__file__).parents[2] / "fixtures" / "everyday_positive_reviews.csv"
+    everyday = Path(__file__).parents[1] / "fixtures" / "everyday_positive_reviews.csv"
     held_out = _content_words(" ".join(pd.read_csv(everyday)["Review"]))
     assert not _content_words(" ".join(rows["Review"])) & held_out
     assert not _content_words(" ".join(rows["Review"])) & set(lx.THINGS)

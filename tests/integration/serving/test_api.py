@@ -9,7 +9,7 @@ import secrets
 import pytest
 
 from sentiment_lib.serving.api import ServeConfig, create_app
-from tests.helpers import LiveServer, as_json, run_runner
+from tests.helpers import as_json, run_runner
 
 pytestmark = pytest.mark.slow
 TOKEN = secrets.token_urlsafe(16)  # made per run: no credential-looking literal in the repository
@@ -28,14 +28,12 @@ class FlaskClient:
 
 
 @pytest.fixture(scope="module", params=["test-client", "live-server"])
-def api(request, served_workspace):
+def api(request, served_workspace, module_live_server):
     if request.param == "test-client":
         config = ServeConfig(workspace=str(served_workspace), refresh_seconds=0, admin_token=TOKEN)
         yield FlaskClient(create_app(config))
         return
-    server = LiveServer(served_workspace, {"ADMIN_TOKEN": TOKEN, "SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
-    yield server
-    server.stop()
+    yield module_live_server(served_workspace, {"ADMIN_TOKEN": TOKEN, "SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
 
 
 def post_json(api, path, payload):
@@ -113,7 +111,7 @@ def test_bad_input_gets_a_json_error(api, case, path, body, headers, status, mes
 
 
 def test_a_body_over_the_limit_gets_a_json_413_from_flask(served_workspace):
-    # the live server refuses it earlier, in waitress: see tests/serving/test_pressure.py
+    # the live server refuses it earlier, in waitress: see tests/integration/serving/test_pressure.py
     app = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0))
     response = app.test_client().post("/predict", data=b"x" * (6 * 1024 * 1024), headers=JSON)
     assert response.status_code == 413

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from sentiment_lib.tracking import runs as tracking
-from tests.helpers import LiveServer, as_json, new_registry, register_version
+from tests.helpers import LiveServer, as_json, new_registry, register_version, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -24,9 +24,9 @@ def hammer(server: LiveServer, stop: threading.Event, seen: list, failures: list
             failures.append((code, payload[:200]))
 
 
-def test_new_champion_is_served_without_a_failed_request(tmp_path, small_model):
+def test_new_champion_is_served_without_a_failed_request(tmp_path, small_model, live_server):
     workspace = new_registry(tmp_path, small_model)
-    server = LiveServer(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0.5"})
+    server = live_server(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0.5"})
     stop, failures = threading.Event(), []
     seen = [[] for _ in range(4)]
     threads = [threading.Thread(target=hammer, args=(server, stop, s, failures)) for s in seen]
@@ -36,15 +36,12 @@ def test_new_champion_is_served_without_a_failed_request(tmp_path, small_model):
         time.sleep(1.5)
         tracking.configure(workspace, "api-tests")
         assert register_version(small_model) == "2"  # now @champion
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not all(s and s[-1] == "2" for s in seen):
-            time.sleep(0.2)
+        wait_until(lambda: all(s and s[-1] == "2" for s in seen), 60, 0.2, "not every client was answered by version 2")
         time.sleep(1.0)  # keep sending for a while on the new model
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
-        server.stop()
     assert failures == []
     for answers in seen:
         assert answers[0] == "1" and answers[-1] == "2"

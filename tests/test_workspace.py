@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from sentiment_lib import notebooks
 from sentiment_lib.monitoring.cycle import Cycle
 from sentiment_lib.settings import resolve_settings
 from sentiment_lib.workspace import Workspace
-from tests.helpers import run_runner
 
 
 def test_paths_named_by_settings_are_resolved_under_the_root(tmp_path):
@@ -43,22 +40,3 @@ def test_the_cycle_ingests_into_the_store_the_notebooks_read(tmp_path):
     read_by_staleness = notebooks.build_parameters("staleness", "smoke", overrides, "c1", tmp_path)["feedback_path"]
     assert cycle.ws.feedback_store == tmp_path / read_by_preprocess == tmp_path / read_by_staleness
     assert cycle.ws.feedback_store == tmp_path / "elsewhere" / "feedback.csv"
-
-
-def test_runner_ingest_writes_where_the_parameter_says(tmp_path):
-    incoming = tmp_path / "data" / "incoming"
-    incoming.mkdir(parents=True)
-    pd.DataFrame({"Review": ["late again", "lovely crew"], "Sentiment": ["negative", "positive"]}).to_csv(
-        incoming / "day1.csv", index=False
-    )
-    done = run_runner("ingest", "-p", "feedback_path", "elsewhere/feedback.csv", workspace=tmp_path, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    store = pd.read_csv(tmp_path / "elsewhere" / "feedback.csv")
-    assert sorted(store["Review"]) == ["late again", "lovely crew"]
-    assert not (tmp_path / "data" / "feedback").exists()
-    assert (tmp_path / "data" / "archive" / "day1.csv").is_file()
-
-
-def test_a_misspelt_parameter_is_refused_not_ignored(tmp_path):
-    done = run_runner("ingest", "-p", "feedback_pth", "x.csv", workspace=tmp_path, timeout=120)
-    assert done.returncode == 2 and "Unknown parameter(s) ['feedback_pth']" in done.stderr

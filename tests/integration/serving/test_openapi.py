@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 from sentiment_lib.serving import api_keys
 from sentiment_lib.serving.api import ServeConfig, create_app, openapi_document
 from sentiment_lib.serving.route_spec import spec_of
-from tests.helpers import LiveServer, as_json
+from tests.helpers import as_json
 
 pytestmark = pytest.mark.slow
 TOKEN = secrets.token_urlsafe(16)
@@ -22,10 +22,8 @@ JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def server(served_workspace):
-    live = LiveServer(served_workspace, {"ADMIN_TOKEN": TOKEN, "SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
-    yield live
-    live.stop()
+def server(served_workspace, module_live_server):
+    return module_live_server(served_workspace, {"ADMIN_TOKEN": TOKEN, "SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
 
 
 @pytest.fixture(scope="module")
@@ -91,11 +89,9 @@ def test_the_docs_page_renders_the_document_offline(server, spec):
 
 
 @pytest.fixture(scope="module")
-def no_model(tmp_path_factory):
+def no_model(tmp_path_factory, module_live_server):
     """A real server (its own process: MLflow's tracking URI is per process) with no champion to serve."""
-    server = LiveServer(tmp_path_factory.mktemp("no-model"), {"ADMIN_TOKEN": TOKEN}, health=503)
-    yield server
-    server.stop()
+    return module_live_server(tmp_path_factory.mktemp("no-model"), {"ADMIN_TOKEN": TOKEN}, health=503)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 from sentiment_lib.inference.predictor import Predictions
 from sentiment_lib.serving.api import ServeConfig, create_app
 from sentiment_lib.serving.model_holder import LoadedModel, ModelHolder
-from tests.helpers import LiveServer, as_json, sst2
+from tests.helpers import LiveServer, as_json, sst2, wait_until
 
 pytestmark = pytest.mark.slow
 JSON = {"Content-Type": "application/json"}
@@ -23,15 +23,13 @@ LIMIT = 5 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def server(served_workspace):
+def server(served_workspace, module_live_server):
     env = {
         "SENTIMENT_SERVE_REFRESH_SECONDS": "0",
         "SENTIMENT_SERVE_MAX_CONCURRENT_BATCHES": "1",
         "SENTIMENT_SERVE_BATCH_WAIT_SECONDS": "0",
     }
-    live = LiveServer(served_workspace, env)
-    yield live
-    live.stop()
+    return module_live_server(served_workspace, env)
 
 
 def _raw_exchange(server: LiveServer, head: bytes, body_chunks, wait: float = 15.0) -> bytes:
@@ -114,10 +112,9 @@ def test_health_reports_a_stuck_micro_batcher_and_predict_times_out(tmp_path):
         assert "model call has run for" in health.get_json()["reason"]
     finally:
         predictor.release.set()
-    deadline = time.monotonic() + 10
-    while client.get("/health").status_code != 200 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert client.get("/health").get_json()["status"] == "ok"  # it recovers once the call returns
+    # it recovers once the call returns
+    wait_until(lambda: client.get("/health").status_code == 200, 10, 0.05, "/health did not recover after the call")
+    assert client.get("/health").get_json()["status"] == "ok"
 
 
 def test_a_served_log_that_cannot_be_written_never_fails_a_prediction(served_workspace, tmp_path, monkeypatch):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sentiment_lib.serving import process
-from tests.helpers import child_env
+from tests.helpers import child_env, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -39,15 +38,6 @@ def predicted_count(url: str) -> float:
     return sum(s.value for s in requests.samples if s.labels == {"route": "/predict", "status": "200"})
 
 
-def wait_until(condition, timeout: float = 120) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.3)
-    return False
-
-
 def test_two_workers_share_the_port_and_a_dead_one_is_replaced(served_workspace):
     port = process.free_port()
     url = f"http://127.0.0.1:{port}"
@@ -61,8 +51,13 @@ def test_two_workers_share_the_port_and_a_dead_one_is_replaced(served_workspace)
         # whichever worker answers the scrape counts both workers' requests
         assert [predicted_count(url) for _ in range(6)] == [64] * 6
         os.kill(first[0], signal.SIGKILL)
-        assert wait_until(lambda: len(children(parent.pid)) == 2 and first[0] not in children(parent.pid))
-        assert wait_until(lambda: predict(url, "still served") == 200)
+        wait_until(
+            lambda: len(children(parent.pid)) == 2 and first[0] not in children(parent.pid),
+            120,
+            0.3,
+            "the killed worker was not replaced",
+        )
+        wait_until(lambda: predict(url, "still served") == 200, 120, 0.3, "predict did not answer after a worker died")
     finally:
         workers = children(parent.pid) if parent.poll() is None else []
         parent.terminate()

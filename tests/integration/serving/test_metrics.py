@@ -12,17 +12,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sentiment_lib.io import write_json_atomic
 from sentiment_lib.monitoring import heartbeat
-from tests.helpers import LiveServer
 
 pytestmark = pytest.mark.slow
 JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def server(served_workspace):
-    live = LiveServer(served_workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
-    yield live
-    live.stop()
+def server(served_workspace, module_live_server):
+    return module_live_server(served_workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
 
 
 def scrape(server) -> dict[tuple[str, tuple], float]:

@@ -24,7 +24,7 @@ from sentiment_lib.csv_records import CsvRecords
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.inference.batch import run_batch
 from sentiment_lib.inference.predictor import Predictions
-from tests.helpers import REPO, child_env, run_runner, sst2
+from tests.helpers import REPO, child_env, run_runner, sst2, wait_until
 
 
 class Crash(Exception):
@@ -292,14 +292,19 @@ def test_a_formula_in_the_header_is_neutralised_too(tmp_path):
 
 def wait_for_progress(process: subprocess.Popen, state, after: int, timeout: float = 180) -> None:
     """Until the state file records more input than ``after`` bytes, or the process ends."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
+
+    def progressed() -> bool:
         try:
-            if json.loads(state.read_text())["input_offset"] > after:
-                return
+            return json.loads(state.read_text())["input_offset"] > after
         except (FileNotFoundError, json.JSONDecodeError, KeyError):
-            pass
-        time.sleep(0.02)
+            return False  # not written yet, or caught mid-write
+
+    message = f"the batch command neither recorded input past byte {after} nor ended"
+    try:
+        wait_until(lambda: process.poll() is not None or progressed(), timeout, 0.02, message)
+    except AssertionError:
+        process.kill()  # it would run on after the test
+        raise
 
 
 @pytest.mark.slow
