@@ -9,9 +9,9 @@ from email import policy
 import pandas as pd
 import pytest
 
-from sentiment_lib.monitoring import drift, drift_explanation, staleness
-from sentiment_lib.monitoring.cycle import Cycle, CycleSummary, LoopState
-from sentiment_lib.monitoring.drift_explanation import explanation_lines, label_share_shift, looks_english
+from sentiment_lib.loop.cycle import Cycle, CycleSummary, LoopState
+from sentiment_lib.monitoring.checks import drift, drift_explanation, staleness
+from sentiment_lib.monitoring.checks.drift_explanation import explanation_lines, label_share_shift, looks_english
 from tests.helpers import AIRLINE, sst2
 
 

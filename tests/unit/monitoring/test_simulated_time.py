@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sentiment_lib.alerting.sender import Alert, AlertSender
 from sentiment_lib.clock import SimulatedClock, as_text, parse_moment
 from sentiment_lib.errors import ConfigError, DataValidationError, ServingUnavailableError
-from sentiment_lib.monitoring import adaptation, staleness
-from sentiment_lib.monitoring.alerts import Alert, AlertSender
-from sentiment_lib.monitoring.cycle import LoopState
-from sentiment_lib.monitoring.replay import Replay
+from sentiment_lib.experiments import adaptation
+from sentiment_lib.loop.cycle import LoopState
+from sentiment_lib.loop.replay import Replay
+from sentiment_lib.monitoring.checks import staleness
 from sentiment_lib.serving.client import ApiClient
 from sentiment_lib.serving.process import free_port
 from tests.helpers import canonical_stream

@@ -24,10 +24,10 @@ from sentiment_lib.data import importers
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import ModelError
 from sentiment_lib.io import read_json, write_csv_atomic, write_json_atomic, write_text_atomic
-from sentiment_lib.monitoring import acknowledgements, staleness
-from sentiment_lib.monitoring.cycle import Cycle, CycleSummary
-from sentiment_lib.monitoring.replay import Replay
-from sentiment_lib.monitoring.verdicts import check_of
+from sentiment_lib.loop.cycle import Cycle, CycleSummary
+from sentiment_lib.loop.replay import Replay
+from sentiment_lib.monitoring.checks import acknowledgements, staleness
+from sentiment_lib.monitoring.checks.verdicts import check_of
 from sentiment_lib.serving.client import ApiClient
 from sentiment_lib.settings import CHAMPION
 from sentiment_lib.tracking import gate, registry, runs

@@ -10,7 +10,7 @@ A drift alert that only says "AUC 0.997" leaves the operator to guess what moved
 
 :class:`DriftExplanation` is the result; its :meth:`~DriftExplanation.to_dict` form goes into ``verdict.json``,
 and :func:`explanation_lines` renders that form as plain text for the alert email. The features and the
-domain classifier itself belong to :mod:`sentiment_lib.monitoring.staleness`; this module only reads them.
+domain classifier itself belong to :mod:`sentiment_lib.monitoring.checks.staleness`; this module only reads them.
 """
 
 from __future__ import annotations

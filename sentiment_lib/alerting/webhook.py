@@ -1,7 +1,7 @@
 """Alerts POSTed as Slack-compatible JSON to a webhook: its settings and one delivery attempt.
 
 ``ALERT_WEBHOOK_URL`` (from the environment or the git-ignored ``.env``) turns the channel on; the cooldown,
-retries and outbox it shares with email are in :mod:`sentiment_lib.monitoring.alerts`. The URL is a secret
+retries and outbox it shares with email are in :mod:`sentiment_lib.alerting.sender`. The URL is a secret
 (Slack puts the token in its path), so only its scheme and host are ever shown: in logs, in ``repr``, in errors.
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from sentiment_lib.alerting.deadline import DeadlineReader, connect, time_left
 from sentiment_lib.errors import ConfigError
-from sentiment_lib.monitoring.deadline import DeadlineReader, connect, time_left
 from sentiment_lib.settings.alerting import AlertSettings
 
 DEFAULT_TIMEOUT_SECONDS: float = AlertSettings.model_fields["webhook_timeout_seconds"].default

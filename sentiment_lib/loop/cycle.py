@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_lib import notebooks, reports
+from sentiment_lib.alerting.sender import Alert, AlertSender, SmtpConfig
+from sentiment_lib.alerting.webhook import WebhookConfig
 from sentiment_lib.clock import as_text, wall_now
 from sentiment_lib.data import feedback
 from sentiment_lib.errors import DataValidationError, RegistryUnavailableError, SentimentError, StepFailedError
 from sentiment_lib.io import read_json, write_json_atomic
 from sentiment_lib.locking import workspace_lock
-from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
-from sentiment_lib.monitoring.drift_explanation import explanation_lines
-from sentiment_lib.monitoring.staleness import HEALTHY
-from sentiment_lib.monitoring.webhook import WebhookConfig
+from sentiment_lib.monitoring.checks.drift_explanation import explanation_lines
+from sentiment_lib.monitoring.checks.staleness import HEALTHY
 from sentiment_lib.settings import CHALLENGER, CHAMPION, settings_for
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.workspace import Workspace

@@ -1,7 +1,7 @@
 """Alerts by email over SMTP (Gmail by default) and by webhook, with a cooldown per key, retries, and an outbox.
 
 Configuration comes from the environment only (:mod:`sentiment_lib.settings.alerting`): ``ALERT_EMAIL_TO`` turns
-email on, ``ALERT_WEBHOOK_URL`` the webhook (:mod:`sentiment_lib.monitoring.webhook`); with neither, alerts are
+email on, ``ALERT_WEBHOOK_URL`` the webhook (:mod:`sentiment_lib.alerting.webhook`); with neither, alerts are
 written as ``.eml`` files to the outbox folder and logged instead of sent. The SMTP connection is encrypted (STARTTLS by
 default, or implicit TLS), and a password is never sent in clear unless ``ALERT_SMTP_ALLOW_PLAIN`` says so.
 Sending never raises: each channel's failure is retried with back-off, each attempt bounded by one timeout,
@@ -23,11 +23,11 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+from sentiment_lib.alerting.deadline import DeadlineReader, resolve, time_left
+from sentiment_lib.alerting.webhook import DELIVERY_ERRORS, WebhookConfig, build_payload, post_once
 from sentiment_lib.clock import wall_now
 from sentiment_lib.errors import ConfigError
 from sentiment_lib.io import read_json, write_bytes_atomic, write_json_atomic
-from sentiment_lib.monitoring.deadline import DeadlineReader, resolve, time_left
-from sentiment_lib.monitoring.webhook import DELIVERY_ERRORS, WebhookConfig, build_payload, post_once
 from sentiment_lib.settings.alerting import GMAIL_PORT, IMPLICIT_TLS_PORT, AlertSettings
 
 log = logging.getLogger(__name__)
