@@ -19,7 +19,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from sentiment_lib.alerting.sender import SmtpConfig
+from sentiment_lib.alerting.smtp import SmtpConfig
 from sentiment_lib.serving import process
 from sentiment_lib.settings import Settings
 from sentiment_lib.tracking import registry, runs

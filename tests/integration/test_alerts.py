@@ -23,7 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sentiment_lib.alerting.sender import Alert, AlertSender, SmtpConfig
+from sentiment_lib.alerting.sender import AlertSender
+from sentiment_lib.alerting.smtp import SmtpConfig
+from sentiment_lib.alerting.transport import Alert
 from sentiment_lib.serving.process import free_port
 from tests.helpers import Inbox, smtp_config
 
