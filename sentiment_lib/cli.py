@@ -22,13 +22,14 @@ from sentiment_lib import logs, notebooks, reports
 from sentiment_lib.clock import SimulatedClock, WallClock, as_text, parse_moment, wall_now
 from sentiment_lib.data import feedback, importers
 from sentiment_lib.errors import ConfigError, DataValidationError, SentimentError, StepFailedError
+from sentiment_lib.experiments import adaptation, adaptation_report
+from sentiment_lib.experiments.adaptation import ServedReplay
 from sentiment_lib.inference import batch, explain, spark_batch
 from sentiment_lib.locking import WorkspaceBusyError, workspace_lock
-from sentiment_lib.monitoring import acknowledgements, adaptation
-from sentiment_lib.monitoring.adaptation import ServedReplay
-from sentiment_lib.monitoring.cycle import Cycle
-from sentiment_lib.monitoring.replay import Replay
-from sentiment_lib.monitoring.scheduler import StopSignal, run_loop
+from sentiment_lib.loop.cycle import Cycle
+from sentiment_lib.loop.replay import Replay
+from sentiment_lib.loop.scheduler import StopSignal, run_loop
+from sentiment_lib.monitoring.checks import acknowledgements
 from sentiment_lib.serving import main as server
 from sentiment_lib.serving import process
 from sentiment_lib.serving.client import ApiClient
@@ -504,12 +505,12 @@ def _served_replay(
         )
 
     run_loop(one_day, args.every * 60, stop, max(cycles, 1))
-    text = adaptation.day_table(served.records)
-    adaptation.write_summary(cycle.ws, text)  # kept even if scoring the final slice fails
+    text = adaptation_report.day_table(served.records)
+    adaptation_report.write_summary(cycle.ws, text)  # kept even if scoring the final slice fails
     if args.final_holdout:
         scores, p_value = adaptation.final_scores(cycle, [first, served.champion()], replay.holdout)
-        text += "\n\n" + adaptation.summary_text(served.records, scores, p_value, len(replay.holdout))
-    adaptation.write_summary(cycle.ws, text)
+        text += "\n\n" + adaptation_report.summary_text(served.records, scores, p_value, len(replay.holdout))
+    adaptation_report.write_summary(cycle.ws, text)
     print(text)
     return 0
 

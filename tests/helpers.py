@@ -22,7 +22,7 @@ from typing import TypeVar
 import mlflow
 import pandas as pd
 
-from sentiment_lib.monitoring.alerts import SmtpConfig
+from sentiment_lib.alerting.smtp import SmtpConfig
 from sentiment_lib.serving import process
 from sentiment_lib.settings import Settings
 from sentiment_lib.tracking import registry, runs

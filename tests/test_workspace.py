@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sentiment_lib import notebooks
-from sentiment_lib.monitoring.cycle import Cycle
+from sentiment_lib.loop.cycle import Cycle
 from sentiment_lib.settings import resolve_settings
 from sentiment_lib.workspace import Workspace
 

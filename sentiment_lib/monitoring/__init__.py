@@ -1,2 +1,2 @@
-"""The monitoring stage: staleness checks, email alerts, one cycle of the watchful loop, the scheduler that
-runs cycles unattended, and the replay of a labelled stream."""
+"""The monitoring stage: the checks that judge the serving champion (:mod:`sentiment_lib.monitoring.checks`), and
+how their results are shown to a person."""

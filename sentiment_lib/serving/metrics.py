@@ -23,8 +23,8 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from sentiment_lib.errors import DataValidationError
-from sentiment_lib.monitoring import heartbeat
-from sentiment_lib.monitoring.verdicts import STATUSES
+from sentiment_lib.loop import heartbeat
+from sentiment_lib.monitoring.checks.verdicts import STATUSES
 from sentiment_lib.reports import latest_verdict
 from sentiment_lib.settings.runtime import tools
 

@@ -167,7 +167,7 @@ def _acknowledgement(ack: Any) -> dict[str, Any] | None:
 def explanation(found: Any) -> dict[str, Any] | None:
     """A verdict's drift explanation (``DriftExplanation.to_dict``) for the page; None for none or a malformed one.
 
-    Read from the dict rather than through :mod:`~sentiment_lib.monitoring.drift_explanation`, which would load
+    Read from the dict rather than through :mod:`~sentiment_lib.monitoring.checks.drift_explanation`, which would load
     scipy.stats and scikit-learn into every API process for a few numbers.
     """
     if not isinstance(found, Mapping):

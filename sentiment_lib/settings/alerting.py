@@ -1,7 +1,7 @@
 """Where alerts go: ``ALERT_*`` variables for email (SMTP, Gmail by default) and the webhook.
 
 ``ALERT_EMAIL_TO`` turns email on and ``ALERT_WEBHOOK_URL`` the webhook; with neither, alerts are written to the
-outbox folder. The transports (:mod:`sentiment_lib.monitoring.alerts`, :mod:`sentiment_lib.monitoring.webhook`)
+outbox folder. The transports (:mod:`sentiment_lib.alerting.smtp`, :mod:`sentiment_lib.alerting.webhook`)
 build their connection settings from this model and check them (TLS, the URL's form).
 """
 

@@ -16,7 +16,7 @@ from typing import Any
 import mlflow
 
 from sentiment_lib import rendering
-from sentiment_lib.monitoring.verdicts import wilson_interval
+from sentiment_lib.monitoring.checks.verdicts import wilson_interval
 from sentiment_lib.settings import EVALUATION_SETS
 
 CARD_FILE = "MODEL_CARD.md"

@@ -23,7 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
+from sentiment_lib.alerting.sender import AlertSender
+from sentiment_lib.alerting.smtp import SmtpConfig
+from sentiment_lib.alerting.transport import Alert
 from sentiment_lib.serving.process import free_port
 from tests.helpers import Inbox, smtp_config
 
@@ -289,7 +291,7 @@ def test_a_delivery_deadline_bounds_attempts_and_back_off_together(tmp_path):
 
 def test_a_name_lookup_counts_against_the_deadline(tmp_path, monkeypatch):
     """getaddrinfo takes no timeout: a resolver that does not answer is cut off at the attempt's deadline."""
-    from sentiment_lib.monitoring import deadline
+    from sentiment_lib.alerting import deadline
 
     real = socket.getaddrinfo
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from sentiment_lib.locking import workspace_lock
-from sentiment_lib.monitoring.replay import load_stream
+from sentiment_lib.loop.replay import load_stream
 from sentiment_lib.tracking import registry
 from sentiment_lib.tracking import runs as tracking
 from sentiment_lib.workspace import Workspace

@@ -10,7 +10,7 @@ import pytest
 from mlflow import MlflowClient
 
 from sentiment_lib.errors import RegistryUnavailableError
-from sentiment_lib.monitoring.cycle import Cycle
+from sentiment_lib.loop.cycle import Cycle
 from sentiment_lib.serving.process import free_port
 from sentiment_lib.settings import CHAMPION
 from sentiment_lib.tracking import gate, registry, runs

@@ -17,10 +17,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from sentiment_lib.alerting.sender import AlertSender, alert_sender
+from sentiment_lib.alerting.smtp import SmtpConfig
+from sentiment_lib.alerting.transport import Alert
+from sentiment_lib.alerting.webhook import WebhookConfig
 from sentiment_lib.errors import ConfigError
-from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
-from sentiment_lib.monitoring.cycle import alert_sender
-from sentiment_lib.monitoring.webhook import WebhookConfig
 from sentiment_lib.serving.process import free_port
 from sentiment_lib.settings import settings_for
 from sentiment_lib.workspace import Workspace

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sentiment_lib.errors import DataValidationError
-from sentiment_lib.monitoring.acknowledgements import Acknowledgement, DriftState, Reference
+from sentiment_lib.monitoring.checks.acknowledgements import Acknowledgement, DriftState, Reference
 from sentiment_lib.workspace import Workspace
 
 ACK = Acknowledgement(

@@ -9,9 +9,11 @@ from email import policy
 import pandas as pd
 import pytest
 
-from sentiment_lib.monitoring import drift, drift_explanation, staleness
-from sentiment_lib.monitoring.cycle import Cycle, CycleSummary, LoopState
-from sentiment_lib.monitoring.drift_explanation import explanation_lines, label_share_shift, looks_english
+from sentiment_lib.loop.cycle import Cycle, CycleSummary, LoopState
+from sentiment_lib.monitoring.checks import drift, drift_explanation, staleness
+from sentiment_lib.monitoring.checks.drift_explanation import label_share_shift
+from sentiment_lib.monitoring.checks.language import looks_english
+from sentiment_lib.monitoring.drift_rendering import explanation_lines, explanation_tables
 from tests.helpers import AIRLINE, sst2
 
 
@@ -130,13 +132,13 @@ def test_to_dict_is_json_and_the_email_lines_read_it(airline):
 
 
 def test_tables_for_the_notebook(airline):
-    tables = drift_explanation.explanation_tables(airline)
+    tables = explanation_tables(airline)
     recent, training, labels, descriptors = tables.values()
     assert list(recent.index) == names(airline.typical_of_recent) and (recent["weight"] > 0).all()
     assert list(training.columns) == ["weight", "recent", "training"] and (training["weight"] < 0).all()
     assert labels.loc["positive"].to_dict() == {"training": 0.5, "recent": 0.2, "difference": -0.3}
     assert descriptors.loc["share of texts with an @mention", "recent"] > 0.95
-    assert drift_explanation.explanation_tables(None) == {}
+    assert explanation_tables(None) == {}
 
 
 def test_verdict_json_carries_the_explanation_or_none(airline, tmp_path):

@@ -10,10 +10,10 @@ import pytest
 
 from sentiment_lib.data import feedback
 from sentiment_lib.errors import ConfigError, DataValidationError
-from sentiment_lib.monitoring import heartbeat
-from sentiment_lib.monitoring.cycle import Cycle, LoopState
-from sentiment_lib.monitoring.replay import Replay
-from sentiment_lib.monitoring.scheduler import StopSignal, run_loop
+from sentiment_lib.loop import heartbeat
+from sentiment_lib.loop.cycle import Cycle, LoopState
+from sentiment_lib.loop.replay import Replay
+from sentiment_lib.loop.scheduler import StopSignal, run_loop
 from sentiment_lib.notebooks import check_overrides
 from tests.helpers import AIRLINE
 

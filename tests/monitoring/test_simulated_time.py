@@ -13,12 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sentiment_lib.alerting.sender import AlertSender
+from sentiment_lib.alerting.transport import Alert
 from sentiment_lib.clock import SimulatedClock, as_text, parse_moment
 from sentiment_lib.errors import ConfigError, DataValidationError, ServingUnavailableError
-from sentiment_lib.monitoring import adaptation, staleness
-from sentiment_lib.monitoring.alerts import Alert, AlertSender
-from sentiment_lib.monitoring.cycle import LoopState
-from sentiment_lib.monitoring.replay import Replay
+from sentiment_lib.experiments import adaptation, adaptation_report
+from sentiment_lib.loop.cycle import LoopState
+from sentiment_lib.loop.replay import Replay
+from sentiment_lib.monitoring.checks import staleness
 from sentiment_lib.serving.client import ApiClient
 from sentiment_lib.serving.process import free_port
 from tests.helpers import canonical_stream
@@ -115,10 +117,10 @@ def test_the_estimates_quality_over_a_replay():
     records = [day(1, 0.90, 0.92, 0.89, 0.95), day(2, 0.88, 0.92, 0.89, 0.95), day(3, 0.93, float("nan"), 0, 1)]
     quality = adaptation.estimate_quality(records)
     assert quality["days"] == 2 and quality["mae"] == pytest.approx(0.03) and quality["coverage"] == 0.5
-    table = adaptation.day_table(records)
+    table = adaptation_report.day_table(records)
     assert "| 1 | 2026-01-05 | v1 | 0.900 (500) | 0.920 (0.890-0.950) | stale | 0.900: - | - |" in table
     scores = [adaptation.FinalScore("1", 0.90, 0.91), adaptation.FinalScore("4", 0.93, 0.905)]
-    text = adaptation.summary_text(records, scores, 0.004, 2000)
+    text = adaptation_report.summary_text(records, scores, 0.004, 2000)
     assert "mean absolute error 3.0 points" in text and "on 50% of days" in text
     assert "| change | +3.00 points (McNemar p = 0.004, 2000 tweets) | -0.50 points |" in text
 

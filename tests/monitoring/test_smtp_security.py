@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sentiment_lib.alerting.sender import AlertSender
+from sentiment_lib.alerting.smtp import SmtpConfig, build_message
+from sentiment_lib.alerting.transport import MAX_SUBJECT_CHARS, Alert
 from sentiment_lib.errors import ConfigError
-from sentiment_lib.monitoring.alerts import MAX_SUBJECT_CHARS, Alert, AlertSender, SmtpConfig, build_message
 from sentiment_lib.serving.process import free_port
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

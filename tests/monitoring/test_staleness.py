@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sentiment_lib.monitoring import drift, staleness
+from sentiment_lib.monitoring.checks import drift, staleness
 from tests.helpers import AIRLINE, sst2
 
 

@@ -73,8 +73,68 @@ def test_no_module_imports_one_that_imports_it_back():
     assert find_cycle(graph) == []
 
 
+# (importer, imported, allowed): no module under ``importer`` imports one under ``imported``, except ``allowed``.
+# Each job leans only on the ones below it: the loop drives checks and alerting; alerting words and sends what
+# it is given; the checks judge; the library never needs the experiments (only the command line runs them).
+FORBIDDEN_IMPORTS = [
+    ("sentiment_lib.monitoring", "sentiment_lib.loop", ()),
+    ("sentiment_lib.monitoring", "sentiment_lib.alerting", ()),
+    ("sentiment_lib.monitoring", "sentiment_lib.experiments", ()),
+    # the checks read what the API served (its log files), never the server itself
+    ("sentiment_lib.monitoring", "sentiment_lib.serving", ("sentiment_lib.serving.served_log",)),
+    ("sentiment_lib.alerting", "sentiment_lib.loop", ()),
+    ("sentiment_lib.alerting", "sentiment_lib.monitoring.checks", ()),  # it words what it is given
+    ("sentiment_lib.alerting", "sentiment_lib.serving", ()),
+    ("sentiment_lib.alerting", "sentiment_lib.tracking", ()),
+    ("sentiment_lib.alerting", "sentiment_lib.experiments", ()),
+    ("sentiment_lib.loop", "sentiment_lib.serving", ()),
+    ("sentiment_lib.loop", "sentiment_lib.experiments", ()),
+    # the API shows the loop's heartbeat in /metrics, and sends no alerts
+    ("sentiment_lib.serving", "sentiment_lib.loop", ("sentiment_lib.loop.heartbeat",)),
+    ("sentiment_lib.serving", "sentiment_lib.alerting", ()),
+    ("sentiment_lib.serving", "sentiment_lib.experiments", ()),
+]
+EXPERIMENTS_USERS = {"sentiment_lib.cli"}  # the command line runs the experiments; nothing else needs them
+
+
+def under(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def forbidden_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import that breaks :data:`FORBIDDEN_IMPORTS`, as "importer -> imported"."""
+    broken = []
+    for importer, imported, allowed in FORBIDDEN_IMPORTS:
+        for module, targets in sorted(graph.items()):
+            if under(module, importer):
+                # the package itself comes with every "from package import module" (its __init__ is a docstring)
+                bad = [t for t in targets if under(t, imported) and t not in allowed and t != imported]
+                broken += [f"{module} -> {t}" for t in sorted(bad)]
+    return broken
+
+
+def test_the_rules_catch_a_forbidden_import():
+    graph = {"sentiment_lib.alerting.messages": {"sentiment_lib.loop.cycle"}, "sentiment_lib.loop.cycle": set()}
+    assert forbidden_imports(graph) == ["sentiment_lib.alerting.messages -> sentiment_lib.loop.cycle"]
+    assert forbidden_imports({"sentiment_lib.serving.metrics": {"sentiment_lib.loop.heartbeat"}}) == []
+
+
+def test_each_job_imports_only_what_it_may():
+    graph = import_graph()
+    assert "sentiment_lib.alerting.messages" in graph["sentiment_lib.loop.cycle"]  # the graph is real
+    assert forbidden_imports(graph) == []
+
+
+def test_only_the_command_line_imports_the_experiments():
+    graph = import_graph()
+    users = {m for m, targets in graph.items() if not under(m, "sentiment_lib.experiments")
+             and any(under(t, "sentiment_lib.experiments") for t in targets)}  # fmt: skip
+    assert users == EXPERIMENTS_USERS
+
+
 def test_each_stage_is_a_folder_with_its_own_docstring():
-    for stage in ("data", "training", "inference", "tracking", "serving", "monitoring"):
+    stages = ("data", "training", "inference", "tracking", "serving", "monitoring", "monitoring/checks", "alerting")
+    for stage in (*stages, "loop", "experiments"):
         init = PACKAGE / stage / "__init__.py"
         assert ast.get_docstring(ast.parse(init.read_text())), f"{stage}/__init__.py says what the stage holds"
 

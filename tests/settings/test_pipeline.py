@@ -84,7 +84,7 @@ def test_the_gate_thresholds_are_the_settings():
 
 
 def test_serving_and_alert_settings_share_the_strict_parser(monkeypatch):
-    from sentiment_lib.monitoring.alerts import SmtpConfig
+    from sentiment_lib.alerting.smtp import SmtpConfig
     from sentiment_lib.serving.api import ServeConfig
 
     monkeypatch.setenv("SENTIMENT_SERVE_MICRO_BATCHING", "off")

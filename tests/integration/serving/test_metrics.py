@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sentiment_lib.io import write_json_atomic
-from sentiment_lib.monitoring import heartbeat
+from sentiment_lib.loop import heartbeat
 
 pytestmark = pytest.mark.slow
 JSON = {"Content-Type": "application/json"}

@@ -2,7 +2,7 @@
 
 The domain classifier's cross-validated AUC against a permutation test says whether there is drift; the
 same classifier fitted once on everything says what separates the two samples, in word n-grams a person
-can read (see :mod:`~sentiment_lib.monitoring.drift_explanation` for the rest of the explanation).
+can read (see :mod:`~sentiment_lib.monitoring.checks.drift_explanation` for the rest of the explanation).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion
 
-from sentiment_lib.monitoring import drift_explanation
-from sentiment_lib.monitoring.drift_explanation import DriftExplanation
-from sentiment_lib.monitoring.verdicts import Check
+from sentiment_lib.monitoring.checks import drift_explanation
+from sentiment_lib.monitoring.checks.drift_explanation import DriftExplanation
+from sentiment_lib.monitoring.checks.verdicts import Check
 
 WORDS = "words"  # the word block of the domain classifier's features, the one the explanation names
 # words of two or more characters, @mentions and #hashtags kept whole ("@united", not "united")
@@ -96,7 +96,7 @@ def explain_drift(
     features: Any = None,
     names: np.ndarray | None = None,
 ) -> DriftExplanation:
-    """What separates ``recent`` from ``reference`` (see :mod:`~sentiment_lib.monitoring.drift_explanation`).
+    """What separates ``recent`` from ``reference`` (see :mod:`~sentiment_lib.monitoring.checks.drift_explanation`).
 
     The domain classifier is fitted once on all texts (the AUC comes from cross-validation; the weights to
     read are those of one model of everything) and its word n-grams ranked by weight.

@@ -7,10 +7,8 @@ must survive a restart (the last verdict, past retrains, the alert cooldowns) li
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -18,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_lib import notebooks, reports
+from sentiment_lib.alerting import messages
+from sentiment_lib.alerting.sender import alert_sender
+from sentiment_lib.alerting.transport import Alert
 from sentiment_lib.clock import as_text, wall_now
 from sentiment_lib.data import feedback
 from sentiment_lib.errors import DataValidationError, RegistryUnavailableError, SentimentError, StepFailedError
 from sentiment_lib.io import read_json, write_json_atomic
 from sentiment_lib.locking import workspace_lock
-from sentiment_lib.monitoring.alerts import Alert, AlertSender, SmtpConfig
-from sentiment_lib.monitoring.drift_explanation import explanation_lines
-from sentiment_lib.monitoring.staleness import HEALTHY
-from sentiment_lib.monitoring.webhook import WebhookConfig
+from sentiment_lib.monitoring.checks.staleness import HEALTHY
 from sentiment_lib.settings import CHALLENGER, CHAMPION, settings_for
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.workspace import Workspace
@@ -71,24 +69,6 @@ class CycleSummary:
     # the version trained this cycle ("version") and the gate's numbers on it (its gate.* tags without the
     # prefix; none when no gate judged it: the first model, or a step after training failed)
     gate: dict[str, str] = field(default_factory=dict)
-
-
-def alert_sender(workspace: Workspace) -> AlertSender:
-    """The loop's alert sender: SMTP and the webhook from the environment, cooldowns kept in the workspace's state.
-
-    Raises:
-        ConfigError: an ``ALERT_*`` setting is invalid (see :meth:`SmtpConfig.from_env` and
-            :meth:`WebhookConfig.from_env`).
-    """
-    smtp = SmtpConfig.from_env()
-    return AlertSender(
-        workspace.outbox,
-        workspace.alert_state,
-        smtp,
-        cooldown=timedelta(hours=workspace.settings.alert_cooldown_hours),
-        timeout_seconds=smtp.timeout_seconds if smtp else SmtpConfig.timeout_seconds,
-        webhook=WebhookConfig.from_env(),
-    )
 
 
 class Cycle:
@@ -219,23 +199,7 @@ class Cycle:
             )
         summary.quarantined.extend(report.quarantined)
         if report.quarantined:
-            self._alert(summary, self._quarantine_alert(report.quarantined))
-
-    def _quarantine_alert(self, quarantined: Mapping[str, str]) -> Alert:
-        """One alert for every file quarantined in this cycle: one per file kept a cycle of bad files (and
-        unreachable channels) busy for over an hour."""
-        names = sorted(quarantined)
-        lines = [f"- {name}: {quarantined[name]}\n  moved to {self.ws.quarantine / name}" for name in names]
-        body = (
-            f"{len(names)} incoming file(s) were not ingested and were moved to {self.ws.quarantine}:\n"
-            + "\n".join(lines)
-            + f"\n\nNothing was deleted: fix a file and drop it into {self.ws.incoming} again."
-        )
-        subject = f"Incoming file {names[0]} quarantined"
-        if len(names) > 1:
-            subject = f"{len(names)} incoming files quarantined"
-        key = "quarantine:" + hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
-        return Alert("quarantine", subject, body, key)
+            self._alert(summary, messages.quarantined(report.quarantined, self.ws.quarantine, self.ws.incoming))
 
     def _alert(self, summary: CycleSummary, alert: Alert) -> None:
         """Send ``alert`` within what is left of the cycle's alert budget; once it is spent, keep it in the
@@ -255,20 +219,9 @@ class Cycle:
         version, status = summary.champion, summary.status
         report = self.ws.report(summary.cycle, notebooks.STEPS["staleness"])
         if status != HEALTHY:
-            fired = [c["name"] for c in verdict["checks"] if c["fired"]]
-            body = f"Model version {version} is {status}.\n\nWhy:\n" + "\n".join(f"- {r}" for r in summary.reasons)
-            body += "\n\nAll checks:\n" + "\n".join(f"- {c['name']}: {c['detail']}" for c in verdict["checks"])
-            if explained := explanation_lines(verdict.get("drift_explanation")):  # what changed, when drift was tested
-                body += "\n\n" + "\n".join(explained)
-            body += f"\n\nReport: {report}\n"
-            subject = f"Model v{version} {status}: {', '.join(fired)}"
-            # one key per (verdict, model version): the same problem is not mailed again within the cooldown
-            self._alert(summary, Alert(status, subject, body, f"{status}:v{version}"))
+            self._alert(summary, messages.not_healthy(version, status, summary.reasons, verdict, report))
         elif state.last_status not in ("", HEALTHY):
-            body = f"Model version {version} is healthy again (was {state.last_status}).\n\nReport: {report}\n"
-            self._alert(
-                summary, Alert("healthy", f"Model v{version} back to healthy", body, f"healthy:{summary.cycle}")
-            )
+            self._alert(summary, messages.healthy_again(version, state.last_status, report, summary.cycle))
         state.last_status = status
 
     def _retrain_blocker(self, state: LoopState, store_rows: int, now: datetime) -> str:
@@ -292,10 +245,8 @@ class Cycle:
             return
         state.retrains.append(now.isoformat())
         reports.append_event(self.ws.reports, as_text(now), "retrain", summary.champion)
-        reasons = "\n".join(f"- {r}" for r in summary.reasons)
-        body = f"Model version {summary.champion} is {summary.status}:\n{reasons}\n\nRetraining on the base data "
-        body += f"plus {store_rows} labelled feedback rows (preprocess -> train -> evaluate with the gate)."
-        self._alert(summary, Alert("retrain_started", "Retraining started", body, f"retrain:{summary.cycle}"))
+        started = messages.retrain_started(summary.champion, summary.status, summary.reasons, store_rows, summary.cycle)
+        self._alert(summary, started)
         summary.actions.append(f"retraining on the base data + {store_rows} labelled feedback rows")
         self._train(summary)
         state.store_rows_at_last_retrain = store_rows
@@ -328,14 +279,9 @@ class Cycle:
         tags = challenger.tags
         summary.gate = {"version": str(challenger.version)}
         summary.gate.update({key[5:]: value for key, value in tags.items() if key.startswith("gate.")})
-        numbers = "\n".join(f"- {key}: {value}" for key, value in sorted(summary.gate.items()) if key != "version")
-        body = (
-            f"Retraining finished. Challenger version {challenger.version} was {kind}; "
-            f"@champion is version {champion.version}.\n\nGate decision:\n{numbers}\n\n"
-            f"Report: {self.ws.report(summary.cycle, notebooks.STEPS['evaluate'])}\n"
-        )
-        subject = f"Retraining finished: version {challenger.version} {kind}"
-        self._alert(summary, Alert(kind, subject, body, f"{kind}:v{challenger.version}"))
+        report = self.ws.report(summary.cycle, notebooks.STEPS["evaluate"])
+        finished = messages.retrain_finished(str(challenger.version), str(champion.version), kind, summary.gate, report)
+        self._alert(summary, finished)
         summary.actions.append(f"version {challenger.version} {kind} by the gate: {tags.get('gate.reason', '')}")
         reports.append_event(self.ws.reports, as_text(self.now), kind, str(challenger.version))
 
@@ -343,35 +289,21 @@ class Cycle:
         step = Path(err.executed_notebook or "unknown").stem
         summary.failed_step = step
         summary.actions.append(f"step {step} failed; the champion is unchanged")
-        champion = summary.champion or "none"
-        body = (
-            f"{err}\n\nThe champion is unchanged (version {champion}) and the loop goes on.\n"
-            f"Executed notebook: {err.executed_notebook}\nReport: {self.ws.report(summary.cycle, step)}\n"
-        )
-        key = f"step_failed:{step}:v{champion}"
-        self._alert(summary, Alert("step_failed", f"Pipeline step {step} failed", body, key))
+        report = self.ws.report(summary.cycle, step)
+        alert = messages.step_failed(err, step, err.executed_notebook, summary.champion or "none", report)
+        self._alert(summary, alert)
 
     def _registry_unavailable(self, summary: CycleSummary, err: RegistryUnavailableError) -> None:
         summary.failed_step = "registry"
         summary.actions.append(f"{err}; nothing was trained or promoted, the champion is unchanged")
-        body = (
-            f"{err}\n\nWithout the registry the loop cannot tell which model serves, so this cycle neither trained "
-            f"nor promoted anything; the API keeps serving the model it has loaded. The next cycle tries again.\n"
-            f"Registry: {runs.describe_store(self.ws.root)}\nLog: {self.ws.runner_log}\n"
-        )
-        self._alert(summary, Alert("registry_unavailable", "The model registry cannot be read", body, "registry"))
+        alert = messages.registry_unavailable(err, runs.describe_store(self.ws.root), self.ws.runner_log)
+        self._alert(summary, alert)
 
     def _cycle_failed(self, summary: CycleSummary, err: BaseException, what: str = "failed") -> None:
-        last_line = traceback.format_exception_only(err)[-1].strip()
         summary.failed_step = summary.failed_step or "cycle"
-        summary.actions.append(f"cycle {what}: {last_line}; the champion is unchanged")
-        body = (
-            f"Cycle {summary.cycle} {what}:\n{last_line}\n\nThe champion is unchanged and the loop goes on.\n"
-            f"Report: {self.ws.cycle_dir(summary.cycle)} (index: {self.ws.index})\n"
-            f"Log with the whole traceback: {self.ws.runner_log}\n"
-        )
-        subject = f"A cycle of the loop {what}: {type(err).__name__}"
-        self._alert(summary, Alert("cycle_failed", subject, body, f"cycle_failed:{type(err).__name__}"))
+        summary.actions.append(f"cycle {what}: {messages.last_line(err)}; the champion is unchanged")
+        report, index, log_file = self.ws.cycle_dir(summary.cycle), self.ws.index, self.ws.runner_log
+        self._alert(summary, messages.cycle_failed(summary.cycle, what, err, report, index, log_file))
 
     def _write_summary(self, summary: CycleSummary) -> None:
         reports.write_cycle(self.ws.cycle_dir(summary.cycle), asdict(summary))

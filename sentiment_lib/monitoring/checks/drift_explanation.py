@@ -9,43 +9,26 @@ A drift alert that only says "AUC 0.997" leaves the operator to guess what moved
 * simple descriptors of the texts (length, URLs, @mentions, #hashtags, emoji, non-English text).
 
 :class:`DriftExplanation` is the result; its :meth:`~DriftExplanation.to_dict` form goes into ``verdict.json``,
-and :func:`explanation_lines` renders that form as plain text for the alert email. The features and the
-domain classifier itself belong to :mod:`sentiment_lib.monitoring.staleness`; this module only reads them.
+and :mod:`sentiment_lib.monitoring.drift_rendering` shows it (email lines, the notebook's tables). The features and
+the domain classifier itself belong to :mod:`sentiment_lib.monitoring.checks.drift`; this module only reads them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy.stats import fisher_exact
 
 from sentiment_lib import text_features as tf
 from sentiment_lib.data.schema import LABELS
-from sentiment_lib.formatting import fixed, percent, points
+from sentiment_lib.monitoring.checks import language
 
 POSITIVE = LABELS[-1]
 TOP_RECENT, TOP_REFERENCE = 10, 5  # n-grams reported for each side: recent texts are what the operator asks about
-
-# Function words make up 40-50% of running English text, whatever its topic. Texts in other Latin-script
-# languages share few of them: "Der Flug war leider verspätet" has none.
-_FUNCTION_WORDS = """
-    a about above after again against all am an and any are as at be because been before being below between both
-    but by can could did do does doing down during each few for from further had has have having he her here hers
-    him his how i if in into is it its itself just me more most my no nor not now of off on once only or other our
-    out over own same she should so some such than that the their them then there these they this those through to
-    too under until up very was we were what when where which while who whom why will with would you your yours
-    i'm it's don't can't didn't isn't won't dont cant didnt isnt wont i've you're youre get got n't
-"""
-ENGLISH_FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
-MIN_WORDS_TO_JUDGE = 5  # fewer words than this are too few to tell a language by its function words
-MAX_FUNCTION_WORD_SHARE = 0.15  # below this share of English function words a text is taken as not English
-# measured on the data sets: about 2% of SST-2 training phrases and 1% of airline tweets (headline-like
-# texts: "shares rise on Q4 financial results") fall below it; French, Spanish and German sentences do
 
 
 @dataclass(frozen=True)
@@ -211,28 +194,6 @@ def _share(hits: int, n: int) -> float:
     return hits / n if n else float("nan")
 
 
-def looks_english(text: str) -> bool:
-    """A deliberately simple language guess (no language-id library), True for English or undecidable text.
-
-    A text is *not* English when most of its letters are outside the Latin script (Cyrillic, CJK, Arabic...),
-    or when it has at least ``MIN_WORDS_TO_JUDGE`` words (URLs, @mentions and #hashtags left out) of which
-    fewer than ``MAX_FUNCTION_WORD_SHARE`` are common English function words. Short texts are given the
-    benefit of the doubt: "great flight!" says nothing about its language.
-    """
-    letters = [c for c in text if c.isalpha()]
-    if letters and sum(not _is_latin(c) for c in letters) > len(letters) / 2:
-        return False
-    words = [w.lower() for w in tf.WORD.findall(tf.MENTION.sub(" ", tf.HASHTAG.sub(" ", tf.URL.sub(" ", text))))]
-    if len(words) < MIN_WORDS_TO_JUDGE:
-        return True
-    return sum(w in ENGLISH_FUNCTION_WORDS for w in words) / len(words) >= MAX_FUNCTION_WORD_SHARE
-
-
-def _is_latin(letter: str) -> bool:
-    # Basic Latin to Latin Extended-B (accents included: é, ß, ł), and Latin Extended Additional (ạ, ẞ)
-    return ord(letter) < 0x250 or 0x1E00 <= ord(letter) <= 0x1EFF
-
-
 # descriptor name -> (what it is, per-text value); each descriptor is the mean of its value over texts
 DESCRIPTORS: dict[str, tuple[str, Callable[[str], float]]] = {
     "mean_words": ("mean length in words", lambda t: len(t.split())),
@@ -240,7 +201,7 @@ DESCRIPTORS: dict[str, tuple[str, Callable[[str], float]]] = {
     "mention_share": ("share of texts with an @mention", tf.has_mention),
     "hashtag_share": ("share of texts with a #hashtag", lambda t: bool(tf.HASHTAG.search(t))),
     "emoji_share": ("share of texts with emoji", tf.has_emoji),
-    "non_english_share": ("share of texts not in English (heuristic)", lambda t: not looks_english(t)),
+    "non_english_share": ("share of texts not in English (heuristic)", lambda t: not language.looks_english(t)),
 }
 
 
@@ -256,68 +217,3 @@ def descriptor_shifts(reference: Sequence[str], recent: Sequence[str]) -> list[D
     """Each descriptor on training and on recent texts."""
     before, after = describe(reference), describe(recent)
     return [DescriptorShift(name, about, before[name], after[name]) for name, (about, _) in DESCRIPTORS.items()]
-
-
-def explanation_lines(explanation: DriftExplanation | Mapping[str, Any] | None) -> list[str]:
-    """The explanation as plain-text lines for an email; [] when there is none (drift was not tested).
-
-    Takes the object or its :meth:`DriftExplanation.to_dict` form, as read back from ``verdict.json``.
-    """
-    if isinstance(explanation, DriftExplanation):
-        explanation = explanation.to_dict()
-    if not isinstance(explanation, Mapping):
-        return []
-    lines = [
-        f"What the drift check sees ({explanation.get('recent_texts', '?')} recent vs "
-        f"{explanation.get('reference_texts', '?')} training texts):"
-    ]
-    for key, side in (("typical_of_recent", "recent"), ("typical_of_reference", "training")):
-        if ngrams := explanation.get(key):
-            lines.append(f"Word n-grams most typical of {side} texts (weight; share of recent / training texts):")
-            lines += [
-                f"- {n['ngram']!r}: {fixed(n['weight'], '+.2f')} ({percent(n['recent_share'])} / "
-                f"{percent(n['reference_share'])})"
-                for n in ngrams
-            ]
-    if shift := explanation.get("label_shift"):
-        lines.append(
-            f"Predicted {shift['label']}: {percent(shift['recent_share'])} of recent vs "
-            f"{percent(shift['reference_share'])} of training texts ({points(shift['difference'])}, "
-            f"p = {fixed(shift['p_value'], '.2g')})"
-        )
-    if descriptors := explanation.get("descriptors"):
-        lines.append("Descriptors (training -> recent):")
-        lines += [f"- {d['description']}: {_descriptor_change(d)}" for d in descriptors]
-    return lines
-
-
-def _descriptor_change(d: Mapping[str, Any]) -> str:
-    if d["name"].endswith("_share"):
-        return f"{percent(d['reference'])} -> {percent(d['recent'])} ({points(d['difference'])})"
-    return f"{fixed(d['reference'])} -> {fixed(d['recent'])} ({fixed(d['difference'], '+.1f')})"
-
-
-def explanation_tables(explanation: DriftExplanation | None) -> dict[str, pd.DataFrame]:
-    """The explanation as titled tables for the staleness notebook ({} when drift was not tested).
-
-    Shares are fractions of texts (0-1); "training" and "recent" name the two sides in every table.
-    """
-    if explanation is None:
-        return {}
-    tables = {
-        f"Word n-grams most typical of {side} texts (share of texts containing each)": pd.DataFrame(
-            [(n.ngram, n.weight, n.recent_share, n.reference_share) for n in ngrams],
-            columns=["ngram", "weight", "recent", "training"],
-        ).set_index("ngram")
-        for side, ngrams in (("recent", explanation.typical_of_recent), ("training", explanation.typical_of_reference))
-    }
-    if (shift := explanation.label_shift) is not None:
-        tables[f"Share of {POSITIVE} predictions (Fisher exact p = {shift.p_value:.2g})"] = pd.DataFrame(
-            {"training": [shift.reference_positive_share], "recent": [shift.recent_positive_share]},
-            index=[POSITIVE],
-        ).assign(difference=shift.difference)
-    tables["Descriptors"] = pd.DataFrame(
-        [(d.description, d.reference, d.recent, d.difference) for d in explanation.descriptors],
-        columns=["descriptor", "training", "recent", "difference"],
-    ).set_index("descriptor")
-    return {title: table.round(3) for title, table in tables.items()}

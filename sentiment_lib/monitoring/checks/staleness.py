@@ -2,8 +2,8 @@
 
 Every check returns a :class:`Check` with its number, its threshold and whether it fired, so the verdict
 can say exactly why. Each test is built so that a small or noisy window does not raise a false alarm:
-performance uses a confidence interval, drift a permutation test (:mod:`~sentiment_lib.monitoring.drift`).
-Whenever drift is tested, a :class:`~sentiment_lib.monitoring.drift_explanation.DriftExplanation` says what
+performance uses a confidence interval, drift a permutation test (:mod:`~sentiment_lib.monitoring.checks.drift`).
+Whenever drift is tested, a :class:`~sentiment_lib.monitoring.checks.drift_explanation.DriftExplanation` says what
 separates the two samples.
 """
 
@@ -18,10 +18,10 @@ import pandas as pd
 
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.io import CSV_READ_ERRORS, csv_error, write_csv_atomic, write_json_atomic
-from sentiment_lib.monitoring import acknowledgements, drift
-from sentiment_lib.monitoring.acknowledgements import Acknowledgement
-from sentiment_lib.monitoring.drift_explanation import DriftExplanation
-from sentiment_lib.monitoring.verdicts import DEGRADED, HEALTHY, STALE, Check, Verdict, wilson_interval
+from sentiment_lib.monitoring.checks import acknowledgements, drift
+from sentiment_lib.monitoring.checks.acknowledgements import Acknowledgement
+from sentiment_lib.monitoring.checks.drift_explanation import DriftExplanation
+from sentiment_lib.monitoring.checks.verdicts import DEGRADED, HEALTHY, STALE, Check, Verdict, wilson_interval
 
 # re-exported: the loop and tests read them here
 __all__ = ["DEGRADED", "HEALTHY", "STALE", "Check", "Verdict", "wilson_interval"]
@@ -134,7 +134,7 @@ def assess(
     """Run every check that has data; a check without data is left out of the verdict and said so.
 
     When drift is tested, its explanation is computed too, fired or not, so an operator can always look.
-    Drift that ``acknowledged`` still covers (see :mod:`~sentiment_lib.monitoring.acknowledgements`) is
+    Drift that ``acknowledged`` still covers (see :mod:`~sentiment_lib.monitoring.checks.acknowledgements`) is
     reported but does not fire.
     """
     checks = [age_check(trained_at, now, timedelta(days=settings.max_age_days))]

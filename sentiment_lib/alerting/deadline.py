@@ -2,11 +2,14 @@
 
 Python's clients apply their timeout to each read and write, so a server that answers slowly, or drips a reply
 a line at a time, could hold one attempt open for many timeouts; reading through :class:`DeadlineReader` gives
-each read only the time left.
+each read only the time left. :class:`WithinDeadline` puts every transport's client (smtplib's, http.client's)
+under one deadline the same way.
 """
 
 from __future__ import annotations
 
+import functools
+import http.client
 import io
 import socket
 import threading
@@ -92,3 +95,52 @@ class DeadlineReader(io.RawIOBase):
     def close(self) -> None:
         self._raw.close()
         super().close()
+
+
+class DeadlineResponse(http.client.HTTPResponse):
+    """Status line, headers and body read with only the time left before the deadline."""
+
+    def __init__(self, sock, *args, deadline: float, **kwargs):
+        super().__init__(sock, *args, **kwargs)
+        reader = io.BufferedReader(DeadlineReader(sock, deadline))
+        self.fp.close()  # the file http.client made gives each read the whole timeout again
+        self.fp = reader
+
+
+class WithinDeadline:
+    """Mixin for a client of smtplib (``SMTP``, ``SMTP_SSL``) or http.client (``HTTPConnection``,
+    ``HTTPSConnection``): the name lookup, connect, TLS handshake, every send and every read within one deadline.
+
+    Each library calls only its own hooks below: ``_get_socket`` and ``getreply`` are smtplib's,
+    ``_create_connection`` and ``response_class`` http.client's; ``connect`` and ``send`` are both's.
+    """
+
+    def __init__(self, *args, deadline: float, **kwargs):
+        self.deadline = deadline
+        kwargs["timeout"] = time_left(deadline)
+        super().__init__(*args, **kwargs)  # smtplib connects from here already
+        # http.client: the name lookup within the deadline too (Host header and TLS still use the name, self.host)
+        self._create_connection = self._connect_within_deadline
+        self.response_class = functools.partial(DeadlineResponse, deadline=deadline)
+
+    def _connect_within_deadline(self, address, timeout=None, source_address=None):
+        host, port = address
+        return connect(host, port, self.deadline, source_address)
+
+    def _get_socket(self, host, port, timeout):
+        address = resolve(host, port, self.deadline)  # SMTP_SSL then wraps it with server_hostname=self._host
+        return super()._get_socket(address, port, time_left(self.deadline))
+
+    def connect(self, *args, **kwargs):
+        self.timeout = time_left(self.deadline)  # socket.create_connection and the TLS handshake use it
+        return super().connect(*args, **kwargs)
+
+    def send(self, data) -> None:
+        if self.sock:
+            self.sock.settimeout(time_left(self.deadline))
+        super().send(data)
+
+    def getreply(self):
+        if self.file is None and self.sock:  # smtplib resets file after STARTTLS wraps the socket
+            self.file = io.BufferedReader(DeadlineReader(self.sock, self.deadline))
+        return super().getreply()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import schedule
 
-from sentiment_lib.monitoring import heartbeat
+from sentiment_lib.loop import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def run_loop(
 
     ``schedule`` does not catch a job's exceptions, and an unattended loop must survive anything, so
     every exception of a cycle is logged here and the loop goes on. After each cycle, crashed or not,
-    ``heartbeat_file`` (if given) records that the loop is alive (:mod:`sentiment_lib.monitoring.heartbeat`).
+    ``heartbeat_file`` (if given) records that the loop is alive (:mod:`sentiment_lib.loop.heartbeat`).
     """
     scheduler = schedule.Scheduler()
     done = 0

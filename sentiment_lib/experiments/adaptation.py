@@ -7,6 +7,8 @@ feedback, drift, and the label-free estimate on today's traffic), and maybe retr
 record of each day sets the champion's accuracy on that day's texts before any model learnt them against
 the estimate the loop made without their labels. At the end, the champion the replay started with and the
 one it ended with are scored on the stream's final slice (never replayed) and on the SST-2 test set.
+
+The Markdown tables of the outcome are :mod:`sentiment_lib.experiments.adaptation_report`.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from sentiment_lib.clock import SimulatedClock, as_text
 from sentiment_lib.data import importers
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import ModelError
-from sentiment_lib.io import read_json, write_csv_atomic, write_json_atomic, write_text_atomic
-from sentiment_lib.monitoring import acknowledgements, staleness
-from sentiment_lib.monitoring.cycle import Cycle, CycleSummary
-from sentiment_lib.monitoring.replay import Replay
-from sentiment_lib.monitoring.verdicts import check_of
+from sentiment_lib.io import read_json, write_csv_atomic, write_json_atomic
+from sentiment_lib.loop.cycle import Cycle, CycleSummary
+from sentiment_lib.loop.replay import Replay
+from sentiment_lib.monitoring.checks import acknowledgements, staleness
+from sentiment_lib.monitoring.checks.verdicts import check_of
 from sentiment_lib.serving.client import ApiClient
 from sentiment_lib.settings import CHAMPION
 from sentiment_lib.tracking import gate, registry, runs
@@ -194,52 +196,3 @@ def final_scores(cycle: Cycle, versions: list[str], holdout: pd.DataFrame) -> tu
 
 def _correct(predictor: Any, frame: pd.DataFrame) -> np.ndarray:
     return np.array(predictor.predict(frame[TEXT_COLUMN].tolist()).labels) == frame[LABEL_COLUMN].to_numpy()
-
-
-def _number(value: float, digits: int = 3) -> str:
-    return "-" if value is None or np.isnan(value) else f"{value:.{digits}f}"
-
-
-def day_table(records: list[DayRecord]) -> str:
-    """The per-cycle table, in Markdown."""
-    lines = [
-        "| cycle | day | served by | accuracy on the day's texts | estimate (95% interval) | verdict "
-        "| drift AUC: top n-grams | retrain and gate |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in records:
-        estimate = f"{_number(r.estimate)} ({_number(r.estimate_low)}-{_number(r.estimate_high)})"
-        lines.append(
-            f"| {r.cycle} | {r.day[:10]} | v{r.champion} | {_number(r.accuracy)} ({r.served}) | {estimate} | "
-            f"{r.verdict} | {_number(r.drift_auc)}: {', '.join(r.drift_ngrams) or '-'} | {r.retrain or '-'} |"
-        )
-    return "\n".join(lines)
-
-
-def _score_row(score: FinalScore, role: str) -> str:
-    return f"| v{score.version} ({role}) | {score.holdout_accuracy:.4f} | {score.sst2_accuracy:.4f} |"
-
-
-def summary_text(records: list[DayRecord], scores: list[FinalScore], p_value: float, holdout_rows: int) -> str:
-    """The estimate's quality and the before/after comparison, in Markdown."""
-    quality = estimate_quality(records)
-    first, last = scores[0], scores[-1]
-    return "\n".join(
-        [
-            f"Label-free estimate over {quality['days']} days: mean absolute error "
-            f"{100 * quality['mae']:.1f} points, interval held the realised accuracy on "
-            f"{100 * quality['coverage']:.0f}% of days.",
-            "",
-            "| model | final slice of the stream (unseen tweets) | SST-2 test |",
-            "| --- | --- | --- |",
-            _score_row(first, "champion when the replay started"),
-            _score_row(last, "champion at the end"),
-            f"| change | {100 * (last.holdout_accuracy - first.holdout_accuracy):+.2f} points "
-            f"(McNemar p = {p_value:.3g}, {holdout_rows} tweets) | "
-            f"{100 * (last.sst2_accuracy - first.sst2_accuracy):+.2f} points |",
-        ]
-    )
-
-
-def write_summary(ws: Any, text: str) -> None:
-    write_text_atomic(ws.reports / "replay" / "adaptation.md", text + "\n")

@@ -1,7 +1,7 @@
-"""Alerts POSTed as Slack-compatible JSON to a webhook: its settings and one delivery attempt.
+"""Alerts POSTed as Slack-compatible JSON to a webhook: its settings, one delivery attempt, and the transport.
 
 ``ALERT_WEBHOOK_URL`` (from the environment or the git-ignored ``.env``) turns the channel on; the cooldown,
-retries and outbox it shares with email are in :mod:`sentiment_lib.monitoring.alerts`. The URL is a secret
+retries and outbox it shares with email are in :mod:`sentiment_lib.alerting.sender`. The URL is a secret
 (Slack puts the token in its path), so only its scheme and host are ever shown: in logs, in ``repr``, in errors.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import http.client
-import io
 import json
 import math
 import ssl
@@ -18,10 +17,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
 from urllib.parse import urlsplit
 
+from sentiment_lib.alerting.deadline import WithinDeadline, time_left
+from sentiment_lib.alerting.transport import Alert, Prepared, one_line, printable
 from sentiment_lib.errors import ConfigError
-from sentiment_lib.monitoring.deadline import DeadlineReader, connect, time_left
 from sentiment_lib.settings.alerting import AlertSettings
 
 DEFAULT_TIMEOUT_SECONDS: float = AlertSettings.model_fields["webhook_timeout_seconds"].default
@@ -144,6 +146,34 @@ def post_once(config: WebhookConfig, payload: bytes, deadline: float | None = No
         raise OSError(_refusal(err)) from None
 
 
+@dataclass(frozen=True)
+class WebhookTransport:
+    """The webhook as a :class:`~sentiment_lib.alerting.transport.Transport`."""
+
+    config: WebhookConfig
+    name: ClassVar[str] = "webhook"
+    errors: ClassVar[tuple[type[BaseException], ...]] = DELIVERY_ERRORS
+
+    @property
+    def target(self) -> str:
+        return self.config.target
+
+    @property
+    def timeout_seconds(self) -> float:
+        return self.config.timeout_seconds
+
+    def prepare(self, alert: Alert, now: datetime) -> Prepared:
+        """The JSON body; the outbox keeps that body, never the URL."""
+        payload = build_payload(
+            printable(alert.kind), printable(alert.key), one_line(alert.subject), printable(alert.body)
+        )
+        return Prepared(payload, payload, ".json")
+
+    def send(self, prepared: Prepared, deadline: float) -> None:
+        """Raises: OSError or http.client.HTTPException, as :func:`post_once`."""
+        post_once(self.config, prepared.message, deadline)
+
+
 def _refusal(err: urllib.error.HTTPError) -> str:
     """The status and the start of the receiver's answer, on one line (a newline would forge a log line)."""
     try:
@@ -167,45 +197,11 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises HTTPError with the 3xx status
 
 
-class _DeadlineResponse(http.client.HTTPResponse):
-    """Status line, headers and body read with only the time left before the deadline."""
-
-    def __init__(self, sock, *args, deadline: float, **kwargs):
-        super().__init__(sock, *args, **kwargs)
-        reader = io.BufferedReader(DeadlineReader(sock, deadline))
-        self.fp.close()  # the file http.client made gives each read the whole timeout again
-        self.fp = reader
-
-
-class _Deadline:
-    """Mixin for http.client connections: connect, send and every read within one deadline."""
-
-    def __init__(self, *args, deadline: float, **kwargs):
-        self.deadline = deadline
-        super().__init__(*args, **kwargs)
-        self.response_class = functools.partial(_DeadlineResponse, deadline=deadline)
-        # the name lookup too within the deadline; Host header and TLS still use the name (self.host)
-        self._create_connection = self._connect_within_deadline
-
-    def _connect_within_deadline(self, address, timeout=None, source_address=None):
-        host, port = address
-        return connect(host, port, self.deadline, source_address)
-
-    def connect(self) -> None:
-        self.timeout = time_left(self.deadline)  # socket.create_connection and the TLS handshake use it
-        super().connect()
-
-    def send(self, data) -> None:
-        if self.sock:
-            self.sock.settimeout(time_left(self.deadline))
-        super().send(data)
-
-
-class _DeadlineHTTPConnection(_Deadline, http.client.HTTPConnection):
+class _DeadlineHTTPConnection(WithinDeadline, http.client.HTTPConnection):
     pass
 
 
-class _DeadlineHTTPSConnection(_Deadline, http.client.HTTPSConnection):
+class _DeadlineHTTPSConnection(WithinDeadline, http.client.HTTPSConnection):
     pass
 
 

@@ -1,6 +1,6 @@
 """Judge the serving champion with the evidence the workspace holds, for 04_staleness.
 
-Gathers what :func:`sentiment_lib.monitoring.staleness.assess` needs (the champion and its baseline, labelled
+Gathers what :func:`sentiment_lib.monitoring.checks.staleness.assess` needs (the champion and its baseline, labelled
 feedback that arrived after it was trained, what the API served with it, the training texts as the drift
 reference), and records the outcome (verdict file, history, the champion's monitoring run).
 """
@@ -17,7 +17,7 @@ import numpy as np
 from sentiment_lib.data import dataset, feedback
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.inference.predictor import SentimentPredictor
-from sentiment_lib.monitoring import acknowledgements, staleness
+from sentiment_lib.monitoring.checks import acknowledgements, staleness
 from sentiment_lib.serving.served_log import latest_served_by
 from sentiment_lib.settings import CHAMPION
 from sentiment_lib.tracking import registry, runs

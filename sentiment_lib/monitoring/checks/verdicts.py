@@ -1,6 +1,6 @@
 """The verdict's vocabulary: its statuses, its checks, and the interval an accuracy is judged with.
 
-Apart from :mod:`sentiment_lib.monitoring.staleness` (which needs scikit-learn) so that the API can read
+Apart from :mod:`sentiment_lib.monitoring.checks.staleness` (which needs scikit-learn) so that the API can read
 verdicts and write model cards without loading it.
 """
 

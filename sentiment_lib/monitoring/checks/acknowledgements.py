@@ -24,7 +24,7 @@ from sentiment_lib.clock import as_text
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.errors import DataValidationError, SentimentError
 from sentiment_lib.io import read_csv_strict, read_json, write_csv_atomic, write_json_atomic
-from sentiment_lib.monitoring.verdicts import check_of
+from sentiment_lib.monitoring.checks.verdicts import check_of
 from sentiment_lib.serving.served_log import latest_served_by
 from sentiment_lib.settings import CHAMPION
 from sentiment_lib.tracking import registry
