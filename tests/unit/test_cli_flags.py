@@ -116,6 +116,14 @@ def test_command_help_exits_0(command, capsys):
     assert "usage: " in capsys.readouterr().out
 
 
+def test_the_package_runs_as_the_runner():
+    done = subprocess.run(
+        [sys.executable, "-m", "sentiment_lib.cli", "--help"], cwd=REPO, env=child_env(), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "import-data" in done.stdout
+
+
 def write_table(path: Path = TABLE) -> None:
     path.write_text(json.dumps(parser_table(build_parser()), indent=1) + "\n")
 
