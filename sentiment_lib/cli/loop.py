@@ -6,6 +6,7 @@ import argparse
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sentiment_lib.cli.options import add_step_options, workspace_of
 from sentiment_lib.clock import SimulatedClock, WallClock, as_text, parse_moment, wall_now
@@ -17,6 +18,9 @@ from sentiment_lib.monitoring.replay import Replay
 from sentiment_lib.monitoring.scheduler import StopSignal, run_loop
 from sentiment_lib.served_replay import day_line, run_served_replay
 from sentiment_lib.tracking import runs
+
+if TYPE_CHECKING:
+    from sentiment_lib.monitoring.adaptation import DayRecord
 
 log = logging.getLogger("runner")
 
@@ -137,11 +141,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
         else "",
     )
     if args.serve:
-        on_day = lambda record: print(day_line(record))  # noqa: E731
-        print(run_served_replay(cycle, replay, args.serve, clock, stop, cycles, args.every * 60, on_day))
+        print(run_served_replay(cycle, replay, args.serve, clock, stop, cycles, args.every * 60, _print_day))
         return 0
     run_loop(_replay_job(cycle, replay, clock), args.every * 60, stop, max(cycles, 1))
     return 0
+
+
+def _print_day(record: DayRecord) -> None:
+    print(day_line(record))
 
 
 def _replay_job(cycle: Cycle, replay: Replay, clock: SimulatedClock | WallClock) -> Callable[[], None]:
