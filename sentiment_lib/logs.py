@@ -13,6 +13,10 @@ import logging.handlers
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 FORMATS = ("text", "json")
 # a log file that an unattended process writes for months stays within about 60 MB
@@ -36,6 +40,13 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             payload["error"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+def add_format_option(parser: argparse.ArgumentParser, default: str = "text") -> None:
+    """``--log-format``, as ``runner.py`` and ``app.py`` both take it (``default``: what it is when not given)."""
+    parser.add_argument(
+        "--log-format", choices=FORMATS, default=default, help="text (default) or json: one object per line"
+    )
 
 
 def rotating_file(path: str | Path, max_bytes: int = ROTATE_BYTES, backups: int = ROTATE_BACKUPS) -> logging.Handler:

@@ -59,3 +59,13 @@ def summary_text(records: list[DayRecord], scores: list[FinalScore], p_value: fl
 
 def write_summary(ws: Any, text: str) -> None:
     write_text_atomic(ws.reports / "replay" / "adaptation.md", text + "\n")
+
+
+def day_line(record: DayRecord) -> str:
+    """One simulated day in one line: who answered, how well, what the loop estimated and did."""
+    return (
+        f"day {record.cycle} ({record.day[:10]}): v{record.champion} {record.accuracy:.3f} on "
+        f"{record.served} new texts, estimate {record.estimate:.3f} ({record.estimate_low:.3f}-"
+        f"{record.estimate_high:.3f}), {record.verdict}, drift AUC {record.drift_auc:.3f}"
+        + (f"; {record.retrain}" if record.retrain else "")
+    )

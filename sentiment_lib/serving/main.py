@@ -26,8 +26,12 @@ if TYPE_CHECKING:
     from sentiment_lib.settings import ServeConfig
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The server's options: ``app.py`` and ``sentiment serve`` take the same ones."""
+def add_arguments(parser: argparse.ArgumentParser, log_format_default: str = "text") -> None:
+    """The server's options: ``app.py`` and ``sentiment serve`` take the same ones.
+
+    ``sentiment serve`` passes ``argparse.SUPPRESS`` as ``log_format_default``: its top level has
+    ``--log-format`` too, and a subcommand's default would overwrite the value given there.
+    """
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
     parser.add_argument("--threads", type=int, help="waitress worker threads (default: 16, SENTIMENT_SERVE_THREADS)")
@@ -44,9 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or with ADMIN_TOKEN)",
     )
     parser.add_argument("--debug", action="store_true", help="Flask development server with reloader off")
-    parser.add_argument(
-        "--log-format", choices=logs.FORMATS, default="text", help="text (default) or json: one object per line"
-    )
+    logs.add_format_option(parser, log_format_default)
     parser.add_argument("--log-file", help="log to this file instead of stderr, rotated at 10 MB (5 kept)")
     parser.add_argument("--socket-fd", type=int, help=argparse.SUPPRESS)  # a worker's inherited listening socket
 
@@ -81,6 +83,13 @@ def worker_args(args: argparse.Namespace) -> list[str]:
     options += ["--log-format", args.log_format]
     options += ["--log-file", args.log_file] if args.log_file else []
     return options + (["--no-micro-batching"] if args.no_micro_batching else [])
+
+
+def detached_args(args: argparse.Namespace) -> list[str]:
+    """The options ``sentiment serve --background`` starts its server with: the user's own, --workers and
+    --debug included."""
+    options = worker_args(args) + (["--workers", str(args.workers)] if args.workers != 1 else [])
+    return options + (["--debug"] if args.debug else [])
 
 
 def run_workers(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from sentiment_lib.errors import SentimentError
@@ -107,28 +108,46 @@ def wait_until_healthy(
     raise SentimentError(f"{name} did not {state} within {timeout:.0f} s; see {where}")
 
 
-def start_in_background(workspace: Workspace, port: int) -> str:
+def _reachable(host: str) -> str:
+    """The address to call a server bound to ``host`` on, from this machine, as a URL writes it."""
+    if host in ("", "0.0.0.0", "::"):  # every interface: loopback is one of them
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def start_in_background(
+    workspace: Workspace,
+    port: int,
+    options: Sequence[str] = (),
+    host: str = "127.0.0.1",
+    log_file: Path | None = None,
+) -> str:
     """Start the server detached (pid in ``logs/app.pid``), call it once, and return what to tell the user.
+
+    ``options`` are more of the server's own (``--host``, ``--threads``, ...); ``host`` is the one among them
+    the server binds, and ``log_file`` where it logs (default: ``logs/app.log``).
 
     Raises:
         SentimentError: the port is taken, or the server does not become healthy.
     """
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://{_reachable(host)}:{port}"
     try:
         _get(f"{base}/health")
         raise SentimentError(f"Something already listens on {base}: stop it (make stop) or pass --port")
     except OSError:
         pass
+    log_file = log_file or workspace.app_log
     workspace.logs.mkdir(parents=True, exist_ok=True)
-    # the app writes and rotates app.log itself; its own stdout and stderr (a crash before logging starts, or
+    # the app writes and rotates its log itself; its own stdout and stderr (a crash before logging starts, or
     # a library printing) go to app.stderr, which a rotation cannot move from under an open descriptor
     with workspace.app_stderr.open("ab") as output:
         # its own session: it keeps serving after the demo's shell returns
-        process = launch_app(workspace.root, port, ("--log-file", str(workspace.app_log)), output=output, detach=True)
+        arguments = (*options, "--log-file", str(log_file))
+        process = launch_app(workspace.root, port, arguments, output=output, detach=True)
     write_text_atomic(workspace.app_pid, str(process.pid))
-    wait_until_healthy(process, base, f"{workspace.app_log} and {workspace.app_stderr}")
+    wait_until_healthy(process, base, f"{log_file} and {workspace.app_stderr}")
     curl = f"curl -s -X POST {base}/predict -H 'Content-Type: application/json' -d '{json.dumps(EXAMPLE)}'"
     return (
-        f"\nThe API is running on {base} (pid {process.pid}, log {workspace.app_log}; stop it with `make stop`).\n"
+        f"\nThe API is running on {base} (pid {process.pid}, log {log_file}; stop it with `make stop`).\n"
         f"Try it:\n  {curl}\n  -> {_post(f'{base}/predict', EXAMPLE)}"
     )
