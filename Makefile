@@ -36,7 +36,7 @@ help:
 	@echo "make bench-behaviour behavioural pass rates of quick, full and full + the capability lever (~55 min)"
 	@echo "make tracking-server  a shared MLflow server on 127.0.0.1:$(TRACKING_PORT) (SQLite in tracking/; see README)"
 	@echo "make stop     stop the API that make demo started"
-	@echo "make lint     ruff check + format check + the docs built with --strict"
+	@echo "make lint     ruff check + format check + mypy (sentiment_lib) + the docs built with --strict"
 	@echo "make docs     build the docs (docs/, MkDocs) into site/; open site/index.html"
 	@echo "make clean    remove generated outputs (keeps .venv and data/raw)"
 
@@ -85,6 +85,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/mkdocs build --strict --quiet
 
 format: install

@@ -14,6 +14,7 @@ import io
 import socket
 import threading
 import time
+from typing import Any
 
 
 def time_left(deadline: float) -> float:
@@ -90,7 +91,7 @@ class DeadlineReader(io.RawIOBase):
             OSError: the connection failed.
         """
         self.sock.settimeout(time_left(self.deadline))
-        return self._raw.readinto(buffer)
+        return self._raw.readinto(buffer) or 0  # None only for a non-blocking socket, which this is not
 
     def close(self) -> None:
         self._raw.close()
@@ -102,7 +103,7 @@ class DeadlineResponse(http.client.HTTPResponse):
 
     def __init__(self, sock, *args, deadline: float, **kwargs):
         super().__init__(sock, *args, **kwargs)
-        reader = io.BufferedReader(DeadlineReader(sock, deadline))
+        reader: Any = io.BufferedReader(DeadlineReader(sock, deadline))
         self.fp.close()  # the file http.client made gives each read the whole timeout again
         self.fp = reader
 
@@ -114,6 +115,12 @@ class WithinDeadline:
     Each library calls only its own hooks below: ``_get_socket`` and ``getreply`` are smtplib's,
     ``_create_connection`` and ``response_class`` http.client's; ``connect`` and ``send`` are both's.
     """
+
+    # set by the library class this is mixed into (a mixin cannot name them otherwise)
+    sock: Any
+    file: Any
+    timeout: Any
+    response_class: Any
 
     def __init__(self, *args, deadline: float, **kwargs):
         self.deadline = deadline
@@ -138,7 +145,7 @@ class WithinDeadline:
     def send(self, data) -> None:
         if self.sock:
             self.sock.settimeout(time_left(self.deadline))
-        super().send(data)
+        super().send(data)  # type: ignore[misc]  # the library class's send, after this mixin in the MRO
 
     def getreply(self):
         if self.file is None and self.sock:  # smtplib resets file after STARTTLS wraps the socket

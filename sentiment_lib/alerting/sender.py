@@ -78,8 +78,8 @@ class AlertSender:
 
     def transports(self) -> list[Transport]:
         """The configured transports: email first, then the webhook."""
-        email = [EmailTransport(self.smtp, self.timeout_seconds)] if self.smtp else []
-        return email + ([WebhookTransport(self.webhook)] if self.webhook else [])
+        found: list[Transport] = [EmailTransport(self.smtp, self.timeout_seconds)] if self.smtp else []
+        return found + ([WebhookTransport(self.webhook)] if self.webhook else [])
 
     def send(self, alert: Alert, now: datetime | None = None, deadline: float | None = None) -> str:
         """Deliver ``alert`` on every configured transport (email, webhook), all of it (name lookups, attempts,

@@ -40,10 +40,26 @@ class Prepared:
 class Transport(Protocol):
     """One way out for alerts: how an alert is written on it, and one attempt at delivering that."""
 
-    name: str  # in logs: SMTP, webhook
-    target: str  # in logs: where it goes, never a secret
-    timeout_seconds: float  # each attempt, name lookup to the last reply
-    errors: tuple[type[BaseException], ...]  # what a failed attempt raises; anything else is a bug
+    # read-only members (properties, so a class constant or a dataclass field satisfies them alike)
+    @property
+    def name(self) -> str:
+        """In logs: SMTP, webhook."""
+        ...
+
+    @property
+    def target(self) -> str:
+        """In logs: where it goes, never a secret."""
+        ...
+
+    @property
+    def timeout_seconds(self) -> float:
+        """Each attempt, name lookup to the last reply."""
+        ...
+
+    @property
+    def errors(self) -> tuple[type[BaseException], ...]:
+        """What a failed attempt raises; anything else is a bug."""
+        ...
 
     def prepare(self, alert: Alert, now: datetime) -> Prepared:
         """``alert`` as this transport sends it, dated ``now``; does not raise for any alert."""

@@ -47,7 +47,8 @@ class WebhookConfig:
     def target(self) -> str:
         """The URL's scheme and host (and port, if given): what may be shown of it."""
         parts = urlsplit(self.url)
-        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # an IPv6 address
+        name = parts.hostname or ""  # never empty: the URL was checked on creation
+        host = f"[{name}]" if ":" in name else name  # an IPv6 address
         return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
     def __repr__(self) -> str:  # the path and query hold the token

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sentiment_lib.clock import SimulatedClock, as_text
+from sentiment_lib.clock import SimulatedClock, WallClock, as_text
 from sentiment_lib.data import importers
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import ModelError
@@ -84,7 +84,7 @@ def gate_outcome(gate: dict[str, str]) -> str:
 class ServedReplay:
     """Drives :class:`Replay` through a running API and the loop's :class:`Cycle` on a simulated clock."""
 
-    def __init__(self, cycle: Cycle, replay: Replay, client: ApiClient, clock: SimulatedClock):
+    def __init__(self, cycle: Cycle, replay: Replay, client: ApiClient, clock: SimulatedClock | WallClock):
         self.cycle, self.replay, self.client, self.clock = cycle, replay, client, clock
         self.ws = cycle.ws
         self.records: list[DayRecord] = [DayRecord(**r) for r in read_json(self.records_path, [])]

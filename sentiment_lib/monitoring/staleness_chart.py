@@ -193,9 +193,8 @@ def _panels(history: pd.DataFrame, x: Callable) -> tuple[Panel, ...]:
         ceiling = _age_ceiling(history)
         age = _scale(top, top + AGE_HEIGHT, 0.0, ceiling)
         ticks = tuple(Tick(age(t), f"{t:.0f}") for t in (0.0, ceiling / 2, ceiling))
-        panels.append(
-            Panel(label, "age", top, top + AGE_HEIGHT, ticks, (_line(history, column, label, colour, x, age),))
-        )
+        line = _line(history, column, label, colour, x, age)
+        panels.append(Panel(label, "age", top, top + AGE_HEIGHT, ticks, (line,) if line else ()))
     return tuple(panels)
 
 

@@ -2,7 +2,7 @@
 
 The table (``tests/fixtures/cli_flags.json``) was generated from the single-module ``cli.py`` before it
 became a package by command group; a change to a command's name, options, defaults, choices or help shows up
-here as a diff to review. Regenerate it on purpose with ``python -m tests.unit.test_cli_flags --write``.
+here as a diff to review. Regenerate it on purpose with ``python -m tests.cli.test_flags --write``.
 """
 
 from __future__ import annotations
@@ -130,5 +130,5 @@ def write_table(path: Path = TABLE) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python -m tests.unit.test_cli_flags --write  (regenerates tests/fixtures/cli_flags.json)")
+        sys.exit("usage: python -m tests.cli.test_flags --write  (regenerates tests/fixtures/cli_flags.json)")
     write_table()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -149,7 +150,7 @@ def assess(
         shift, explanation = drift.explained_drift_check(predictor, reference_texts, recent, settings)
         ngrams = [n.ngram for n in explanation.typical_of_recent]
         covered = acknowledged is not None and shift.fired and acknowledged.covers(model_version, shift.value, ngrams)
-        checks.append(acknowledgements.unfire(shift, acknowledged) if covered else shift)
+        checks.append(acknowledgements.unfire(shift, acknowledged) if covered and acknowledged else shift)
     if len(served_confidences):
         # the latest window of predictions, as for labelled feedback: the estimate follows the traffic
         latest = np.asarray(served_confidences)[-settings.staleness_window :]
@@ -157,12 +158,16 @@ def assess(
             estimated_accuracy_check(latest, baseline, settings.accuracy_tolerance, settings.min_feedback_rows)
         )
     verdict = decide(checks)
-    row = {"time": now.isoformat(timespec="seconds"), "model_version": model_version, "status": verdict.status}
+    row: dict[str, Any] = {
+        "time": now.isoformat(timespec="seconds"),
+        "model_version": model_version,
+        "status": verdict.status,
+    }
     row.update({c.name: round(c.value, 4) for c in checks})
     row.update({f"{c.name}_threshold": round(c.threshold, 4) for c in checks})
     for check in checks:
         row.update({name: round(value, 4) for name, value in check.interval_numbers().items()})
-    ack = asdict(acknowledged) if covered else None
+    ack = asdict(acknowledged) if covered and acknowledged else None
     return Assessment(
         verdict, model_version, baseline, len(window), len(served_texts), row, explanation, reference_name, ack
     )
