@@ -34,7 +34,7 @@ help:
 	@echo "make replay-adapt  $(ADAPT_DAYS) simulated days of $(PER_CYCLE) tweets through the demo's API; does the loop adapt?"
 	@echo "make bench-accuracy  train quick and full in benchmarks/.work/ and print the accuracy table (~30 min)"
 	@echo "make bench-behaviour behavioural pass rates of quick, full and full + the capability lever (~55 min)"
-	@echo "make tracking-server  a shared MLflow server on 127.0.0.1:$(TRACKING_PORT) (SQLite in tracking/; see README)"
+	@echo "make tracking-server  a shared MLflow server on 127.0.0.1:$(TRACKING_PORT) (SQLite in tracking/; see docs/production.md)"
 	@echo "make stop     stop the API that make demo started"
 	@echo "make lint     ruff check + format check + mypy (sentiment_lib) + the docs built with --strict"
 	@echo "make docs     build the docs (docs/, MkDocs) into site/; open site/index.html"

@@ -1,5 +1,5 @@
 """Reusable logic of the sentiment pipeline, one folder per stage: ``data``, ``training``, ``inference``,
-``tracking``, ``serving``, ``monitoring`` (README "Layout" draws the whole package).
+``tracking``, ``serving``, ``monitoring`` (docs/architecture.md draws the whole package).
 
 Importing the package does no work (no folders made, no tracking URI set): set-up is an explicit call
 such as :func:`sentiment_lib.tracking.runs.configure`.

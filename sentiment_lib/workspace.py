@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sentiment_lib.settings import Settings, resolve_settings, settings_from_parameters
-from sentiment_lib.settings.runtime import runtime
+from sentiment_lib.settings.runtime import workspace_root
 
 # a checkout's root, where app.py lives (in an installed wheel this folder is site-packages: nothing looks there)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ HISTORY_FILE = "staleness_history.csv"
 def default_root() -> str:
     """The workspace a command works on unless ``--workspace`` says otherwise: $SENTIMENT_WORKSPACE, else the
     current folder (never the install location: an installed package's folder is not the operator's)."""
-    return runtime().workspace or "."
+    return workspace_root()
 
 
 class Workspace:

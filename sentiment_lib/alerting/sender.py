@@ -20,6 +20,7 @@ from sentiment_lib.alerting.smtp import EmailTransport, SmtpConfig, unsent_messa
 from sentiment_lib.alerting.transport import Alert, Prepared, Transport, one_line
 from sentiment_lib.alerting.webhook import WebhookConfig, WebhookTransport
 from sentiment_lib.io import read_json, write_json_atomic
+from sentiment_lib.settings.alerting import AlertSettings
 from sentiment_lib.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -177,12 +178,12 @@ def alert_sender(workspace: Workspace) -> AlertSender:
         ConfigError: an ``ALERT_*`` setting is invalid (see :meth:`SmtpConfig.from_env` and
             :meth:`WebhookConfig.from_env`).
     """
-    smtp = SmtpConfig.from_env()
+    settings = AlertSettings.from_environment()  # read once: both transports' variables
     return AlertSender(
         workspace.outbox,
         workspace.alert_state,
-        smtp,
+        SmtpConfig.from_settings(settings),
         cooldown=timedelta(hours=workspace.settings.alert_cooldown_hours),
-        timeout_seconds=smtp.timeout_seconds if smtp else SmtpConfig.timeout_seconds,
-        webhook=WebhookConfig.from_env(),
+        timeout_seconds=settings.smtp_timeout_seconds,
+        webhook=WebhookConfig.from_settings(settings),
     )

@@ -102,7 +102,7 @@ def run_workers(args: argparse.Namespace) -> int:
 
 
 def waitress_options(config: ServeConfig) -> dict:
-    """waitress's limits from the serving settings (README "Security")."""
+    """waitress's limits from the serving settings (docs/serving.md "Security")."""
     allow_open_files(config.connection_limit + 256)  # each connection is a descriptor; models and logs need more
     return {
         "threads": config.threads,

@@ -4,7 +4,7 @@ A route states its summary, its request body (a request model of :mod:`sentiment
 query parameters, and every status it can answer, each with a description and, for JSON, a response model.
 The API validates requests with the declared model (:func:`declared_request`), the routes build their JSON
 answers from the response models, and :mod:`sentiment_lib.serving.openapi` turns the declarations into the
-document; tests/serving/test_openapi.py provokes every declared status and checks each answer's shape.
+document; tests/integration/serving/test_openapi.py provokes every declared status and checks each answer's shape.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _ATTRIBUTE = "route_spec"  # where the declaration is kept on the view function
 ERRORS = {
     400: "the body does not match the request schema; the message says which field and why",
     401: "a missing or wrong token or API key (Authorization: Bearer <token or key>, or X-API-Key)",
-    403: "open only to clients on the server's own host, or with ADMIN_TOKEN (README: Security)",
+    403: "open only to clients on the server's own host, or with ADMIN_TOKEN (see Security in the docs: serving.md)",
     404: "no such file, card, or endpoint",
     413: "over a size limit (body bytes, batch characters or form parts); the message says which",
     415: "the wrong Content-Type",

@@ -14,6 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic import create_model as _create_model
 from pydantic_core import ErrorDetails
 
+from sentiment_lib.settings.runtime import Backend
+
 REVIEW_EXAMPLE = "A warm, funny film with a wonderful cast."
 CSV_EXAMPLE = "id,Review\n1,A warm and funny film\n2,Never again\n"
 PREDICT_EXAMPLE = {"sentiment": "positive", "confidence": 0.97, "model_version": "3"}
@@ -98,7 +100,7 @@ class ModelResponse(BaseModel):
     model_version: str
     run_id: str
     registered_at: str
-    backend: Literal["onnx-int8", "torch"]
+    backend: Backend
     metrics: dict[str, float] = Field(description="the version's evaluation metrics, as tagged in the registry")
     model_card: str | None = Field(description="where the model card is (/model/card), or null without one")
 

@@ -7,7 +7,7 @@ follows ``@champion`` and writes its own served log (its replica id holds its pi
 a worker that dies is started again (and logged), and SIGTERM or Ctrl-C stops them all.
 
 Processes rather than more threads: a model call holds the GIL for its Python parts (tokenising, padding),
-so one process tops out below what the cores can do (README "Measured results", bench_api).
+so one process tops out below what the cores can do (docs/results.md, bench_api).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """What every settings model shares: read from the environment only when asked, and errors a person can act on.
 
-A model is built from values (``Model(**values)``: exactly those values and the defaults, nothing else) or from
-the environment (:meth:`EnvSettings.from_environment`: pydantic-settings reads the model's variables from
-``os.environ`` or a given mapping, then overrides apply). Keeping construction pure means a test or a caller
-that passes values gets those values, whatever the shell running it has exported.
+A model (a pydantic-settings ``BaseSettings``: its ``env_prefix`` and field aliases name the variables) is built
+from values (``Model(**values)``: exactly those values and the defaults, nothing else) or from the environment
+(:meth:`EnvSettings.from_environment`: each field's one variable, read from ``os.environ`` or a given mapping,
+then overrides apply). Keeping construction pure means a test or a caller that passes values gets those values,
+whatever the shell running it has exported.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sentiment_lib.errors import ConfigError
 
@@ -25,24 +26,17 @@ M = TypeVar("M", bound=BaseSettings)
 _FROM_ENVIRONMENT: ContextVar[frozenset[str]] = ContextVar("from_environment", default=frozenset())
 
 
-class _MappingEnvSource(EnvSettingsSource):
-    """pydantic-settings' environment source, reading ``environ`` instead of the process's environment."""
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
-        self._environ = environ
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        case_sensitive = bool(self.case_sensitive)
-        return {(key if case_sensitive else key.lower()): value for key, value in self._environ.items()}
-
-
 class EnvSettings(BaseSettings):
     """A frozen settings model whose variables are ``<env_prefix><FIELD>`` unless a field names its own."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_default=True)
+    # no setting is meant to be infinite or NaN: "nan" for a timeout would silently disable what it bounds
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_default=True, allow_inf_nan=False
+    )
     # the heading of this model's errors and of its table in the configuration reference
     title: ClassVar[str] = "Settings"
+    # fields the command line sets (its own options and their defaults): no environment variable reads them
+    command_line_only: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **values: Any):
         """Raises ConfigError: an unknown name, a value that does not convert, or one out of bounds."""
@@ -60,10 +54,15 @@ class EnvSettings(BaseSettings):
 
     @classmethod
     def environment_values(cls, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """The raw values of this model's variables found in ``environ`` (default: the process's), by field."""
-        found = _MappingEnvSource(cls, os.environ if environ is None else environ)()
-        by_alias = {variable_name(cls, name): name for name in cls.model_fields}
-        return {by_alias.get(key.upper(), key): value for key, value in found.items()}
+        """The values of this model's variables set in ``environ`` (default: the process's), by field.
+
+        Each field is read from exactly one name, spelled exactly (:func:`variable_name`): a secret such as
+        ``ADMIN_TOKEN`` is never also read as ``SENTIMENT_SERVE_ADMIN_TOKEN``, nor ``sentiment_threads`` as
+        ``SENTIMENT_THREADS``. A blank value means unset, as a line ``NAME=`` in an environment file does.
+        """
+        environ = os.environ if environ is None else environ
+        found = {name: environ.get(variable_name(cls, name), "") for name in variables_of(cls)}
+        return {name: value for name, value in found.items() if value.strip()}
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
@@ -77,10 +76,16 @@ class EnvSettings(BaseSettings):
         return build(cls, {**from_env, **given}, from_environment=set(from_env) - set(given))
 
 
+def variables_of(model: type[EnvSettings]) -> list[str]:
+    """The fields of ``model`` that an environment variable sets."""
+    return [name for name in model.model_fields if name not in model.command_line_only]
+
+
 def variable_name(model: type[BaseSettings], field: str) -> str:
     """The environment variable that sets ``field`` of ``model``."""
     alias = model.model_fields[field].validation_alias
-    if isinstance(alias, str):
+    if alias is not None:
+        assert isinstance(alias, str), f"{model.__name__}.{field}: one variable name, not {alias!r}"
         return alias
     return f"{model.model_config.get('env_prefix', '')}{field}".upper()
 

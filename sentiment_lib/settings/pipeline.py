@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from sentiment_lib.errors import ConfigError
@@ -126,9 +126,11 @@ class Settings(EnvSettings):
     )
     feedback_weight: int = Field(1, gt=0, description="times each feedback row counts in a retrain")
     # promotion gate: read together as GateThresholds (Settings.gate)
-    gate_margin: float = Field(0.005, description="the challenger must be this much more accurate ...")
-    gate_alpha: float = Field(0.05, description="... with a one-sided McNemar p-value below this")
-    gate_floor: float = Field(0.80, description="or the champion below this accuracy and the challenger above")
+    gate_margin: float = Field(0.005, ge=0, lt=1, description="the challenger must be this much more accurate ...")
+    gate_alpha: float = Field(0.05, gt=0, lt=1, description="... with a one-sided McNemar p-value below this")
+    gate_floor: float = Field(
+        0.80, ge=0, le=1, description="or the champion below this accuracy and the challenger above"
+    )
     gate_max_regression: float = Field(0.02, ge=0, description="never this much less accurate on the test split")
     gate_max_capability_drop: float = Field(
         0.05, ge=0, description="nor this much lower a pass rate on any behavioural capability"
@@ -149,15 +151,35 @@ class Settings(EnvSettings):
     registered_model_name: str = Field("sentiment-classifier", description="the MLflow registered model")
     report_to: str = Field("mlflow,wandb", description="tracking back-ends: mlflow, wandb, both, or none")
 
-    @model_validator(mode="after")
-    def _check_named_lists(self) -> Settings:
-        problems = _unknown_capabilities(self.augment_capabilities) + _bad_mix(self.mix)
-        unknown = set(report_targets(self)) - set(REPORT_TARGETS)
+    # field validators, not one model validator: an error then names the field (and its variable)
+    @field_validator("augment_capabilities")
+    @classmethod
+    def _known_capabilities(cls, names: str) -> str:
+        from sentiment_lib.data.capability_augment import GENERATORS  # here: the data package imports settings
+
+        unknown = sorted({n.strip() for n in names.split(",") if n.strip()} - set(GENERATORS))
         if unknown:
-            problems.append(f"report_to may name mlflow and wandb only, got {sorted(unknown)}")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+            raise ValueError(f"unknown {unknown}; known: {', '.join(GENERATORS)}")
+        return names
+
+    @field_validator("mix")
+    @classmethod
+    def _parsable_mix(cls, text: str) -> str:
+        from sentiment_lib.data.mix import parse_mix  # here: the data package imports settings
+
+        try:
+            parse_mix(text)
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+        return text
+
+    @field_validator("report_to")
+    @classmethod
+    def _known_targets(cls, text: str) -> str:
+        unknown = set(_named_targets(text)) - set(REPORT_TARGETS)
+        if unknown:
+            raise ValueError(f"may name only {' and '.join(REPORT_TARGETS)}, or none; unknown {sorted(unknown)}")
+        return text
 
     @property
     def gate(self) -> GateThresholds:
@@ -241,26 +263,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 assert set(PRESETS) == set(get_args(PresetName)), "each preset is named in PresetName"
 
 
-def _unknown_capabilities(names: str) -> list[str]:
-    from sentiment_lib.data.capability_augment import GENERATORS  # here: the data package imports settings
-
-    unknown = sorted({n.strip() for n in names.split(",") if n.strip()} - set(GENERATORS))
-    return [f"augment_capabilities: unknown {unknown}; known: {', '.join(GENERATORS)}"] if unknown else []
-
-
-def _bad_mix(text: str) -> list[str]:
-    from sentiment_lib.data.mix import parse_mix  # here: the data package imports settings
-
-    try:
-        parse_mix(text)
-    except ConfigError as err:
-        return [str(err)]
-    return []
-
-
 def report_targets(s: Settings) -> list[str]:
     """The tracking back-ends named in ``report_to`` (``""`` or ``none`` means no tracking)."""
-    names = [n.strip() for n in s.report_to.split(",") if n.strip()]
+    return _named_targets(s.report_to)
+
+
+def _named_targets(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
     return [] if names == ["none"] else names
 
 

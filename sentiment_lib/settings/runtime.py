@@ -8,7 +8,7 @@ their own names, so a user's existing set-up works, and are declared here becaus
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+from typing import ClassVar, Literal, get_args
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -29,7 +29,8 @@ OFFLINE_ENVIRONMENT = {
     # tqdm.auto warns in every kernel that ipywidgets is missing; the bars are disabled anyway
     "PYTHONWARNINGS": "ignore:IProgress not found:Warning",
 }
-BACKENDS = ("onnx-int8", "torch")
+Backend = Literal["onnx-int8", "torch"]  # the API's /model answer declares the same type
+BACKENDS: tuple[str, ...] = get_args(Backend)
 
 
 class RuntimeSettings(EnvSettings):
@@ -40,7 +41,7 @@ class RuntimeSettings(EnvSettings):
 
     workspace: str = Field(".", description="the workspace of every command without --workspace")
     threads: int | None = Field(None, ge=1, description="inference threads; unset: every core (shared by workers)")
-    backend: str = Field(BACKENDS[0], description=f"the inference back-end: {', '.join(BACKENDS)}")
+    backend: Backend = Field("onnx-int8", description="the inference back-end")
     replica_id: str = Field("", description="this API process's name in the served log; empty: <host>-<pid>")
 
 
@@ -72,6 +73,12 @@ class ToolSettings(EnvSettings):
 def runtime() -> RuntimeSettings:
     """The process's settings, from the environment now (tests and workers change it)."""
     return RuntimeSettings.from_environment()
+
+
+def workspace_root() -> str:
+    """``SENTIMENT_WORKSPACE`` alone (other process settings, even invalid ones, do not stop a command from
+    finding its workspace; they are judged where they are used)."""
+    return RuntimeSettings.environment_values().get("workspace", ".")
 
 
 def tools() -> ToolSettings:

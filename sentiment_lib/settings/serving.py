@@ -28,6 +28,8 @@ class ServeConfig(EnvSettings):
 
     model_config = SettingsConfigDict(env_prefix="SENTIMENT_SERVE_")
     title: ClassVar[str] = "Serving settings"
+    # app.py / sentiment serve set these from --workspace (SENTIMENT_WORKSPACE), --host and --log-format
+    command_line_only: ClassVar[frozenset[str]] = frozenset({"workspace", "host", "access_log"})
 
     alias: str = Field(CHAMPION, description="the registry alias served")
     workspace: str = Field(".", description="the workspace whose registry, served log and reports are used")
@@ -52,15 +54,15 @@ class ServeConfig(EnvSettings):
         0.0, ge=0, description="requests per minute per API key (or address without keys); 0 = no limit"
     )
     rate_limit_burst: int = Field(20, ge=1, description="requests a client may send at once before the rate applies")
-    max_concurrent_batches: int = Field(2, description="/batch_predict model calls at once; more wait, then 503")
+    max_concurrent_batches: int = Field(2, ge=1, description="/batch_predict model calls at once; more wait, then 503")
     # waiting holds a server thread, which /predict and /health need (16 waiting batches on 16 threads queued
     # /health behind them for 2 s in bench_load)
-    batch_wait_seconds: float = Field(0.0, description="how long a batch waits for a slot before the 503")
-    predict_timeout_seconds: float = Field(30.0, description="a /predict waits this long for the model, then 503")
+    batch_wait_seconds: float = Field(0.0, ge=0, description="how long a batch waits for a slot before the 503")
+    predict_timeout_seconds: float = Field(30.0, gt=0, description="a /predict waits this long for the model, then 503")
     stuck_after_seconds: float = Field(
-        60.0, description="/health answers 503 while one model call runs longer than this"
+        60.0, gt=0, description="/health answers 503 while one model call runs longer than this"
     )
-    refresh_seconds: float = Field(10.0, description="seconds between checks for a new @champion; 0 = never")
+    refresh_seconds: float = Field(10.0, ge=0, description="seconds between checks for a new @champion; 0 = never")
     micro_batching: bool = Field(True, description="concurrent /predict calls share one model call")
     log_inputs: bool = Field(True, description="served texts go to the served log for the drift checks")
     admin_token: str = Field(

@@ -35,7 +35,7 @@ def test_preset_from_env():
         ({"augment": "maybe"}, "augment: Input should be a valid boolean, unable to interpret input, got 'maybe'"),
         ({"learning_rate": 2}, "learning_rate: Input should be less than 1, got 2"),
         ({"val_fraction": 0.7}, "val_fraction: Input should be less than 0.5"),
-        ({"report_to": "tensorboard"}, "report_to may name mlflow and wandb only"),
+        ({"report_to": "tensorboard"}, "report_to: may name only mlflow and wandb, or none"),
         ({"bogus": 1}, "Unknown setting 'bogus'"),
     ],
 )
