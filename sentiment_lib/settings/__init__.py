@@ -5,7 +5,7 @@
 - :mod:`~sentiment_lib.settings.alerting`: email and webhook alerts (``ALERT_*``)
 - :mod:`~sentiment_lib.settings.runtime`: the process and the tools it drives (workspace, threads, MLflow, W&B)
 
-No other module reads ``os.environ`` for a setting (tests/settings/test_environment_reads.py checks);
+No other module reads ``os.environ`` for a setting (tests/project/test_environment_reads.py checks);
 :mod:`~sentiment_lib.settings.reference` writes the table of them all (docs/configuration.md).
 """
 

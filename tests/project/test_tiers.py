@@ -17,12 +17,21 @@ def all_test_files() -> list[Path]:
     return sorted(path for path in TESTS.rglob("test_*.py") if "fixtures" not in path.parts)
 
 
+# unit test files that test several modules of their package together, and why
+ACROSS_MODULES = {
+    "cli/test_flags.py": "every command's options, from the parser all the cli modules build",
+    "explore/test_error_analysis.py": "05_explore's error analysis: slices, mistakes and compare together",
+}
+
+
 def unit_home_is_the_package(path: Path) -> bool:
-    """A unit test file sits where its code does: tests/<package>/, tests/test_<module>.py, or tests/project/."""
-    parts = path.relative_to(TESTS).parts
-    if len(parts) == 1:
-        return (PACKAGE / parts[0].removeprefix("test_")).with_suffix(".py").is_file()
-    return parts[0] == "project" or (PACKAGE / parts[0] / "__init__.py").is_file()
+    """A unit test file sits where its code does: tests/<package path>/test_<module>.py for
+    sentiment_lib/<package path>/<module>.py (tests/test_<module>.py for a top-level module), or tests/project/."""
+    relative = path.relative_to(TESTS)
+    if relative.parts[0] == "project" or relative.as_posix() in ACROSS_MODULES:
+        return True
+    module = relative.with_name(relative.name.removeprefix("test_")).with_suffix(".py")
+    return (PACKAGE / module).is_file()
 
 
 def test_the_tier_comes_from_the_top_folder():
@@ -50,3 +59,10 @@ def test_every_tier_is_a_folder_with_tests_and_a_declared_marker():
     for tier in SLOW_TIERS:
         assert any(tier_of(path) == tier for path in all_test_files()), f"tests/{tier}/ has no tests"
     assert sum(tier_of(path) == "unit" for path in all_test_files()) > 40
+
+
+def test_the_mirror_rule_names_the_module():
+    assert unit_home_is_the_package(TESTS / "alerting" / "test_smtp.py")
+    assert unit_home_is_the_package(TESTS / "monitoring" / "checks" / "test_staleness.py")
+    assert not unit_home_is_the_package(TESTS / "monitoring" / "test_smtp.py")  # smtp is alerting's
+    assert not unit_home_is_the_package(TESTS / "test_nothing.py")
