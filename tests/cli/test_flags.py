@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from sentiment_lib.cli import build_parser
 from sentiment_lib.workspace import default_root
-from tests.helpers import REPO, child_env
+from tests.helpers import REPO
 
 TABLE = REPO / "tests" / "fixtures" / "cli_flags.json"
 # --workspace defaults to $SENTIMENT_WORKSPACE or the current folder: the same parser, wherever it is built
@@ -99,29 +98,12 @@ def test_the_table_is_not_empty():
     assert {"--input_path", "--input-path", "--engine", "--conf", "--workspace"} <= flags
 
 
-def test_runner_help_exits_0_and_lists_every_command():
-    done = subprocess.run(
-        [sys.executable, str(REPO / "runner.py"), "--help"], env=child_env(), capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("usage: runner.py")
-    assert all(name in done.stdout for name in json.loads(TABLE.read_text()) if name)
-
-
 @pytest.mark.parametrize("command", ["batch", "serve", "replay", "import-data", "promote", "pipeline"])
 def test_command_help_exits_0(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args([command, "--help"])
     assert exit_.value.code == 0
     assert "usage: " in capsys.readouterr().out
-
-
-def test_the_package_runs_as_the_runner():
-    done = subprocess.run(
-        [sys.executable, "-m", "sentiment_lib.cli", "--help"], cwd=REPO, env=child_env(), capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert "import-data" in done.stdout
 
 
 def write_table(path: Path = TABLE) -> None:

@@ -3,15 +3,9 @@ starts its server with every option given, and ``import-data`` writes into --wor
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-import pandas as pd
-
 from sentiment_lib.cli import parse_args
 from sentiment_lib.serving import main as server
 from sentiment_lib.serving.process import _reachable
-from tests.helpers import REPO, child_env
 
 
 def test_log_format_before_or_after_serve_is_kept_and_text_is_the_default():
@@ -36,21 +30,3 @@ def test_a_background_server_gets_every_server_option_given(tmp_path):
 def test_a_background_server_is_called_on_an_address_it_listens_on():
     assert _reachable("0.0.0.0") == _reachable("::") == "127.0.0.1"
     assert (_reachable("127.0.0.2"), _reachable("::1")) == ("127.0.0.2", "[::1]")
-
-
-def test_import_data_writes_into_the_workspace_given(tmp_path):
-    source = tmp_path / "pets.csv"
-    pd.DataFrame({"text": ["a lovely, calm dog", "it bit me twice"], "stars": ["5", "1"]}).to_csv(source, index=False)
-    workspace, elsewhere = tmp_path / "ws", tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    command = ["import-data", "table", "--source", str(source), "--text-column", "text", "--label-column", "stars"]
-    command += ["--label-map", "5=positive,1=negative", "--workspace", str(workspace)]
-    env = child_env()
-    env.pop("SENTIMENT_WORKSPACE", None)
-    done = subprocess.run(
-        [sys.executable, str(REPO / "runner.py"), *command], cwd=elsewhere, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    written = pd.read_csv(workspace / "data" / "raw" / "sentiment_analysis.csv")
-    assert written["Sentiment"].tolist() == ["positive", "negative"]
-    assert not (elsewhere / "data").exists()
