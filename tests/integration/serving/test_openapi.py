@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 from sentiment_lib.serving import api_keys
 from sentiment_lib.serving.api import ServeConfig, create_app, openapi_document
 from sentiment_lib.serving.route_spec import spec_of
-from tests.helpers import as_json
+from tests.helpers import REPO, as_json
 
 pytestmark = pytest.mark.slow
 TOKEN = secrets.token_urlsafe(16)
@@ -36,6 +36,11 @@ def spec(server):
 def test_the_document_without_a_server_is_the_one_a_server_serves(spec):
     """docs/serving.md tells users to print it with openapi_document(); it must be the served one."""
     assert openapi_document(ServeConfig()) == spec
+
+
+def test_the_docs_hold_the_document_the_routes_generate(spec):
+    published = json.loads((REPO / "docs" / "openapi.json").read_text(encoding="utf-8"))
+    assert published == spec, "regenerate docs/openapi.json with the command in docs/serving.md"
 
 
 def schema_of(spec: dict, content: dict) -> dict:
