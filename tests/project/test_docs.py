@@ -60,3 +60,11 @@ def test_configuration_reference_is_one_page():
     # the page a generator writes from the settings models replaces this one: keep it at this path
     assert (DOCS / "configuration.md").is_file()
     assert "configuration.md" in (REPO / "mkdocs.yml").read_text()
+
+
+def test_the_architecture_layout_names_every_module():
+    """docs/architecture.md's layout is how a newcomer finds a module: every one of them is named there."""
+    block = (DOCS / "architecture.md").read_text(encoding="utf-8").split("## Layout", 1)[1].split("```")[1]
+    named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", block))
+    modules = [p for p in (REPO / "sentiment_lib").rglob("*.py") if p.stem not in ("__init__", "__main__")]
+    assert [str(p.relative_to(REPO)) for p in modules if p.stem not in named] == []
