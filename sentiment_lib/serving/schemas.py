@@ -8,11 +8,11 @@ plain message (which field, what is wrong, what the limit is) by :func:`ApiSchem
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from pydantic import create_model as _create_model
-from pydantic_core import ErrorDetails
 
 from sentiment_lib.settings.runtime import Backend
 
@@ -213,7 +213,7 @@ class ApiSchemas:
             raise InvalidRequest(_message(err.errors()[0], where)) from None
 
 
-def _first(errors: list[ErrorDetails]) -> ErrorDetails:
+def _first(errors: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
     """The error to report: a problem with a list as a whole before one with an item of it."""
     whole = [e for e in errors if e["type"] in _LIST_ERRORS and len(e["loc"]) == 1]
     return (whole or errors)[0]
@@ -232,7 +232,7 @@ def _where(loc: tuple) -> str:
     return field + "".join(f"[{part}]" for part in loc[1:])
 
 
-def _message(error: ErrorDetails, where: str | None = None) -> str:
+def _message(error: Mapping[str, Any], where: str | None = None) -> str:
     kind, loc, value, ctx = error["type"], error["loc"], error.get("input"), error.get("ctx", {})
     where = where or _where(loc)
     if kind == "missing":

@@ -34,7 +34,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]  # sentiment_lib, logged with 
 # What loading the model imports on its default (int8 ONNX) path, all installable from PyPI; with the logged
 # copy of sentiment_lib, a new virtualenv without this repository loads it. torch and transformers are for
 # SENTIMENT_BACKEND=torch only (and this machine's torch build, 2.13.0+cpu, is not on PyPI under that name).
-_RUNTIME_PACKAGES = ("mlflow", "pandas", "numpy", "scipy", "tokenizers", "onnxruntime")
+_RUNTIME_PACKAGES = ("mlflow", "pandas", "numpy", "scipy", "tokenizers", "onnxruntime", "pydantic-settings")
 
 
 def _pip_requirements() -> list[str]:
