@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sentiment_lib.alerting import outbox
-from sentiment_lib.alerting.smtp import EmailTransport, SmtpConfig, unsent_message
+from sentiment_lib.alerting.smtp import DEFAULT_TIMEOUT_SECONDS, EmailTransport, SmtpConfig, unsent_message
 from sentiment_lib.alerting.transport import Alert, Prepared, Transport, one_line
 from sentiment_lib.alerting.webhook import WebhookConfig, WebhookTransport
 from sentiment_lib.io import read_json, write_json_atomic
@@ -52,7 +52,7 @@ class AlertSender:
         cooldown: timedelta = timedelta(hours=6),
         retries: int = 3,
         backoff_seconds: float = 2.0,
-        timeout_seconds: float = 20.0,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         webhook: WebhookConfig | None = None,
     ):
         self.outbox = Path(outbox)

@@ -24,6 +24,7 @@ from sentiment_lib.errors import ConfigError
 from sentiment_lib.settings.alerting import GMAIL_PORT, IMPLICIT_TLS_PORT, AlertSettings
 
 SUBJECT_PREFIX = "[sentiment-pipeline] "
+DEFAULT_TIMEOUT_SECONDS: float = AlertSettings.model_fields["smtp_timeout_seconds"].default
 # the addresses of an alert kept in the outbox without an SMTP configuration to take them from
 UNSENT_FROM, UNSENT_TO = "sentiment-pipeline@localhost", ("operator@localhost",)
 
@@ -40,7 +41,7 @@ class SmtpConfig:
     implicit_tls: bool = False  # ALERT_SMTP_SSL: TLS from the first byte (SMTP_SSL, port 465)
     ca_file: str = ""  # certificates to trust instead of the system's (a private or test server)
     allow_plain: bool = False  # send the password even without TLS
-    timeout_seconds: float = 20.0  # each attempt, connect to the last reply (ALERT_SMTP_TIMEOUT_SECONDS)
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS  # each attempt, connect to the last reply
 
     def __post_init__(self) -> None:
         """Raises ConfigError: both kinds of TLS, a password over plain text not allowed, or a missing CA file."""

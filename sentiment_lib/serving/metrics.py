@@ -26,7 +26,8 @@ from sentiment_lib.errors import DataValidationError
 from sentiment_lib.loop import heartbeat
 from sentiment_lib.monitoring.checks.verdicts import STATUSES
 from sentiment_lib.reports import latest_verdict
-from sentiment_lib.settings.runtime import tools
+from sentiment_lib.settings.base import variable_name
+from sentiment_lib.settings.runtime import ToolSettings, tools
 
 if TYPE_CHECKING:
     from sentiment_lib.serving.model_holder import ModelHolder
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+MULTIPROC_ENV = variable_name(ToolSettings, "prometheus_multiproc_dir")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
@@ -53,6 +54,8 @@ class ApiMetrics:
     """The API's counters and histograms, and the exposition of a scrape."""
 
     def __init__(self, holder: ModelHolder, workspace: Workspace):
+        # workers share counters through this folder; read once, as prometheus_client reads it once per metric
+        self.shared_dir = tools().prometheus_multiproc_dir
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "sentiment_requests", "HTTP requests answered", ["route", "status"], registry=self.registry
@@ -107,7 +110,7 @@ class ApiMetrics:
 
     def exposition(self) -> bytes:
         """The text a scrape gets: every worker's counters when several run, and the live gauges."""
-        if tools().prometheus_multiproc_dir:
+        if self.shared_dir:
             merged = CollectorRegistry()
             MultiProcessCollector(merged)
             counters = generate_latest(merged)
