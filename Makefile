@@ -21,7 +21,7 @@ export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM := false
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install data test test-fast lint format docs demo lab replay replay-adapt bench-accuracy bench-behaviour tracking-server stop clean help
+.PHONY: install data test test-fast lint format docs demo lab replay replay-adapt bench-accuracy bench-behaviour bench-inference tracking-server stop clean help
 
 help:
 	@echo "make install  create .venv and install everything (idempotent)"
@@ -34,6 +34,7 @@ help:
 	@echo "make replay-adapt  $(ADAPT_DAYS) simulated days of $(PER_CYCLE) tweets through the demo's API; does the loop adapt?"
 	@echo "make bench-accuracy  train quick and full in benchmarks/.work/ and print the accuracy table (~30 min)"
 	@echo "make bench-behaviour behavioural pass rates of quick, full and full + the capability lever (~55 min)"
+	@echo "make bench-inference trains fast (and its 6-layer teacher), prints sentences/s and accuracy per configuration (~30 min)"
 	@echo "make tracking-server  a shared MLflow server on 127.0.0.1:$(TRACKING_PORT) (SQLite in tracking/; see docs/production.md)"
 	@echo "make stop     stop the API that make demo started"
 	@echo "make lint     ruff check + format check + mypy (sentiment_lib) + the docs built with --strict"
@@ -96,10 +97,15 @@ format: install
 docs: install
 	$(BIN)/mkdocs build --strict --site-dir site
 
+# The API serves with SENTIMENT_BACKEND if set, else the back-end measured fastest on this CPU: openvino where
+# it multiplies in bfloat16 (AMX; about twice onnx-int8 there), onnx-int8 elsewhere (docs "Measured results").
+SERVE_BACKEND = $${SENTIMENT_BACKEND:-$$($(BIN)/python -c \
+	'from sentiment_lib.inference.predictor import fastest_backend; print(fastest_backend())')}
+
 demo: install data
 	$(BIN)/python runner.py pipeline --preset $(PRESET)
 	@$(MAKE) --no-print-directory stop
-	$(BIN)/python runner.py serve --background --port $(PORT)
+	SENTIMENT_BACKEND=$(SERVE_BACKEND) $(BIN)/python runner.py serve --background --port $(PORT)
 
 # The default training data: SST-2 (movies) and the customer reviews of ../shared/data/reviews, written whole
 # or not at all (a half import would leave a file that later runs take as complete).
@@ -120,6 +126,11 @@ bench-accuracy: install
 # The same workspace's models (trained when missing) through the behavioural suite, and full + the lever.
 bench-behaviour: install
 	$(BIN)/python benchmarks/bench_behaviour.py --lever negation,negated_negative,contrast
+
+# Its own workspace (benchmarks/.work/inference): trains fast as a user would (its teacher is quick's model), then
+# times every configuration (HF pipeline, torch, int8 by export recipe; 6 and 3 layers) in a process of its own.
+bench-inference: install
+	$(BIN)/python benchmarks/bench_inference.py
 
 # Needs a champion (make demo); the first cycle trains one otherwise.
 replay: install data

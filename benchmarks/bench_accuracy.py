@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -27,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import REPO, SHARED, print_table
+from common import REPO, SHARED, machine_summary, print_table
 
 from sentiment_lib.data import dataset as data
 from sentiment_lib.data import importers
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
-from sentiment_lib.inference.predictor import SentimentPredictor, default_threads
+from sentiment_lib.inference.predictor import SentimentPredictor
 from sentiment_lib.training.evaluate import expected_calibration_error
 from sentiment_lib.workspace import Workspace
 
@@ -72,27 +71,21 @@ def prepare_workspace(workspace: Path) -> None:
         run_runner(workspace, "preprocess", "--workspace", str(workspace), "--cycle", "bench-preprocess")
 
 
-def recipes(workspace: Path) -> dict[str, object]:
-    """The newest registered version per recipe in the workspace's registry: its preset, plus `` + <capabilities>``
-    for a model trained with ``augment_capabilities`` (bench_behaviour.py's ``--lever``)."""
+def trained_recipes(workspace: Path) -> dict[str, object]:
+    """The newest registered version per recipe in the workspace's registry, named by the cycle that trained it
+    (``--cycle bench-<recipe>``: a preset here, ``<preset>-lever`` in bench_behaviour, a data recipe in
+    bench_domains)."""
     from mlflow import MlflowClient
 
     from sentiment_lib.tracking import runs
 
     runs.configure_client(workspace)
-    client = MlflowClient()
-    newest = {}
+    client, newest = MlflowClient(), {}
     name = Workspace(workspace).registered_model
     for version in sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)):
-        params = client.get_run(version.run_id).data.params
-        lever = params.get("settings.augment_capabilities", "")
-        newest[params.get("settings.preset", "?") + (f" + {lever}" if lever else "")] = version
+        run_name = client.get_run(version.run_id).info.run_name or ""
+        newest[run_name.removeprefix("train-bench-")] = version
     return newest
-
-
-def registered_versions(workspace: Path) -> dict[str, object]:
-    """The newest registered version of each preset, trained without a lever."""
-    return {recipe: version for recipe, version in recipes(workspace).items() if " + " not in recipe}
 
 
 def train_preset(workspace: Path, preset: str) -> None:
@@ -222,9 +215,9 @@ def main() -> None:
     workspace = args.workspace.resolve()
     prepare_workspace(workspace)
     for preset in args.presets:
-        if not (args.reuse and preset in registered_versions(workspace)):
+        if not (args.reuse and preset in trained_recipes(workspace)):
             train_preset(workspace, preset)
-    versions = registered_versions(workspace)
+    versions = trained_recipes(workspace)
     train = data.read_split(workspace / "data/processed", "train")
     validation = data.read_split(workspace / "data/processed", "validation")
     sets = {
@@ -235,7 +228,7 @@ def main() -> None:
     for preset in args.presets:
         contenders += [our_model(preset, versions[preset], b) for b in ("torch", "onnx-int8")]
     rows = [score(contender, sets) for contender in contenders]
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {default_threads()} threads"
+    machine = machine_summary()
     print_table(
         f"SST-2 test ({len(sets['sst2'])} sentences) and airline tweets ({len(sets['airline'])}), {machine}",
         ["model", "SST-2 test %", "airline %", "ECE raw", "ECE calibrated", "training min", "sentences/s"],

@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from common import REPO, champion_dir, print_table, sst2_test
+from common import REPO, champion_dir, machine_summary, print_table, sst2_test
 
 from sentiment_lib.inference.batch import DEFAULT_CHUNK_ROWS
 from sentiment_lib.inference.predictor import SentimentPredictor
+from sentiment_lib.settings.runtime import runtime
 
 
 def write_input(path: Path, rows: int, texts: list[str]) -> None:
@@ -93,7 +94,8 @@ def main() -> None:
             rows.append([f"runner.py batch, {count:,} rows", seconds, rate, f"{rate / own:.0%}", peak])
             source.unlink()
             target.unlink()
-    title = f"runner.py batch (onnx-int8, {DEFAULT_CHUNK_ROWS:,}-row chunks, start-up included), {os.cpu_count()} cores"
+    backend = runtime().backend  # SENTIMENT_BACKEND, as the batch command reads it
+    title = f"runner.py batch ({backend}, {DEFAULT_CHUNK_ROWS:,}-row chunks, start-up included), {machine_summary()}"
     print_table(title, ["run", "seconds", "rows/s", "of the predictor's rate", "peak RSS MB"], rows)
 
 

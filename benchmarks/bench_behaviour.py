@@ -14,8 +14,6 @@ answers the same seeded suite; a lexicon answers by the sign of its score.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +22,13 @@ from bench_accuracy import (
     our_model,
     positive_labels,
     prepare_workspace,
-    recipes,
     run_runner,
     textblob,
     tfidf_logistic_regression,
+    trained_recipes,
     vader,
 )
-from common import REPO, SHARED, print_table
+from common import REPO, SHARED, machine_summary, print_table
 
 from sentiment_lib.behaviour import suite as behaviour
 from sentiment_lib.data import dataset as data
@@ -76,14 +74,16 @@ def main() -> None:
     args = parser.parse_args()
     workspace = args.workspace.resolve()
     prepare_workspace(workspace)
-    wanted = [*args.presets] + ([f"full + {args.lever}"] if args.lever else [])
+    wanted = [*args.presets] + (["full-lever"] if args.lever else [])  # the cycles train() names
     for recipe in wanted:
-        if recipe not in recipes(workspace):
-            train(workspace, "full" if "+" in recipe else recipe, args.lever if "+" in recipe else "")
-    versions = recipes(workspace)
+        if recipe not in trained_recipes(workspace):
+            lever = recipe.endswith("-lever")
+            train(workspace, recipe.removesuffix("-lever"), args.lever if lever else "")
+    versions = trained_recipes(workspace)
     splits = {name: data.read_split(workspace / "data/processed", name) for name in ("train", "validation")}
     contenders = [vader(), textblob(), tfidf_logistic_regression(splits["train"], splits["validation"])]
-    contenders += [our_model(recipe, versions[recipe], "onnx-int8") for recipe in wanted]
+    labels = {"full-lever": f"full + {args.lever}"}
+    contenders += [our_model(labels.get(recipe, recipe), versions[recipe], "onnx-int8") for recipe in wanted]
     suite = behaviour.build_suite(args.cases, seed=0)
     table = behaviour.results_table({c.name: behaviour.run_suite(suite, c.positive_probability) for c in contenders})
     rows = [
@@ -93,7 +93,7 @@ def main() -> None:
     sst2 = importers.import_sst2(SHARED / "sst2", splits=("test",)).frame
     correct = [sst2_correct(c, sst2) for c in contenders]
     rows.append(["SST-2 test accuracy", "-", len(sst2), *(100 * float(c.mean()) for c in correct)])
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    machine = machine_summary()
     print_table(
         f"Behavioural pass rates, % ({len(suite)} cases, {len(behaviour.suite_texts(suite))} texts), {machine}",
         ["capability", "kind", "cases", *(c.name for c in contenders)],

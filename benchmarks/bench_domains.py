@@ -16,39 +16,20 @@ promoted; ``--reuse`` keeps one already trained there for the same mix (a ``benc
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_accuracy import prepare_workspace, run_runner, tfidf_logistic_regression
-from common import REPO, print_table
+from bench_accuracy import prepare_workspace, run_runner, tfidf_logistic_regression, trained_recipes
+from common import REPO, machine_summary, print_table
 
 from sentiment_lib.data import dataset as data
 from sentiment_lib.data import mix
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
-from sentiment_lib.inference.predictor import SentimentPredictor, default_threads
+from sentiment_lib.inference.predictor import SentimentPredictor
 from sentiment_lib.settings import resolve_settings
 from sentiment_lib.training import workflow
 from sentiment_lib.training.evaluate import CONFIDENT
-from sentiment_lib.workspace import Workspace
-
-
-def trained_recipes(workspace: Path) -> dict[str, object]:
-    """The newest registered version per recipe (the ``bench-<recipe>`` cycle that trained it) in the
-    workspace's registry."""
-    from mlflow import MlflowClient
-
-    from sentiment_lib.tracking import runs
-
-    runs.configure_client(workspace)
-    client, newest = MlflowClient(), {}
-    name = Workspace(workspace).registered_model
-    for version in sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)):
-        run_name = client.get_run(version.run_id).info.run_name or ""
-        newest[run_name.removeprefix("train-bench-")] = version
-    return newest
 
 
 def served_model(workspace: Path, preset: str, recipe: str, overrides: dict[str, str], reuse: bool):
@@ -137,7 +118,7 @@ def main() -> None:
         "all": mix_model(workspace, args.preset, args.mix, args.reuse),
     }
     rows = [domain_row(workspace, args, domain, test, models) for domain in domains]
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {default_threads()} threads"
+    machine = machine_summary()
     print_table(
         f"Leave-one-domain-out, `{args.preset}`, int8 as served: test accuracy % (confident errors %), {machine}",
         ["left-out domain", "test rows", "SST-2 only", "TF-IDF + LR, without it", "ours, without it", "ours, with it"],

@@ -54,6 +54,7 @@ import numpy as np
 from common import REPO, SHARED, checkout, process_tree, rss_mb, sst2_test
 
 from sentiment_lib.errors import SentimentError
+from sentiment_lib.inference.cpu import cpu_summary
 from sentiment_lib.serving import process as serve_process
 
 SOAK_CLIENTS = (16, 64)
@@ -75,12 +76,6 @@ JSON = {"Content-Type": "application/json"}
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     ram = "?"
     with contextlib.suppress(OSError):
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -94,7 +89,7 @@ def machine() -> str:
         except importlib.metadata.PackageNotFoundError:
             versions.append(f"{dist} not installed")
     return (
-        f"{cpu} ({platform.machine()}), {os.cpu_count()} cores ({usable} usable), {ram} RAM; "
+        f"{cpu_summary()} ({platform.machine()}), {os.cpu_count()} cores ({usable} usable), {ram} RAM; "
         f"Python {platform.python_version()}, {', '.join(versions)}"
     )
 

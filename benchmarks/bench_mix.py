@@ -15,20 +15,17 @@ pairs that change answer, and the Trainer's training time.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from bench_domains import SST2_ONLY, accuracy_and_confident_errors, prepare_workspace, served_model
-from common import REPO, SHARED, print_table
+from common import REPO, SHARED, machine_summary, print_table
 
 from sentiment_lib.behaviour import suite as behaviour
 from sentiment_lib.data import dataset as data
 from sentiment_lib.data import importers, mix
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
-from sentiment_lib.inference.predictor import default_threads
 
 EVERYDAY = REPO / "tests/fixtures/everyday_positive_reviews.csv"
 # name -> settings changed from the preset (the preset's own values are the default recipe)
@@ -41,7 +38,7 @@ RECIPES = {
 
 
 def training_minutes(workspace: Path, recipe: str) -> str:
-    from bench_domains import trained_recipes
+    from bench_accuracy import trained_recipes
     from mlflow import MlflowClient
 
     version = trained_recipes(workspace)[recipe]
@@ -85,7 +82,7 @@ def main() -> None:
         recipe = f"{args.preset}-{name.replace(' ', '').replace(':', '').replace(',', '-').replace('+', '-')}"
         predictor = served_model(workspace, args.preset, recipe, RECIPES[name], args.reuse)
         rows.append(recipe_row(name, predictor, sets, training_minutes(workspace, recipe)))
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {default_threads()} threads"
+    machine = machine_summary()
     print_table(
         f"Recipes of `{args.preset}`, int8 as served: accuracy % (confident errors %), {machine}",
         ["recipe", *sets, "everyday praise", "identity: worst group, % of pairs changed", "training min"],

@@ -1,5 +1,5 @@
-"""Helpers shared by the benchmark scripts: the SST-2 test set, the champion's files, a table printer, the
-memory of a process and its children."""
+"""Helpers shared by the benchmark scripts: the SST-2 test set, the champion's files, the machine, a table
+printer, the memory of a process and its children."""
 
 from __future__ import annotations
 
@@ -32,6 +32,16 @@ def champion_dir(workspace: Path) -> Path:
     runs.configure_client(workspace)
     name = Workspace(workspace).registered_model
     return Path(registry.load_served_model(name, alias=CHAMPION).model_dir)
+
+
+def machine_summary() -> str:
+    """The CPU (model, vector extensions), its cores and the threads a predictor uses here: what the numbers
+    of a benchmark depend on."""
+    from sentiment_lib.inference.cpu import cpu_summary
+    from sentiment_lib.inference.predictor import default_threads
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{cpu_summary()}; {os.cpu_count()} cores ({usable} usable), {default_threads()} threads"
 
 
 def print_table(title: str, header: list[str], rows: list[list]) -> None:

@@ -12,6 +12,7 @@ from sentiment_lib.io import read_json, write_json_atomic
 CALIBRATION_FILE = "calibration.json"
 ONNX_DIR = "onnx"
 INT8_FILE = "model.int8.onnx"
+FP32_FILE = "model.fp32.onnx"  # the graph before quantisation, which the openvino back-end compiles
 TOKENIZER_FILE = "tokenizer.json"
 READING_FILE = "reading.json"  # how much of a long text the model reads (inference/tokenization.py)
 # what the onnx-int8 back-end reads: a worker that only predicts needs these, not the 100+ MB of weights
@@ -20,6 +21,10 @@ INT8_INFERENCE_FILES = (TOKENIZER_FILE, READING_FILE, CALIBRATION_FILE, f"{ONNX_
 
 def int8_path(model_dir: str | Path) -> Path:
     return Path(model_dir) / ONNX_DIR / INT8_FILE
+
+
+def fp32_onnx_path(model_dir: str | Path) -> Path:
+    return Path(model_dir) / ONNX_DIR / FP32_FILE
 
 
 def save_temperature(model_dir: str | Path, temperature: float) -> Path:

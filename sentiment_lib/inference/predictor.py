@@ -1,14 +1,17 @@
 """The one predictor used by evaluation, the MLflow pyfunc model, batch inference and the API.
 
 Texts go through the same normalisation as training, are tokenized once, sorted by token count so each
-batch pads little, and run through one of two back-ends: ``torch`` (fp32, ``torch.inference_mode``) or
-``onnx-int8`` (ONNX Runtime, fused graph, int8 weights). Results come back in the caller's order.
+batch pads little, and run through one of three back-ends: ``torch`` (fp32, ``torch.inference_mode``),
+``onnx-int8`` (ONNX Runtime, int8 weights) or ``openvino`` (the fp32 graph, bfloat16 on a CPU with AMX).
+Results come back in the caller's order.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,7 @@ from tokenizers import Tokenizer
 from sentiment_lib.data.schema import LABELS, normalize_text
 from sentiment_lib.errors import ModelError
 from sentiment_lib.inference import model_files
+from sentiment_lib.inference.cpu import CPUINFO, cpu_flags
 from sentiment_lib.inference.tokenization import LEGACY_READING, Reading, encode, load_tokenizer, pad_batch
 from sentiment_lib.settings.runtime import BACKENDS, runtime
 
@@ -89,6 +93,63 @@ class OnnxBackend:
         return self.session.run(None, inputs)[0]
 
 
+class OpenVinoBackend:
+    """OpenVINO on the fp32 graph exported beside the int8 one. On a CPU with AMX it computes in bfloat16 (its
+    default there), about twice the int8 model's sentences/s at fp32's labels but for rounding (measured in
+    benchmarks/bench_inference.py); elsewhere in fp32, slower than onnx-int8."""
+
+    def __init__(self, model_dir: Path, threads: int):
+        try:
+            import openvino
+        except ImportError:
+            raise ModelError(
+                "the openvino back-end needs the openvino package: pip install 'sentiment-lib[openvino]'"
+            ) from None
+        path = model_files.fp32_onnx_path(model_dir)
+        if not path.is_file():
+            raise ModelError(
+                f"{model_dir} has no fp32 ONNX graph ({model_files.ONNX_DIR}/{model_files.FP32_FILE}; versions "
+                "registered before it was kept lack it): register it again, or serve it with onnx-int8"
+            )
+        core = openvino.Core()
+        options = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+        self.model = core.compile_model(core.read_model(str(path)), "CPU", options)
+        self._requests = threading.local()  # an infer request serves one thread at a time
+
+    def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self.model.create_infer_request()
+        rows = len(inputs["input_ids"])
+        return np.array(request.infer(padded_to_bucket(inputs))[0])[:rows]
+
+
+# OpenVINO prepares and keeps kernels for every input shape it meets: a server's micro-batches of every size
+# and width grew one process to 2 GB in 3,000 calls. Rounding batches up to a power of two and widths up to a
+# multiple of 16 bounds the shapes (6 x 8 at 128 tokens) at the same median time per call.
+WIDTH_STEP = 16
+
+
+def padded_to_bucket(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``inputs`` padded with rows and columns the model ignores, to a bounded set of shapes."""
+    rows, width = inputs["input_ids"].shape
+    bucket_rows = 1 << max(rows - 1, 0).bit_length()
+    bucket_width = -(-width // WIDTH_STEP) * WIDTH_STEP
+    padded = {}
+    for name, values in inputs.items():
+        grown = np.zeros((bucket_rows, bucket_width), dtype=values.dtype)
+        grown[:rows, :width] = values
+        padded[name] = grown
+    padded["attention_mask"][rows:, 0] = 1  # a row that attends to nothing would divide by zero
+    return padded
+
+
+def fastest_backend(cpuinfo: Path = CPUINFO) -> str:
+    """The back-end with the most sentences/s here, as measured (docs "Measured results"): ``openvino`` on a CPU
+    with AMX (bfloat16 products, about twice onnx-int8) when it is installed, else ``onnx-int8``."""
+    return "openvino" if "amx_bf16" in cpu_flags(cpuinfo) and importlib.util.find_spec("openvino") else "onnx-int8"
+
+
 def default_threads() -> int:
     """``SENTIMENT_THREADS`` if set, else every core this process may run on."""
     threads = runtime().threads
@@ -103,6 +164,8 @@ def make_backend(model_dir: Path, backend: str, threads: int) -> Backend:
         return TorchBackend(model_dir, threads)
     if backend == "onnx-int8":
         return OnnxBackend(model_dir, threads)
+    if backend == "openvino":
+        return OpenVinoBackend(model_dir, threads)
     raise ModelError(f"Unknown inference backend {backend!r}; choose one of {BACKENDS}")
 
 

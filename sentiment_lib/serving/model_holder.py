@@ -37,12 +37,14 @@ class LoadedModel:
     card: str = ""  # the model card (the version's description in the registry), Markdown
 
     def describe(self) -> dict[str, Any]:
-        metrics = {k: float(v) for k, v in self.tags.items() if _is_number(v)}
+        layers = self.tags.get(registry.ENCODER_LAYERS_TAG)
+        metrics = {k: float(v) for k, v in self.tags.items() if _is_number(v) and k != registry.ENCODER_LAYERS_TAG}
         return {
             "model_version": self.version,
             "run_id": self.run_id,
             "registered_at": self.registered_at,
             "backend": self.predictor.backend_name,
+            "encoder_layers": int(layers) if layers else None,
             "metrics": metrics,
             "model_card": "/model/card" if self.card else None,
         }

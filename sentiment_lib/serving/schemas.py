@@ -101,6 +101,10 @@ class ModelResponse(BaseModel):
     run_id: str
     registered_at: str
     backend: Backend
+    encoder_layers: int | None = Field(
+        description="the model's transformer layers: 6 for the full model, fewer for a distilled student "
+        "(the fast preset); null for a version registered before this was recorded"
+    )
     metrics: dict[str, float] = Field(description="the version's evaluation metrics, as tagged in the registry")
     model_card: str | None = Field(description="where the model card is (/model/card), or null without one")
 

@@ -23,7 +23,7 @@ import re
 import socket
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -211,12 +211,19 @@ def read_served(folder: str | Path, since: datetime | None = None) -> Iterator[d
         log.warning("Skipped %d damaged line(s) of the served log in %s (cut short by a crash)", damaged[0], folder)
 
 
-def latest_served_by(folder: str | Path, version: str, since: datetime, limit: int) -> list[dict]:
-    """The last ``limit`` records ``version`` answered, from the days since ``since``; only that many are kept
-    in memory however long the log is."""
+def latest_served(
+    folder: str | Path, limit: int, since: datetime | None = None, keep: Callable[[dict], bool] = lambda r: True
+) -> list[dict]:
+    """The last ``limit`` records that ``keep`` accepts (from the days since ``since``, when given), oldest first;
+    only that many are held in memory however long the log is."""
     window: deque[dict] = deque(maxlen=limit)
-    window.extend(r for r in read_served(folder, since=since) if r["model_version"] == version)
+    window.extend(r for r in read_served(folder, since=since) if keep(r))
     return list(window)
+
+
+def latest_served_by(folder: str | Path, version: str, since: datetime, limit: int) -> list[dict]:
+    """The last ``limit`` records ``version`` answered, from the days since ``since``."""
+    return latest_served(folder, limit, since, keep=lambda r: r["model_version"] == version)
 
 
 def _records(path: Path, damaged: list[int]) -> Iterator[dict]:

@@ -29,7 +29,7 @@ OFFLINE_ENVIRONMENT = {
     # tqdm.auto warns in every kernel that ipywidgets is missing; the bars are disabled anyway
     "PYTHONWARNINGS": "ignore:IProgress not found:Warning",
 }
-Backend = Literal["onnx-int8", "torch"]  # the API's /model answer declares the same type
+Backend = Literal["onnx-int8", "torch", "openvino"]  # the API's /model answer declares the same type
 BACKENDS: tuple[str, ...] = get_args(Backend)
 
 
@@ -41,7 +41,11 @@ class RuntimeSettings(EnvSettings):
 
     workspace: str = Field(".", description="the workspace of every command without --workspace")
     threads: int | None = Field(None, ge=1, description="inference threads; unset: every core (shared by workers)")
-    backend: Backend = Field("onnx-int8", description="the inference back-end")
+    backend: Backend = Field(
+        "onnx-int8",
+        description="the inference back-end: onnx-int8, torch (fp32) or openvino (the openvino extra; bf16 where "
+        "the CPU has AMX)",
+    )
     replica_id: str = Field("", description="this API process's name in the served log; empty: <host>-<pid>")
 
 

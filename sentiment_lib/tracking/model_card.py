@@ -18,6 +18,7 @@ import mlflow
 from sentiment_lib import rendering
 from sentiment_lib.monitoring.checks.verdicts import wilson_interval
 from sentiment_lib.settings import EVALUATION_SETS
+from sentiment_lib.tracking import registry
 
 CARD_FILE = "MODEL_CARD.md"
 CARD_TEMPLATE = "model_card.md.j2"  # Markdown: not HTML-escaped (sentiment_lib/rendering.py says why)
@@ -72,6 +73,8 @@ def build_card(name: str, version: Any, run: Any | None) -> str:
         feedback=int(metrics.get("train_feedback_rows", 0)),
         preset=params.get("settings.preset", "unknown"),
         base_model=params.get("settings.model_name_or_path", "unknown"),
+        layers=tags.get(registry.ENCODER_LAYERS_TAG),
+        student=registry.TEACHER_DIR_TAG in tags,
         accuracy=_percent(tags.get("test_accuracy")),
         status=_status(tags),
         evaluations=_evaluations(tags),

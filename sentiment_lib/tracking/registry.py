@@ -5,17 +5,20 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
+from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
 from mlflow.tracking import MlflowClient
 
 from sentiment_lib.clock import as_text, parse_moment
@@ -29,6 +32,10 @@ log = logging.getLogger(__name__)
 MODEL_ARTIFACT = "model"
 # when the version's training data was cut, on the loop's clock (simulated in a replay); see trained_at()
 TRAINED_AT_TAG = "trained_at"
+# the version's architecture (see training/workflow.py architecture_tags): its transformer depth and, for a
+# distilled student, the folder of the full-depth teacher it was cut from
+ENCODER_LAYERS_TAG = "encoder_layers"
+TEACHER_DIR_TAG = "teacher_dir"
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # sentiment_lib, logged with every model (code_paths)
 # What loading the model imports on its default (int8 ONNX) path, all installable from PyPI; with the logged
@@ -192,11 +199,30 @@ def load_served_model(registered_name: str, alias: str | None = None, version: s
         ModelError: the alias or version does not exist, or the model does not load.
     """
     uri = resolve_uri(registered_name, alias, version)
+    # A store on this disk is read in place. From a remote one (a tracking server), MLflow would download into
+    # a temporary folder it never removes: a server swapping versions, or a runner checking its champion each
+    # cycle, would leave a model's size behind every time. So the copy lives as long as the model object
+    # whose model_dir names it; the predictor holds what it needs in memory.
+    folder = None
     try:
-        loaded = mlflow.pyfunc.load_model(uri)
-    except MlflowException as err:
-        raise ModelError(f"Cannot load {uri}: {err}") from None
-    return loaded.unwrap_python_model()
+        if not _stored_here(uri):
+            folder = tempfile.mkdtemp(prefix="sentiment-model-")
+        loaded = mlflow.pyfunc.load_model(uri, dst_path=folder)
+    except BaseException as err:  # whatever stops the load (a full disk too), the partial copy goes
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(err, MlflowException):
+            raise ModelError(f"Cannot load {uri}: {err}") from None
+        raise
+    model = loaded.unwrap_python_model()
+    if folder:
+        weakref.finalize(model, shutil.rmtree, folder, True)
+    return model
+
+
+def _stored_here(uri: str) -> bool:
+    """Whether the artifacts of the model at ``uri`` are files on this machine."""
+    return urlparse(ModelsArtifactRepository.get_underlying_uri(uri)).scheme in ("", "file")
 
 
 @dataclass

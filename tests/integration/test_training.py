@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from transformers import TrainerCallback
@@ -130,3 +131,46 @@ def test_teacher_logits_that_do_not_match_the_training_rows_are_refused(tmp_path
         model.train_classifier(
             smoke_settings(tmp_path), train, validation, tmp_path / "m", "t", teacher_logits=np.zeros((159, 2))
         )
+
+
+def test_a_three_layer_student_is_distilled_from_a_six_layer_teacher_trained_first(tmp_path, caplog):
+    settings = smoke_settings(tmp_path, layers=3)
+    train, validation = frames()
+    served = sst2("dev")["Review"].head(40).tolist()
+    unlabelled = [*served, served[0], train["Review"].iloc[0]]  # a repeat and a training row: neither counted twice
+    result = model.train_model(settings, train, validation, tmp_path / "student", "t", unlabelled)
+
+    student = SentimentPredictor.from_directory(tmp_path / "student", backend="torch")
+    assert model.encoder_depth(str(tmp_path / "student")) == 3
+    assert model.encoder_depth(str(result.teacher_dir)) == 6
+    assert result.teacher_dir.parent == tmp_path / "ckpt" / "teachers"
+    assert len(result.teacher_accuracies) == 1 and 0.5 < result.teacher_accuracies[0] <= 1.0
+    # 160 training rows and the 40 new served texts, batch 16, 4 epochs
+    assert result.global_step == (160 + 40) // 16 * 4 + 4
+    # the student was cut from the trained teacher, not from the pretrained encoder
+    teacher = SentimentPredictor.from_directory(result.teacher_dir, backend="torch")
+    texts = validation["Review"].tolist()
+    agreement = (np.array(student.predict(texts).labels) == np.array(teacher.predict(texts).labels)).mean()
+    assert agreement >= 0.75
+
+    caplog.set_level("INFO", logger="sentiment_lib.training.train")
+    again = model.train_model(settings, train, validation, tmp_path / "again", "t", unlabelled)
+    assert again.teacher_dir == result.teacher_dir and "Teacher: reusing" in caplog.text
+    assert [p.name for p in (tmp_path / "ckpt" / "teachers").iterdir()] == [result.teacher_dir.name]
+
+
+def test_served_texts_are_labelled_by_the_teacher_once_each(small_model):
+    teacher = SentimentPredictor.from_directory(small_model, backend="torch")
+    train = pd.DataFrame({"Review": ["known text"], "Sentiment": ["positive"]})
+    rows, logits = model.pseudo_labelled(teacher, ["new one", "known text", "new one", "another"], train)
+    assert rows["Review"].tolist() == ["new one", "another"]
+    assert rows["Sentiment"].tolist() == teacher.predict(["new one", "another"]).labels
+    assert np.allclose(logits, teacher.logits(["new one", "another"]))
+    assert model.pseudo_labelled(teacher, [], train)[0].empty
+
+
+def test_a_student_deeper_than_the_encoder_is_refused_before_training(tmp_path):
+    train, validation = frames()
+    with pytest.raises(ModelError, match="A student of 8 layers cannot be cut from an encoder of 6 layers"):
+        model.train_model(smoke_settings(tmp_path, layers=8), train, validation, tmp_path / "m", "t")
+    assert not (tmp_path / "ckpt").exists()

@@ -44,5 +44,5 @@ def test_the_workspace_is_found_whatever_else_is_wrong(monkeypatch, tmp_path):
 
 
 def test_an_unknown_backend_is_refused_by_name():
-    with pytest.raises(ConfigError, match="SENTIMENT_BACKEND: Input should be 'onnx-int8' or 'torch'"):
+    with pytest.raises(ConfigError, match="SENTIMENT_BACKEND: Input should be 'onnx-int8', 'torch' or 'openvino'"):
         RuntimeSettings.from_environment({"SENTIMENT_BACKEND": "onnx"})

@@ -21,6 +21,14 @@ def test_resolution_order_preset_env_flags():
     assert settings.max_train_samples == config.PRESETS["smoke"]["max_train_samples"]
 
 
+def test_fast_is_quick_in_three_layers():
+    """The fast preset's teacher is what quick trains: the two differ in the student's depth alone."""
+    quick = config.resolve_settings("quick", environ={}).to_dict()
+    fast = config.resolve_settings("fast", environ={}).to_dict()
+    assert {name for name in quick if quick[name] != fast[name]} == {"preset", "layers"}
+    assert (quick["layers"], fast["layers"]) == (0, 3)
+
+
 def test_preset_from_env():
     assert config.resolve_settings(environ={"SENTIMENT_PRESET": "full"}).max_train_samples == 0
 

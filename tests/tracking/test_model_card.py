@@ -65,6 +65,16 @@ def test_a_rejected_challenger_card_has_its_numbers_intervals_and_the_decision()
     assert "rejected by the gate" in model_card.summary(card)[3]
 
 
+def test_a_student_card_says_how_deep_it_is_and_whom_it_learned_from():
+    trained = run({"settings.preset": "fast", "settings.layers": "3", "settings.model_name_or_path": "m6"}, {})
+    student = {**EVALUATED, "encoder_layers": "3", "teacher_dir": "/ws/models/checkpoints/teachers/1e97"}
+    card = model_card.build_card("m", version(student), trained)
+    assert "- **Preset**: `fast`, starting from `m6`; 3 encoder layers, distilled from a full-depth teacher" in card
+    full = model_card.build_card("m", version({**EVALUATED, "encoder_layers": "6"}), run({"settings.layers": "0"}, {}))
+    assert "; 6 encoder layers." in full and "distilled" not in full
+    assert "encoder layers" not in model_card.build_card("m", version(EVALUATED), None)  # registered before
+
+
 def test_a_first_version_without_evaluation_or_run_still_gets_a_card():
     card = model_card.build_card("m", version({"promotion.reason": "first version"}), None)
     assert "Not evaluated yet." in card and "an unknown number of rows" in card

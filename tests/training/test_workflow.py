@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from sentiment_lib.serving.served_log import ServedLog
 from sentiment_lib.settings import Settings
 from sentiment_lib.training.workflow import load_training_rows
 from sentiment_lib.workspace import Workspace
@@ -34,3 +35,17 @@ def test_capability_sentences_are_added_when_asked(tmp_path):
     ws = workspace_with_feedback(tmp_path, augment_capabilities="negation", augment_capability_rows=40)
     train = load_training_rows(ws).train
     assert len(train) == 140 and train["Review"].str.contains(r"\bnot\b|n't|Nothing").sum() >= 40
+
+
+def test_a_student_learns_from_served_texts_first_then_training_texts_the_cap_left_out(tmp_path):
+    ws = workspace_with_feedback(tmp_path / "a", layers=3, student_unlabelled_rows=50)
+    ServedLog(ws.served_log, max_text_chars=12).record(
+        ["served one", "served two", "a served text cut by the log"], ["positive"] * 3, [0.9] * 3, "1"
+    )
+    rows = load_training_rows(ws)
+    assert rows.unlabelled[:2] == ["served one", "served two"]  # the cut one is not a text anyone sent
+    rest = rows.unlabelled[2:]
+    assert len(rest) == 48 and all(text.startswith("base ") for text in rest)
+    assert not set(rest) & set(rows.train["Review"]) and len(set(rest)) == 48
+    assert load_training_rows(ws).unlabelled == rows.unlabelled  # seeded
+    assert load_training_rows(workspace_with_feedback(tmp_path / "b")).unlabelled == []  # full depth: no student

@@ -190,6 +190,7 @@ def test_health_and_model(api):
     assert code == 200
     assert info["model_version"] == "1" and info["backend"] == "onnx-int8"
     assert info["registered_at"].startswith("20")
+    assert info["encoder_layers"] is None  # registered without the tag, as versions were before it
 
 
 def test_admin_reload_with_the_token(api):
