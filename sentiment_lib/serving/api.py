@@ -210,7 +210,7 @@ def _served(texts: Sequence[str], labels: Sequence[str], confidences: Sequence[f
     metrics.observe_predictions(labels, confidences)
     if served_log is None:
         return
-    outcome = served_log.record(texts, labels, confidences, version, key_id=g.key_id)
+    outcome = served_log.record(texts, labels, confidences, version, key_id=g.key_id, request_id=g.request_id)
     metrics.observe_served_log(outcome)
 
 

@@ -61,6 +61,14 @@ def _log_files(folder: Path) -> list[tuple[datetime, Path]]:
     return sorted((day, path) for day, path in days if day is not None)
 
 
+def text_ids(request_id: str, count: int) -> list[str]:
+    """The id of each text of one request: the request's own id for a single text, ``<id>:<n>`` (n from 0)
+    for the texts of a batch, so that a label can name the one text it is for."""
+    if count == 1:
+        return [request_id]
+    return [f"{request_id}:{n}" for n in range(count)]
+
+
 SAMPLED_SHARE = 0.1  # the last tenth of a day's budget keeps one text in SAMPLE_EVERY
 SAMPLE_EVERY = 10
 
@@ -127,12 +135,18 @@ class ServedLog:
         confidences: Sequence[float],
         version: str,
         key_id: str | None = None,
+        request_id: str | None = None,
     ) -> LogOutcome:
-        """Append one line per text within today's budget; a failed write is logged and counted, not raised."""
+        """Append one line per text within today's budget; a failed write is logged and counted, not raised.
+
+        Each line carries its text's id (:func:`text_ids`) when ``request_id`` is given.
+        """
         now = datetime.now(UTC)
         stamp = now.isoformat(timespec="milliseconds")
-        answers = zip(texts, labels, confidences, strict=True)
-        lines = [self._line(stamp, text, label, confidence, version, key_id) for text, label, confidence in answers]
+        ids = text_ids(request_id, len(texts)) if request_id else [None] * len(texts)
+        answers = zip(texts, labels, confidences, ids, strict=True)
+        lines = [self._line(stamp, text, label, confidence, version, key_id, text_id)
+                 for text, label, confidence, text_id in answers]  # fmt: skip
         truncated = sum(len(t) > self.max_text_chars for t in texts) if self.max_text_chars else 0
         with self._lock:
             try:
@@ -154,9 +168,20 @@ class ServedLog:
                         "midnight UTC (served_log_max_mb_per_day)", self.budget.max_bytes)  # fmt: skip
         return LogOutcome(written=len(kept), skipped=skipped, truncated=truncated)
 
-    def _line(self, stamp: str, text: str, label: str, confidence: float, version: str, key_id: str | None) -> bytes:
+    def _line(
+        self,
+        stamp: str,
+        text: str,
+        label: str,
+        confidence: float,
+        version: str,
+        key_id: str | None,
+        text_id: str | None,
+    ) -> bytes:
         record = {"time": stamp, "text": text, "sentiment": label, "confidence": round(float(confidence), 6)}
         record["model_version"] = version
+        if text_id:
+            record["request_id"] = text_id
         if self.max_text_chars and len(text) > self.max_text_chars:
             record["text"], record["text_chars"] = text[: self.max_text_chars], len(text)
         if key_id:

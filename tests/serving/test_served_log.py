@@ -71,3 +71,12 @@ def test_each_replica_writes_its_own_file_and_readers_merge_them_in_time_order(t
     texts = [r["text"] for r in read_served(tmp_path)]
     assert texts == ["old"] + [f"text {n}" for n in range(6)]
     assert "_at" not in next(read_served(tmp_path))
+
+
+def test_each_text_carries_its_requests_id_numbered_within_a_batch(tmp_path):
+    log = ServedLog(tmp_path)
+    log.record(["alone"], ["positive"], [0.9], "1", request_id="req-1")
+    log.record(["first", "second"], ["positive", "negative"], [0.9, 0.6], "1", request_id="req-2")
+    log.record(["no id"], ["positive"], [0.9], "1")
+    ids = [(r["text"], r.get("request_id")) for r in read_served(tmp_path)]
+    assert ids == [("alone", "req-1"), ("first", "req-2:0"), ("second", "req-2:1"), ("no id", None)]

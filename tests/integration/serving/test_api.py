@@ -221,7 +221,7 @@ def test_served_texts_are_logged_for_the_drift_checks(served_workspace):
 
     started = datetime.now(UTC)
     client = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0)).test_client()
-    single = client.post("/predict", json={"review": "logged once 🙂"}).get_json()
+    single = client.post("/predict", json={"review": "logged once 🙂"}, headers={"X-Request-ID": "ask-1"}).get_json()
     assert client.post("/explain", json={"review": "logged never"}).status_code == 200  # not traffic
     batch = client.post("/batch_predict", json={"reviews": ["logged twice", "logged thrice"]}).get_json()
     records = [
@@ -231,6 +231,9 @@ def test_served_texts_are_logged_for_the_drift_checks(served_workspace):
     assert records[0]["sentiment"] == single["sentiment"] and records[0]["confidence"] == single["confidence"]
     assert [r["sentiment"] for r in records[1:]] == [p["sentiment"] for p in batch["predictions"]]
     assert {r["model_version"] for r in records} == {"1"}
+    # a label can name its text: the caller's request id, numbered within a batch (a generated one otherwise)
+    assert records[0]["request_id"] == "ask-1"
+    assert records[1]["request_id"].endswith(":0") and records[2]["request_id"] == records[1]["request_id"][:-1] + "1"
 
 
 def test_csv_safe_neutralises_formula_cells_in_the_csv_answer(served_workspace):
