@@ -54,7 +54,7 @@ import numpy as np
 from common import REPO, SHARED, checkout, process_tree, rss_mb, sst2_test
 
 from sentiment_lib.errors import SentimentError
-from sentiment_lib.inference.cpu import cpu_summary
+from sentiment_lib.inference.cpu import cpu_summary, usable_cores
 from sentiment_lib.serving import process as serve_process
 
 SOAK_CLIENTS = (16, 64)
@@ -81,7 +81,7 @@ def machine() -> str:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 ram = f"{int(line.split()[1]) / 1024**2:.0f} GiB"
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    usable = usable_cores()
     versions = []
     for dist in ("torch", "onnxruntime", "waitress"):
         try:

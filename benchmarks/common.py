@@ -37,10 +37,10 @@ def champion_dir(workspace: Path) -> Path:
 def machine_summary() -> str:
     """The CPU (model, vector extensions), its cores and the threads a predictor uses here: what the numbers
     of a benchmark depend on."""
-    from sentiment_lib.inference.cpu import cpu_summary
+    from sentiment_lib.inference.cpu import cpu_summary, usable_cores
     from sentiment_lib.inference.predictor import default_threads
 
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    usable = usable_cores()
     return f"{cpu_summary()}; {os.cpu_count()} cores ({usable} usable), {default_threads()} threads"
 
 

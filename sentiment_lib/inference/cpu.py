@@ -3,6 +3,7 @@ extensions, and every benchmark names them, since the speed ratios differ betwee
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
@@ -39,3 +40,8 @@ def cpu_summary(cpuinfo: Path = CPUINFO) -> str:
     flags = cpu_flags(cpuinfo)
     present = [label for flag, label in EXTENSIONS.items() if flag in flags]
     return f"{cpu_field('model name', cpuinfo) or platform.machine()}; {', '.join(present) or 'no AVX2'}"
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask: a container or taskset may allow fewer than exist)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from tokenizers import Tokenizer
 from sentiment_lib.data.schema import LABELS, normalize_text
 from sentiment_lib.errors import ModelError
 from sentiment_lib.inference import model_files
-from sentiment_lib.inference.cpu import CPUINFO, cpu_flags
+from sentiment_lib.inference.cpu import CPUINFO, cpu_flags, usable_cores
 from sentiment_lib.inference.tokenization import LEGACY_READING, Reading, encode, load_tokenizer, pad_batch
 from sentiment_lib.settings.runtime import BACKENDS, runtime
 
@@ -155,7 +154,7 @@ def default_threads() -> int:
     threads = runtime().threads
     if threads:
         return threads
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return usable_cores()
 
 
 def make_backend(model_dir: Path, backend: str, threads: int) -> Backend:

@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+from sentiment_lib.inference.cpu import usable_cores
 from sentiment_lib.serving.metrics import MULTIPROC_ENV
 from sentiment_lib.serving.process import wait_or_kill
 from sentiment_lib.settings.runtime import runtime, tools
@@ -40,8 +41,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def threads_per_worker(workers: int) -> str:
     """Inference threads for each worker: the cores shared out, unless ``SENTIMENT_THREADS`` says."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return str(runtime().threads or max(1, cores // workers))
+    return str(runtime().threads or max(1, usable_cores() // workers))
 
 
 class Workers:
