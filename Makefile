@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the Label Studio server of tests/integration/test_label_studio.py: a virtualenv of its own (its pins clash with ours)
+LS_VENV := .venv-label-studio
+LS_STAMP := $(LS_VENV)/.installed
 KERNEL := sentiment-pipeline
 SHARED ?= ../shared/data
 RAW := data/raw/sentiment_analysis.csv
@@ -14,6 +17,8 @@ LAB_PORT ?= 8888
 PER_CYCLE ?= 500
 CYCLES ?= 6
 ADAPT_DAYS ?= 12
+LABEL_ARMS ?= active:100,random:100,random:200
+LABEL_SEEDS ?= 1,2
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -21,17 +26,19 @@ export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM := false
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install data test test-fast lint format docs demo lab replay replay-adapt bench-accuracy bench-behaviour bench-inference tracking-server stop clean help
+.PHONY: install label-studio data test test-fast lint format docs demo lab replay replay-adapt replay-labels bench-accuracy bench-behaviour bench-inference tracking-server stop clean help
 
 help:
 	@echo "make install  create .venv and install everything (idempotent)"
 	@echo "make test     run the whole test suite (what CI runs)"
+	@echo "make label-studio  the Label Studio server in $(LS_VENV)/ (for its round-trip test; make test does it)"
 	@echo "make test-fast  the unit tier only (pytest -m unit: no server, notebook or training; under 3 min)"
 	@echo "make data     import SST-2 and the customer reviews into $(RAW) (once; make demo does it)"
 	@echo "make demo     import the data if needed, run preprocess -> train ($(PRESET)) -> evaluate, start the API"
 	@echo "make lab      JupyterLab on 127.0.0.1:$(LAB_PORT) with the notebooks and the pipeline's kernel"
 	@echo "make replay   replay airline tweets into the watchful loop ($(CYCLES) cycles of $(PER_CYCLE))"
 	@echo "make replay-adapt  $(ADAPT_DAYS) simulated days of $(PER_CYCLE) tweets through the demo's API; does the loop adapt?"
+	@echo "make replay-labels  after make demo: the same days under label budgets, active against random, seeds $(LABEL_SEEDS) (hours)"
 	@echo "make bench-accuracy  train quick and full in benchmarks/.work/ and print the accuracy table (~30 min)"
 	@echo "make bench-behaviour behavioural pass rates of quick, full and full + the capability lever (~55 min)"
 	@echo "make bench-inference trains fast (and its 6-layer teacher), prints sentences/s and accuracy per configuration (~30 min)"
@@ -73,9 +80,22 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (sentiment-pipeline)"
 	touch $(STAMP)
 
+# Label Studio's server pins Django, numpy<2.3 and dozens more: its own virtualenv keeps them out of .venv. A failed
+# install is a warning, not a failure: tests/integration/test_label_studio.py then skips, saying why.
+label-studio: $(LS_STAMP)
+
+$(LS_STAMP): requirements-label-studio.txt
+	@if { test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV); } && \
+		$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip && \
+		$(LS_VENV)/bin/python -m pip install --quiet -r requirements-label-studio.txt; then \
+		touch $(LS_STAMP); \
+	else \
+		echo "WARNING: Label Studio could not be installed into $(LS_VENV); its round-trip test skips"; \
+	fi
+
 # Two workers, whole files each (a module's fixtures are built once, in one worker): much of the suite
 # waits on servers, Spark and subprocesses, so two at once finish well before one after the other.
-test: install
+test: install label-studio
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=30
 
 # The unit tier (tests/<package>/, tests/test_<module>.py, tests/project/): the tiers' folders are marked by
@@ -145,6 +165,12 @@ replay-adapt: install
 	$(BIN)/python runner.py replay --preset $(PRESET) --source $(SHARED)/airline/Tweets.csv --per-cycle $(PER_CYCLE) \
 		--cycles $(ADAPT_DAYS) --hours-per-cycle 24 --serve http://127.0.0.1:$(PORT) --final-holdout 2000 \
 		-p min_new_rows 1000 -p feedback_weight 2
+
+# After make demo: each arm (labelling policy and daily budget) and seed replays the same days in a workspace of
+# its own (benchmarks/.work/labels/) with an API of its own; a stopped run continues where it was.
+replay-labels: install
+	$(BIN)/python benchmarks/bench_labels.py --days $(ADAPT_DAYS) --per-cycle $(PER_CYCLE) --preset $(PRESET) \
+		--arms $(LABEL_ARMS) --seeds $(LABEL_SEEDS)
 
 stop:
 	@if [ -f logs/app.pid ]; then kill $$(cat logs/app.pid) 2>/dev/null && echo "stopped app.py (pid $$(cat logs/app.pid))"; rm -f logs/app.pid; fi

@@ -10,6 +10,14 @@ predictor alone in this process, on the same sentences in calls of 16 (a micro-b
 at once; the batcher can hand it up to 32), no HTTP. The last row is the default server behind a real nginx
 with deploy/nginx/sentiment.conf (Debian's nginx; skipped if it is not installed), whose per-address request
 rate is lifted for the run: the 16 clients all come from 127.0.0.1, and 20 requests/s would be the whole story.
+
+A second table measures shadow scoring (``--shadow``; ``--shadow-only`` runs that table alone): the champion's
+files are registered twice in a scratch registry, as version 1 (``@champion``) and version 2 (``@challenger``),
+and the default server runs with ``SENTIMENT_SERVE_SHADOW_SHARE`` 0 (off), 0.1 (the default) and 1 (every
+text), in this order in the same run; /predict p99 with 16 clients for each says whether the challenger in the
+shadow changes the champion's latency.
+
+    .venv/bin/python benchmarks/bench_api.py --shadow-only --requests 800     # the smallest useful run
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,15 +34,20 @@ import threading
 import time
 from pathlib import Path
 
+import mlflow
 from common import champion_dir, print_table, rss_mb, sst2_test
 
 from sentiment_lib.inference.predictor import SentimentPredictor
 from sentiment_lib.serving import process as serve_demo
+from sentiment_lib.tracking import registry, runs
+from sentiment_lib.workspace import Workspace
 
 CLIENTS = 16
 WORKER_LOAD_SECONDS = 20
 
 
+SHADOW_SHARES = (0.0, 0.1, 1.0)  # off, the default, every text
+SHADOW_LOAD_SECONDS = 300
 SERVERS = [
     ("one model call per request (baseline)", ("--no-micro-batching",)),
     ("micro-batching (default)", ()),
@@ -41,8 +55,10 @@ SERVERS = [
 ]
 
 
-def start_server(workspace: Path, port: int, extra: tuple[str, ...]) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SENTIMENT_SERVE_REFRESH_SECONDS": "0"}
+def start_server(
+    workspace: Path, port: int, extra: tuple[str, ...], env_extra: dict[str, str] | None = None
+) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SENTIMENT_SERVE_REFRESH_SECONDS": "0", **(env_extra or {})}
     process = serve_demo.launch_app(workspace, port, extra, env=env)
     serve_demo.wait_until_healthy(process, f"http://127.0.0.1:{port}")
     if "--workers" in extra:
@@ -123,13 +139,79 @@ def through_nginx(workspace: Path, texts: list[str], total: int) -> list[list]:
             server.wait()
 
 
+def shadow_registry(workspace: Path, folder: Path, calibration: list[str]) -> Path:
+    """A scratch workspace in ``folder`` whose registry has the champion of ``workspace`` twice: version 1
+    ``@champion``, version 2 ``@challenger`` (registered from a copy: registration writes beside the weights)."""
+    model = Path(shutil.copytree(champion_dir(workspace), folder / "model"))
+    runs.configure(folder, "bench-shadow")
+    name = Workspace(folder).registered_model
+    for promote in (True, False):
+        with mlflow.start_run():
+            version = registry.log_and_register(model, name, calibration, keep_local=True)
+        if promote:
+            registry.promote(name, str(version.version), "benchmark")
+    return folder
+
+
+def health(port: int) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/health")
+    return json.loads(conn.getresponse().read())
+
+
+def wait_for_challenger(port: int) -> None:
+    """Until the server shadows the challenger (it loads in the background after /health answers)."""
+    deadline = time.monotonic() + SHADOW_LOAD_SECONDS
+    while "shadow_challenger_version" not in health(port):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the challenger was not loaded within {SHADOW_LOAD_SECONDS} s: {health(port)}")
+        time.sleep(0.5)
+
+
+def shadow_rows(workspace: Path, texts: list[str], total: int) -> list[list]:
+    """/predict with 16 clients, shadow scoring off and on, on one scratch registry; one row per share."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-shadow-") as folder:
+        scratch = shadow_registry(workspace, Path(folder), texts[:100])
+        for share in SHADOW_SHARES:
+            port = serve_demo.free_port()
+            server = start_server(scratch, port, (), {"SENTIMENT_SERVE_SHADOW_SHARE": str(share)})
+            try:
+                if share:
+                    wait_for_challenger(port)
+                m = measure(port, texts, total)
+                shadow = health(port)
+                done = f"{shadow.get('shadow_dropped', 0)} / {shadow.get('shadow_failed', 0)}" if share else "-"
+                rows.append([f"{share:g}", m["p50"], m["p99"], m["rps"], m["c_p99"], m["errors"], done,
+                             rss_mb(server.pid)])  # fmt: skip
+            finally:
+                server.terminate()
+                server.wait()
+    return rows
+
+
+def print_shadow_table(rows: list[list]) -> None:
+    print_table(
+        "/predict with the same model as @champion and as @challenger, by SENTIMENT_SERVE_SHADOW_SHARE "
+        "(0 = off: no challenger loaded)",
+        ["shadow share", "seq p50 ms", "seq p99 ms", f"req/s @{CLIENTS}", f"p99 ms @{CLIENTS}", "errors",
+         "dropped / failed", "RSS MB"],
+        rows,
+    )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", default=".")
     parser.add_argument("--requests", type=int, default=3000, help="requests in the concurrent phase")
+    parser.add_argument("--shadow", action="store_true", help="also the shadow-scoring table (off, 0.1, 1)")
+    parser.add_argument("--shadow-only", action="store_true", help="only the shadow-scoring table")
     args = parser.parse_args()
     texts, _ = sst2_test()
     workspace = Path(args.workspace).resolve()
+    if args.shadow_only:
+        print_shadow_table(shadow_rows(workspace, texts, args.requests))
+        return
     rows = [[f"predictor alone, calls of {CLIENTS} sentences, no HTTP", "-", "-", predictor_rate(workspace, texts)]]
     rows[0] += ["-"] * 3
     for name, extra in SERVERS:
@@ -147,6 +229,8 @@ def main() -> None:
         ["server", "seq p50 ms", "seq p99 ms", f"req/s @{CLIENTS}", f"p99 ms @{CLIENTS}", "errors", "RSS MB"],
         rows,
     )
+    if args.shadow:
+        print_shadow_table(shadow_rows(workspace, texts, args.requests))
 
 
 if __name__ == "__main__":

@@ -48,10 +48,12 @@ class Workspace:
         self.checkpoints = self.path(s.checkpoint_dir)
         self.feedback_store = self.path(s.feedback_path)
         self.served_log = self.path(s.served_log_dir)
+        self.shadow_log = self.served_log / "shadow"  # the @challenger's answers beside the champion's
         self.sst2_test = self.path(s.sst2_test_path)
         self.airline_test = self.path(s.airline_test_path)
         # the fixed layout
         self.incoming = self.root / "data" / "incoming"
+        self.to_label = self.root / "data" / "to_label"  # the labelling queue, one CSV per cycle
         self.archive = self.root / "data" / "archive"
         self.quarantine = self.root / "data" / "quarantine"
         self.models = self.root / "models"
@@ -61,7 +63,9 @@ class Workspace:
         self.heartbeat = self.state / "heartbeat.json"  # the loop's last cycle, for /metrics
         self.alert_state = self.state / "alerts.json"
         self.replay_state = self.state / "replay.json"
+        self.label_studio_state = self.state / "label_studio.json"  # what runner.py label pull took
         self.drift_state = self.state / "drift.json"  # an acknowledged shift, a rebaselined reference
+        self.label_queue_state = self.state / "label_queue.json"  # the newest served text a queue considered
         self.drift_references = self.root / "data" / "reference"
         self.cycle_lock = self.state / "cycle.lock"
         self.outbox = self.root / "outbox"

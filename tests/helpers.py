@@ -201,17 +201,18 @@ def as_json(payload: bytes):
     return json.loads(payload.decode())
 
 
-def save_untrained_model(folder: Path) -> Path:
+def save_untrained_model(folder: Path, seed: int = 0) -> Path:
     """The packaged encoder with a seeded, untrained head, saved as a fine-tuned model would be.
 
-    Its answers are not meaningful sentiment, which the API tests do not need.
+    Its answers are not meaningful sentiment, which the API tests do not need; another ``seed`` gives another
+    head, which answers differently.
     """
     import torch
 
     from sentiment_lib.settings import PACKAGED_MODEL
     from sentiment_lib.training import train
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     tokenizer, model = train.load_pretrained(PACKAGED_MODEL)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)

@@ -17,7 +17,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from sentiment_lib import logs
-from sentiment_lib.cli import batch, data, loop, serve, steps, tracking
+from sentiment_lib.cli import batch, data, labeling, loop, serve, steps, tracking
 from sentiment_lib.cli.options import workspace_of
 from sentiment_lib.errors import SentimentError, StepFailedError
 from sentiment_lib.locking import workspace_lock
@@ -36,6 +36,7 @@ COMMANDS = (
     loop.add_ack,
     loop.add_rebaseline,
     data.add_ingest,
+    labeling.add_label,
     batch.add_batch,
     batch.add_explain,
     serve.add_serve,

@@ -15,7 +15,7 @@ from sentiment_lib.experiments.adaptation_report import day_line
 from sentiment_lib.experiments.served_replay import run_served_replay
 from sentiment_lib.locking import WorkspaceBusyError
 from sentiment_lib.loop.cycle import Cycle
-from sentiment_lib.loop.replay import Replay
+from sentiment_lib.loop.replay import LABEL_POLICIES, Replay
 from sentiment_lib.loop.scheduler import StopSignal, run_loop
 from sentiment_lib.monitoring.checks import acknowledgements
 from sentiment_lib.tracking import runs
@@ -106,6 +106,16 @@ def add_replay(commands: argparse._SubParsersAction) -> None:
         default=0,
         help="keep the stream's last N rows out of the replay; with --serve, score the first and last champion on them",
     )
+    sub.add_argument(
+        "--label-policy",
+        choices=LABEL_POLICIES,
+        default="all",
+        help="with --serve: label every served text (all, default), or only the labelling queue's choice of "
+        "--label-budget texts a day, active (unsure, disputed, drifting) or random",
+    )
+    sub.add_argument(
+        "--label-budget", type=int, help="with --label-policy active|random: labels a cycle (the label_budget setting)"
+    )
     sub.set_defaults(handler=cmd_replay)
 
 
@@ -123,11 +133,36 @@ def _replay_clock(args: argparse.Namespace, replay: Replay) -> SimulatedClock | 
     return SimulatedClock(start, timedelta(hours=args.hours_per_cycle))
 
 
+def _with_label_settings(args: argparse.Namespace) -> argparse.Namespace:
+    """``--label-policy active|random`` and ``--label-budget`` as the loop's label_policy and label_budget.
+
+    Raises:
+        ConfigError: a budget without a queue policy, or one below 1.
+    """
+    if args.label_budget is not None and args.label_policy == "all":
+        raise ConfigError("--label-budget needs --label-policy active or random (all labels every served text)")
+    if args.label_policy == "all":
+        return args
+    if args.label_budget is not None and args.label_budget < 1:
+        raise ConfigError(f"--label-budget must be at least 1, got {args.label_budget}")
+    chosen = [("label_policy", args.label_policy)]
+    chosen += [("label_budget", str(args.label_budget))] if args.label_budget is not None else []
+    return argparse.Namespace(**{**vars(args), "parameter": [*args.parameter, *chosen]})
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     stop = StopSignal().install()
+    args = _with_label_settings(args)
     cycle = _cycle(args, stop)
+    served = bool(args.serve)
     replay = Replay(
-        args.source, cycle.ws.incoming, cycle.ws.replay_state, args.per_cycle, args.final_holdout, bool(args.serve)
+        args.source,
+        cycle.ws.incoming,
+        cycle.ws.replay_state,
+        args.per_cycle,
+        args.final_holdout,
+        served,
+        args.label_policy,
     )
     clock = _replay_clock(args, replay)
     cycles = args.cycles or -(-replay.remaining // args.per_cycle)

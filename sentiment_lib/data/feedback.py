@@ -1,5 +1,10 @@
 """Ingest newly labelled feedback: ``data/incoming/*.csv`` into one feedback store, nothing ever deleted.
 
+A label for a text the labelling queue asked about (``data/to_label/``, see
+:mod:`sentiment_lib.labeling.queue`) may name the text by its ``request_id`` alone: the text is taken from
+the queue (a file naming an id no queue holds is quarantined, saying which). ``request_id``, ``annotator``
+and ``labelled_at`` are kept in the store when given.
+
 Each file is validated like training data. A good file's new rows (duplicates of stored reviews are
 counted and skipped) are appended to the store with their arrival time and source file, and the file is
 moved to ``archive/``. A bad file is moved to ``quarantine/`` with a ``.reason.txt`` beside it.
@@ -34,13 +39,16 @@ from sentiment_lib.io import (
     write_csv_atomic,
     write_text_atomic,
 )
+from sentiment_lib.labeling.queue import read_queues
 from sentiment_lib.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 FEEDBACK_DOMAIN = "feedback"  # the domain of feedback rows in a training set (the store has no domains)
 
-STORE_COLUMNS = [TEXT_COLUMN, LABEL_COLUMN, "timestamp", "arrived_at", "source_file"]
+# who labelled a text and when, and which served text it was (a label from the labelling queue)
+PROVENANCE_COLUMNS = ["request_id", "annotator", "labelled_at"]
+STORE_COLUMNS = [TEXT_COLUMN, LABEL_COLUMN, "timestamp", "arrived_at", "source_file", *PROVENANCE_COLUMNS]
 # Parts of the feedback written beside the base split: <processed_dir>/feedback_<part>.csv
 FEEDBACK_PARTS = ("train", "validation", "holdout")
 
@@ -62,10 +70,38 @@ def _free_name(folder: Path, name: str) -> Path:
     return target
 
 
-def _validate_file(path: Path) -> pd.DataFrame:
+def _validate_file(path: Path, queue_dir: Path | None) -> pd.DataFrame:
+    rows = read_csv_strict(path)
+    if "request_id" in rows.columns and queue_dir is not None:
+        rows = with_queued_texts(rows, queue_dir, path.name)
     # a one-class file is fine for feedback (a day of complaints)
-    clean, _ = validate_reviews(read_csv_strict(path), source=path.name, require_both_classes=False)
+    clean, _ = validate_reviews(rows, source=path.name, require_both_classes=False)
     return clean
+
+
+def with_queued_texts(rows: pd.DataFrame, queue_dir: Path, source: str) -> pd.DataFrame:
+    """``rows`` with each empty or missing Review taken from the labelling queue by ``request_id``.
+
+    Raises:
+        DataValidationError: a row has neither a Review nor a request id that a queue holds.
+    """
+    rows = rows.copy()
+    if TEXT_COLUMN not in rows.columns:
+        rows[TEXT_COLUMN] = ""
+    missing = rows[TEXT_COLUMN].fillna("").astype(str).str.strip() == ""
+    if not missing.any():
+        return rows
+    queued = read_queues(queue_dir).drop_duplicates("request_id", keep="last").set_index("request_id")
+    texts = rows.loc[missing, "request_id"].map(queued[TEXT_COLUMN])
+    unknown = rows.loc[missing & texts.reindex(rows.index).isna(), "request_id"]
+    if len(unknown):
+        shown = ", ".join(repr(i) for i in unknown.head(5))
+        raise DataValidationError(
+            f"{source}: {len(unknown)} row(s) have no Review and a request_id no labelling queue in {queue_dir} "
+            f"holds ({shown}); give the Review, or the request_id of a queued text"
+        )
+    rows.loc[missing, TEXT_COLUMN] = texts
+    return rows
 
 
 def quarantine(path: Path, quarantine_dir: Path, reason: str) -> Path:
@@ -116,8 +152,11 @@ def ingest_incoming(
     now: datetime | None = None,
     settle_seconds: float = 0.0,
     report: IngestReport | None = None,
+    queue_dir: str | Path | None = None,
 ) -> IngestReport:
     """Ingest every complete ``*.csv`` in ``incoming_dir``, oldest name first; see the module docstring.
+
+    ``queue_dir`` holds the labelling queue's files, where a label given by request id finds its text.
 
     A file that cannot be read for any reason (not a CSV, not UTF-8, a folder, gone mid-read) is quarantined
     with its reason; the others are still ingested. A store that cannot be written raises; a ``report``
@@ -132,14 +171,15 @@ def ingest_incoming(
     # a file's age is measured on the file system's (wall) clock, whatever clock dates the arrivals
     for path in _incoming_files(incoming_dir, settle_seconds, time.time()):
         try:
-            rows = _validate_file(path)
+            rows = _validate_file(path, Path(queue_dir) if queue_dir is not None else None)
         except Exception as err:  # whatever makes a file unreadable, it must not stop the others
             reason = str(err) if isinstance(err, DataValidationError) else f"{path.name} cannot be read: {err!r}"
             _quarantine_safely(path, quarantine_dir, reason, report)
             continue
         new = rows[~rows[TEXT_COLUMN].isin(known)].copy()
         report.duplicates_skipped += len(rows) - len(new)
-        new["timestamp"] = new.get("timestamp", "")
+        for column in ("timestamp", *PROVENANCE_COLUMNS):
+            new[column] = new.get(column, "")
         new["arrived_at"], new["source_file"] = arrived, path.name
         _append(store_path, new[STORE_COLUMNS])
         known.update(new[TEXT_COLUMN])
@@ -155,7 +195,7 @@ def ingest_workspace(ws: Workspace, report: IngestReport | None = None, now: dat
     """:func:`ingest_incoming` over the workspace's folders and settings; ``now`` dates the arrivals."""
     settle = ws.settings.incoming_settle_seconds
     folders = (ws.incoming, ws.feedback_store, ws.archive, ws.quarantine)
-    return ingest_incoming(*folders, settle_seconds=settle, report=report, now=now)
+    return ingest_incoming(*folders, settle_seconds=settle, report=report, now=now, queue_dir=ws.to_label)
 
 
 def _quarantine_safely(path: Path, quarantine_dir: Path, reason: str, report: IngestReport) -> None:
@@ -168,8 +208,23 @@ def _quarantine_safely(path: Path, quarantine_dir: Path, reason: str, report: In
 
 
 def _append(store_path: Path, rows: pd.DataFrame) -> None:
+    _add_new_columns(store_path)
     header = rows.head(0).to_csv(index=False).encode("utf-8")
     append_csv_records(store_path, rows.to_csv(index=False, header=False).encode("utf-8"), header)
+
+
+def _add_new_columns(store_path: Path) -> None:
+    """Rewrite a store written before a column was added to :data:`STORE_COLUMNS` with that column (empty),
+    so that new rows append under a header that names all their fields."""
+    if not store_path.is_file() or store_path.stat().st_size == 0:
+        return
+    with store_path.open("rb") as handle:
+        header = handle.readline()
+    if header.rstrip(b"\r\n") == ",".join(STORE_COLUMNS).encode() or not header.endswith(b"\n"):
+        return  # current, or a torn first line that the next append cuts
+    store = read_store(store_path)
+    write_csv_atomic(store.reindex(columns=STORE_COLUMNS, fill_value=""), store_path)
+    log.info("Feedback store %s: added the column(s) %s", store_path, [c for c in STORE_COLUMNS if c not in store])
 
 
 def stable_bucket(text: str) -> float:

@@ -54,6 +54,7 @@ class DayRecord:
     drift_ngrams: list[str] = field(default_factory=list)  # most typical of the day's texts (drift explanation)
     retrain: str = ""  # what a retrain in this cycle led to, with the gate's numbers
     actions: list[str] = field(default_factory=list)
+    labels: int = 0  # labels given this day (yesterday's texts: all of them, or the queue's under a budget)
 
     @property
     def covered(self) -> bool:
@@ -116,7 +117,7 @@ class ServedReplay:
         """
         champion = self.champion()
         self.client.wait_for_version(champion, registry.version_runs(self.ws.registered_model))
-        self.replay.drop_labels_of_served()
+        labels = self._deliver_labels()
         batch = self.replay.next_to_serve()
         if batch.empty:
             return None
@@ -127,9 +128,18 @@ class ServedReplay:
         self.clock.advance()
         self.replay.save_clock(self.clock.now())
         record = self._record(summary, day, answers, batch[LABEL_COLUMN])
+        record.labels = labels
         self.records.append(record)
         self._save()
         return record
+
+    def _deliver_labels(self) -> int:
+        """Yesterday's labels into ``data/incoming/``: all of them, or the answers to the labelling queue."""
+        if self.replay.label_policy != "all":
+            return self.replay.answer_queues(self.ws.to_label)
+        before = self.replay.position
+        self.replay.drop_labels_of_served()
+        return self.replay.position - before
 
     def _record(self, summary: CycleSummary, day: datetime, answers: list[dict], labels: pd.Series) -> DayRecord:
         verdict = read_json(self.ws.verdict(summary.cycle), None)

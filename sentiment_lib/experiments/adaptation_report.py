@@ -4,12 +4,13 @@ simulated day, then the estimate's quality and the first champion against the la
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from sentiment_lib.experiments.adaptation import DayRecord, FinalScore, estimate_quality
-from sentiment_lib.io import write_text_atomic
+from sentiment_lib.io import write_json_atomic, write_text_atomic
 
 
 def _number(value: float, digits: int = 3) -> str:
@@ -20,14 +21,15 @@ def day_table(records: list[DayRecord]) -> str:
     """The per-cycle table, in Markdown."""
     lines = [
         "| cycle | day | served by | accuracy on the day's texts | estimate (95% interval) | verdict "
-        "| drift AUC: top n-grams | retrain and gate |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| drift AUC: top n-grams | labels given | retrain and gate |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in records:
         estimate = f"{_number(r.estimate)} ({_number(r.estimate_low)}-{_number(r.estimate_high)})"
         lines.append(
             f"| {r.cycle} | {r.day[:10]} | v{r.champion} | {_number(r.accuracy)} ({r.served}) | {estimate} | "
-            f"{r.verdict} | {_number(r.drift_auc)}: {', '.join(r.drift_ngrams) or '-'} | {r.retrain or '-'} |"
+            f"{r.verdict} | {_number(r.drift_auc)}: {', '.join(r.drift_ngrams) or '-'} | {r.labels} | "
+            f"{r.retrain or '-'} |"
         )
     return "\n".join(lines)
 
@@ -44,7 +46,7 @@ def summary_text(records: list[DayRecord], scores: list[FinalScore], p_value: fl
         [
             f"Label-free estimate over {quality['days']} days: mean absolute error "
             f"{100 * quality['mae']:.1f} points, interval held the realised accuracy on "
-            f"{100 * quality['coverage']:.0f}% of days.",
+            f"{100 * quality['coverage']:.0f}% of days. Labels given: {sum(r.labels for r in records)}.",
             "",
             "| model | final slice of the stream (unseen tweets) | SST-2 test |",
             "| --- | --- | --- |",
@@ -57,6 +59,24 @@ def summary_text(records: list[DayRecord], scores: list[FinalScore], p_value: fl
     )
 
 
+def write_final_scores(
+    ws: Any, records: list[DayRecord], scores: list[FinalScore], p_value: float, holdout_rows: int
+) -> None:
+    """The before/after numbers as ``reports/replay/final.json``, for scripts that compare replays."""
+    first, last = scores[0], scores[-1]
+    write_json_atomic(
+        ws.reports / "replay" / "final.json",
+        {
+            "days": len(records),
+            "labels": sum(r.labels for r in records),
+            "first": asdict(first),
+            "last": asdict(last),
+            "p_value": p_value,
+            "holdout_rows": holdout_rows,
+        },
+    )
+
+
 def write_summary(ws: Any, text: str) -> None:
     write_text_atomic(ws.reports / "replay" / "adaptation.md", text + "\n")
 
@@ -66,6 +86,6 @@ def day_line(record: DayRecord) -> str:
     return (
         f"day {record.cycle} ({record.day[:10]}): v{record.champion} {record.accuracy:.3f} on "
         f"{record.served} new texts, estimate {record.estimate:.3f} ({record.estimate_low:.3f}-"
-        f"{record.estimate_high:.3f}), {record.verdict}, drift AUC {record.drift_auc:.3f}"
+        f"{record.estimate_high:.3f}), {record.verdict}, drift AUC {record.drift_auc:.3f}, {record.labels} labels"
         + (f"; {record.retrain}" if record.retrain else "")
     )

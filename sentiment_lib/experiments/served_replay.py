@@ -72,5 +72,6 @@ def _summary(served: ServedReplay, first: str) -> str:
     if len(holdout):
         scores, p_value = adaptation.final_scores(served.cycle, [first, served.champion()], holdout)
         text += "\n\n" + adaptation_report.summary_text(served.records, scores, p_value, len(holdout))
+        adaptation_report.write_final_scores(served.ws, served.records, scores, p_value, len(holdout))
     adaptation_report.write_summary(served.ws, text)
     return text

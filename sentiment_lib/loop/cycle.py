@@ -23,6 +23,7 @@ from sentiment_lib.clock import as_text, wall_now
 from sentiment_lib.data import feedback
 from sentiment_lib.errors import DataValidationError, RegistryUnavailableError, SentimentError, StepFailedError
 from sentiment_lib.io import read_json, write_json_atomic
+from sentiment_lib.labeling import cycle_queue
 from sentiment_lib.locking import workspace_lock
 from sentiment_lib.monitoring.checks.staleness import HEALTHY
 from sentiment_lib.settings import CHALLENGER, CHAMPION, settings_for
@@ -165,6 +166,7 @@ class Cycle:
             verdict["reasons"],
         )
         self._alert_on_verdict(summary, verdict, state)
+        self._queue_labels(summary, verdict)
         if summary.status != HEALTHY:
             self._maybe_retrain(summary, state, now)
 
@@ -223,6 +225,18 @@ class Cycle:
         elif state.last_status not in ("", HEALTHY):
             self._alert(summary, messages.healthy_again(version, state.last_status, report, summary.cycle))
         state.last_status = status
+
+    def _queue_labels(self, summary: CycleSummary, verdict: dict) -> None:
+        """Ask for the labels that matter (``data/to_label/<cycle>.csv``); a queue that cannot be written is
+        said in the cycle's actions and logged, never fatal: the verdict and the retrain go on without it."""
+        try:
+            outcome = cycle_queue.write_queue(self.ws, summary.cycle, verdict)
+        except (SentimentError, OSError) as err:
+            log.exception("Cycle %s: the labelling queue could not be written", summary.cycle)
+            summary.actions.append(f"labelling queue not written: {err}")
+            return
+        if outcome.path is not None:
+            summary.actions.append(outcome.summary())
 
     def _retrain_blocker(self, state: LoopState, store_rows: int, now: datetime) -> str:
         """Why the guardrails forbid retraining now, or "" when they allow it."""

@@ -6,6 +6,11 @@ through the running API first, answered by the champion of the moment, and their
 later, as labels do in production. A final slice of the stream (``--final-holdout``) is never replayed:
 it measures at the end what the loop learnt on tweets no model saw.
 
+With a label policy other than ``all`` (``--label-policy active|random``), a served replay no longer labels
+every text: the loop's labelling queue (``data/to_label/``) asks for ``label_budget`` texts a cycle, and the
+replay answers each queue the next cycle, from the stream's labels, as a CSV of request ids and labels in
+``data/incoming/`` (the path a human annotator's labels take).
+
 What a stopped replay needs to continue (how far it labelled and served, its simulated clock, the champion
 it started with) is kept in ``state/replay.json`` per source.
 """
@@ -19,8 +24,12 @@ import pandas as pd
 
 from sentiment_lib.clock import as_text, parse_moment
 from sentiment_lib.data import importers
+from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN, normalize_text
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.io import read_json, write_csv_atomic, write_json_atomic
+from sentiment_lib.labeling.queue import read_queues
+
+LABEL_POLICIES = ("all", "active", "random")
 
 
 def load_stream(source: str | Path) -> pd.DataFrame:
@@ -34,6 +43,15 @@ def load_stream(source: str | Path) -> pd.DataFrame:
     if "timestamp" in rows:
         rows = rows.sort_values("timestamp", kind="stable")
     return rows.reset_index(drop=True)
+
+
+def _checked_policy(policy: str, served: bool) -> str:
+    """Raises DataValidationError: an unknown policy, or a queue policy without serving."""
+    if policy not in LABEL_POLICIES:
+        raise DataValidationError(f"--label-policy must be one of {', '.join(LABEL_POLICIES)}, got {policy!r}")
+    if policy != "all" and not served:
+        raise DataValidationError(f"--label-policy {policy} needs --serve: the queue chooses among served texts")
+    return policy
 
 
 class Replay:
@@ -51,6 +69,7 @@ class Replay:
         per_cycle: int,
         final_holdout: int = 0,
         served: bool = False,
+        label_policy: str = "all",
     ):
         if per_cycle <= 0:
             raise DataValidationError(f"--per-cycle must be > 0, got {per_cycle}")
@@ -58,6 +77,7 @@ class Replay:
         self.incoming = Path(incoming)
         self.state_path = Path(state_path)
         self.per_cycle = per_cycle
+        self.label_policy = _checked_policy(label_policy, served)
         stream = load_stream(self.source)
         if not 0 <= final_holdout < len(stream):
             raise DataValidationError(
@@ -66,7 +86,8 @@ class Replay:
             )
         cut = len(stream) - final_holdout
         self.stream, self.holdout = stream.iloc[:cut], stream.iloc[cut:].reset_index(drop=True)
-        self._keep_to_one_kind(f"--final-holdout {final_holdout}" + (", --serve" if served else ""))
+        policy = f", --label-policy {label_policy}" if label_policy != "all" else ""
+        self._keep_to_one_kind(f"--final-holdout {final_holdout}" + (", --serve" if served else "") + policy)
 
     def _keep_to_one_kind(self, kind: str) -> None:
         """Refuse to continue a replay of this source started with other options: its position would
@@ -153,3 +174,30 @@ class Replay:
         # the temporary file's name does not end in .csv: ingestion never sees half a file
         write_csv_atomic(batch, self.incoming / name)
         return self.incoming / name
+
+    def answer_queues(self, queue_dir: str | Path) -> int:
+        """Label every queue not answered yet from the stream, as ``incoming/labels-<queue>.csv`` (request id,
+        label, annotator ``replay``); return the labels given. The served rows count as done whether asked
+        about or not. A queued text the replay did not serve (another caller's) is left unanswered.
+        """
+        answered = set(self._get("#answered", []))
+        queues = read_queues(queue_dir)
+        labels_by_text = self._served_labels()
+        given = 0
+        for name, asked in queues.groupby("queue", sort=True):
+            if name in answered:
+                continue
+            labels = asked[TEXT_COLUMN].map(lambda text: labels_by_text.get(normalize_text(text)))
+            known = asked.assign(**{LABEL_COLUMN: labels})[labels.notna()]
+            if len(known):
+                rows = known[["request_id", LABEL_COLUMN]].assign(annotator="replay")
+                write_csv_atomic(rows, self.incoming / f"labels-{name}")
+            given += len(known)
+            answered.add(str(name))
+            self._set(answered=sorted(answered))
+        self._set(position=self.served)
+        return given
+
+    def _served_labels(self) -> dict[str, str]:
+        served = self.stream.iloc[: self.served]
+        return dict(zip(served[TEXT_COLUMN].map(normalize_text), served[LABEL_COLUMN], strict=True))

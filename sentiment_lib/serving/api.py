@@ -53,7 +53,8 @@ from sentiment_lib.serving.schemas import (
     PredictResponse,
     ReloadResponse,
 )
-from sentiment_lib.serving.served_log import ServedLog
+from sentiment_lib.serving.served_log import SERVED_PREFIX, SHADOW_PREFIX, ServedLog
+from sentiment_lib.serving.shadow import ChallengerHolder, ShadowScorer
 from sentiment_lib.serving.web import BadRequest, state, token_matches
 from sentiment_lib.settings import ServeConfig
 from sentiment_lib.settings.serving import parse_trusted_proxies
@@ -72,8 +73,9 @@ def create_app(
 ) -> Flask:
     """Build the app. It loads ``@champion`` now (a failure leaves /health at 503) and follows it.
 
-    ``holder`` lets a caller share or pre-load the model; otherwise one is made and watched. ``workspace``
-    defaults to ``config.workspace`` with the settings of the environment.
+    ``holder`` lets a caller share or pre-load the model; otherwise one is made and watched, and (with a
+    ``shadow_share`` above 0) ``@challenger`` is followed and shadow-scored beside it. ``workspace`` defaults to
+    ``config.workspace`` with the settings of the environment.
     """
     if isinstance(config, dict):
         config = ServeConfig.from_env(**config)
@@ -84,6 +86,7 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]  # the default provider has it
     # Werkzeug answers '//predict' with a redirect to an absolute URL built from the Host header
     app.url_map.merge_slashes = False
+    follows_registry = holder is None
     if holder is None:
         runs.configure_client(ws.root)
         holder = ModelHolder(ws.registered_model, config.alias)
@@ -91,6 +94,7 @@ def create_app(
         if config.refresh_seconds > 0:
             holder.watch(config.refresh_seconds)
     metrics = ApiMetrics(holder, ws)
+    shadow = _shadow_scorer(config, ws, holder, metrics) if follows_registry and config.shadow_share > 0 else None
     app.extensions["sentiment"] = {
         "config": config,
         "holder": holder,
@@ -100,6 +104,7 @@ def create_app(
         else None,
         "batch_slots": threading.BoundedSemaphore(config.max_concurrent_batches),
         "served_log": _served_log(ws) if config.log_inputs else None,
+        "shadow": shadow,
         "workspace": ws,
         "schemas": ApiSchemas(config.max_review_chars, config.max_batch_items, config.max_batch_chars),
         "trusted_proxies": parse_trusted_proxies(config.trusted_proxies),
@@ -127,14 +132,25 @@ def openapi_document(config: ServeConfig | None = None) -> dict:
     return openapi.build_document(app, limits, __version__)
 
 
-def _served_log(ws: Workspace) -> ServedLog:
+def _served_log(ws: Workspace, shadow: bool = False) -> ServedLog:
+    """The served log, or (``shadow``) the shadow log: the same retention, daily budget and text limit."""
     s = ws.settings
     return ServedLog(
-        ws.served_log,
+        ws.shadow_log if shadow else ws.served_log,
         s.served_log_retention_days,
         max_bytes_per_day=int(s.served_log_max_mb_per_day * 1024 * 1024),
         max_text_chars=s.served_log_max_text_chars,
+        prefix=SHADOW_PREFIX if shadow else SERVED_PREFIX,
     )
+
+
+def _shadow_scorer(config: ServeConfig, ws: Workspace, holder: ModelHolder, metrics: ApiMetrics) -> ShadowScorer:
+    """``@challenger`` followed in the background (never delaying start-up) and the worker that scores with it;
+    its texts are logged only when served texts are (``log_inputs``)."""
+    challenger = ChallengerHolder(ws.registered_model, holder)
+    challenger.start(config.refresh_seconds)
+    shadow_log = _served_log(ws, shadow=True) if config.log_inputs else None
+    return ShadowScorer(challenger, config.shadow_share, config.shadow_queue_size, shadow_log, metrics)
 
 
 def _answer(body: BaseModel, status: int = 200) -> tuple[Response, int]:
@@ -208,10 +224,22 @@ def _served(texts: Sequence[str], labels: Sequence[str], confidences: Sequence[f
     g.model_version = version
     metrics, served_log = state()["metrics"], state()["served_log"]
     metrics.observe_predictions(labels, confidences)
+    _shadow(texts, labels, confidences, version)
     if served_log is None:
         return
     outcome = served_log.record(texts, labels, confidences, version, key_id=g.key_id, request_id=g.request_id)
     metrics.observe_served_log(outcome)
+
+
+def _shadow(texts: Sequence[str], labels: Sequence[str], confidences: Sequence[float], version: str) -> None:
+    """Offer the texts to the challenger's queue: a non-blocking put, and nothing it does can fail the answer."""
+    shadow = state()["shadow"]
+    if shadow is None:
+        return
+    try:
+        shadow.offer(texts, labels, confidences, version, g.request_id)
+    except Exception:  # a shadow-scoring bug must cost its texts, never the caller's answer
+        log.exception("Request %s: shadow scoring skipped", g.request_id)
 
 
 @contextmanager
@@ -461,6 +489,8 @@ def health() -> tuple[Response, int]:
     body = {"status": "ok", "model_version": holder.current.version}
     if served_log is not None:
         body.update(served_log.health())
+    if state()["shadow"] is not None:
+        body.update(state()["shadow"].health())
     stuck, limit = (batcher.stuck_seconds() if batcher else 0.0), state()["config"].stuck_after_seconds
     if stuck > limit:
         reason = f"the micro-batcher's model call has run for {stuck:.0f} s (limit {limit:g} s)"

@@ -90,8 +90,29 @@ class ApiMetrics:
         self.rate_limited = Counter(
             "sentiment_rate_limited", "Requests refused with 429 over the rate limit", registry=self.registry
         )
+        self._shadow_counters()
         self.live = CollectorRegistry()
         self.live.register(ServingState(holder, workspace))
+
+    def _shadow_counters(self) -> None:
+        """Shadow scoring (:mod:`~sentiment_lib.serving.shadow`), by the challenger's version: agreements over
+        texts scored is its live agreement with the champion."""
+        by_version = ["challenger_version"]
+        self.shadow_texts = Counter(
+            "sentiment_shadow_texts", "Served texts the @challenger scored too (shadow scoring)", by_version,
+            registry=self.registry,
+        )  # fmt: skip
+        self.shadow_agreements = Counter(
+            "sentiment_shadow_agreements", "Shadow-scored texts the challenger labelled as the champion did",
+            by_version, registry=self.registry,
+        )  # fmt: skip
+        self.shadow_dropped = Counter(
+            "sentiment_shadow_dropped", "Sampled texts not shadow-scored: the queue was full", by_version,
+            registry=self.registry,
+        )  # fmt: skip
+        self.shadow_failed = Counter(
+            "sentiment_shadow_failed", "Shadow texts the challenger raised on", by_version, registry=self.registry
+        )
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route, str(status)).inc()
@@ -107,6 +128,16 @@ class ApiMetrics:
             self.served_log_errors.inc()
         self.served_log_skipped.inc(outcome.skipped)
         self.served_log_truncated.inc(outcome.truncated)
+
+    def observe_shadow(self, challenger_version: str, scored: int, agreed: int) -> None:
+        self.shadow_texts.labels(challenger_version).inc(scored)
+        self.shadow_agreements.labels(challenger_version).inc(agreed)
+
+    def observe_shadow_dropped(self, challenger_version: str) -> None:
+        self.shadow_dropped.labels(challenger_version).inc()
+
+    def observe_shadow_failed(self, challenger_version: str, texts: int) -> None:
+        self.shadow_failed.labels(challenger_version).inc(texts)
 
     def exposition(self) -> bytes:
         """The text a scrape gets: every worker's counters when several run, and the live gauges."""

@@ -70,9 +70,17 @@ def load_version(registered_name: str, version: Any) -> LoadedModel:
     return LoadedModel(served.predictor, str(version.version), version.run_id, created, tags, card)
 
 
-def _warm_up(predictor: SentimentPredictor) -> None:
+WARM_UP_WORDS = (1, 8, 32, 96)  # the lengths of the texts a new model is warmed up on, one call each
+
+
+def warm_up(predictor: SentimentPredictor) -> None:
+    """Call ``predictor`` once per length of :data:`WARM_UP_WORDS` (texts of the word "word").
+
+    Raises:
+        Exception: whatever the predictor raises.
+    """
     # The first call of each input shape allocates buffers; pay that before taking traffic.
-    for words in (1, 8, 32, 96):
+    for words in WARM_UP_WORDS:
         predictor.predict([" ".join(["word"] * words)] * 2)
 
 
@@ -102,7 +110,7 @@ class ModelHolder:
             if self.current is not None and self.current.version == str(version.version):
                 return False
             loaded = load_version(self.registered_name, version)
-            _warm_up(loaded.predictor)
+            warm_up(loaded.predictor)
             self.current = loaded  # the swap: requests already running keep their own snapshot
             self.last_error = ""
             log.info("Serving %s version %s", self.registered_name, loaded.version)
@@ -121,7 +129,7 @@ class ModelHolder:
             while not self._stop.wait(interval_seconds):
                 self.refresh()
 
-        thread = threading.Thread(target=loop, name="champion-watcher", daemon=True)
+        thread = threading.Thread(target=loop, name=f"{self.alias}-watcher", daemon=True)
         thread.start()
         return thread
 

@@ -57,7 +57,8 @@ def _remember_token(response: Response) -> Response:
 @documented("The operator's status page", {200: Answer("the page", text=("text/html",)), **errors(401, 403)})
 def status() -> Response:
     check_operator_access()
-    page = status_page.render(state()["workspace"], state()["holder"].current)
+    shadow = state()["shadow"]
+    page = status_page.render(state()["workspace"], state()["holder"].current, shadow.state() if shadow else None)
     return _remember_token(Response(page, mimetype="text/html"))
 
 

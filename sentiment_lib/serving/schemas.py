@@ -92,6 +92,13 @@ class HealthResponse(BaseModel):
         default=None, description="texts not logged today: over the byte budget"
     )
     served_log_budget_bytes: int | None = None
+    shadow_challenger_version: str | None = Field(
+        default=None, description="the @challenger version shadow-scoring live texts, when one is loaded"
+    )
+    shadow_queue_length: int | None = Field(default=None, description="texts waiting for the challenger")
+    shadow_dropped: int | None = Field(default=None, description="sampled texts dropped since start: queue full")
+    shadow_failed: int | None = Field(default=None, description="shadow texts the challenger raised on since start")
+    shadow_log_failures: int | None = Field(default=None, description="shadow-log writes that failed since start")
     reason: str | None = Field(default=None, description="why the server cannot answer (503 only)")
     request_id: str | None = Field(default=None, description="the request's id, under which the server's log says why")
 

@@ -11,6 +11,10 @@ The disk it takes is bounded: each text is logged cut to ``max_text_chars`` (its
 it), and each replica writes at most ``max_bytes_per_day`` a day. The last tenth of that budget is filled by a
 sample (one text in ten) so the end of a busy day is still seen; past the budget texts are counted, not
 written (``/health`` and ``/metrics`` report them).
+
+The shadow log (:mod:`sentiment_lib.serving.shadow`: the ``@challenger``'s answer beside the champion's) is
+written by the same class with another file prefix, ``<folder>/shadow-YYYYMMDD-<replica>.jsonl``, and read
+with :func:`read_shadow`.
 """
 
 from __future__ import annotations
@@ -32,8 +36,21 @@ from sentiment_lib.settings.runtime import runtime
 
 log = logging.getLogger(__name__)
 
-_PREFIX, _SUFFIX, _DAY = "served-", ".jsonl", "%Y%m%d"
+SERVED_PREFIX, SHADOW_PREFIX = "served-", "shadow-"
+_SUFFIX, _DAY = ".jsonl", "%Y%m%d"
 _DAY_CHARS = 8
+# the fields a line must have to be read back, by log
+SERVED_FIELDS = ("text", "confidence", "model_version")
+SHADOW_FIELDS = (
+    "request_id",
+    "text",
+    "champion_version",
+    "champion_sentiment",
+    "champion_confidence",
+    "challenger_version",
+    "challenger_sentiment",
+    "challenger_confidence",
+)
 
 
 def replica_id() -> str:
@@ -42,12 +59,12 @@ def replica_id() -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", chosen)
 
 
-def _day_of(path: Path) -> datetime | None:
+def _day_of(path: Path, prefix: str = SERVED_PREFIX) -> datetime | None:
     """The day a log file covers, from its name (None for a file that is not one of ours).
 
-    ``served-YYYYMMDD-<replica>.jsonl``, or ``served-YYYYMMDD.jsonl`` as written before replicas.
+    ``<prefix>YYYYMMDD-<replica>.jsonl``, or ``served-YYYYMMDD.jsonl`` as written before replicas.
     """
-    stem = path.name[len(_PREFIX) : -len(_SUFFIX)]
+    stem = path.name[len(prefix) : -len(_SUFFIX)]
     if len(stem) > _DAY_CHARS and stem[_DAY_CHARS] != "-":
         return None
     try:
@@ -56,8 +73,8 @@ def _day_of(path: Path) -> datetime | None:
         return None
 
 
-def _log_files(folder: Path) -> list[tuple[datetime, Path]]:
-    days = ((_day_of(path), path) for path in folder.glob(f"{_PREFIX}*{_SUFFIX}"))
+def _log_files(folder: Path, prefix: str = SERVED_PREFIX) -> list[tuple[datetime, Path]]:
+    days = ((_day_of(path, prefix), path) for path in folder.glob(f"{prefix}*{_SUFFIX}"))
     return sorted((day, path) for day, path in days if day is not None)
 
 
@@ -107,6 +124,9 @@ class DayBudget:
 
 
 class ServedLog:
+    """One replica's daily JSON-lines files in ``folder``: the served log, or (``prefix=SHADOW_PREFIX``) the
+    shadow log."""
+
     def __init__(
         self,
         folder: str | Path,
@@ -114,8 +134,11 @@ class ServedLog:
         replica: str | None = None,
         max_bytes_per_day: int = 0,
         max_text_chars: int = 0,
+        prefix: str = SERVED_PREFIX,
     ):
         self.folder = Path(folder)
+        self.prefix = prefix
+        self.what = f"{prefix.rstrip('-').capitalize()} log"  # "Served log", "Shadow log": what its messages say
         self.replica = replica or replica_id()
         self.retention = timedelta(days=retention_days)
         self.max_text_chars = max_text_chars  # 0: texts logged whole
@@ -126,7 +149,7 @@ class ServedLog:
         self._pruned_for = ""  # the day retention was last applied
 
     def path_for(self, day: datetime) -> Path:
-        return self.folder / f"{_PREFIX}{day.strftime(_DAY)}-{self.replica}{_SUFFIX}"
+        return self.folder / f"{self.prefix}{day.strftime(_DAY)}-{self.replica}{_SUFFIX}"
 
     def record(
         self,
@@ -147,7 +170,25 @@ class ServedLog:
         answers = zip(texts, labels, confidences, ids, strict=True)
         lines = [self._line(stamp, text, label, confidence, version, key_id, text_id)
                  for text, label, confidence, text_id in answers]  # fmt: skip
-        truncated = sum(len(t) > self.max_text_chars for t in texts) if self.max_text_chars else 0
+        return self._write(now, lines, self._truncated(texts))
+
+    def append(self, records: Sequence[dict]) -> LogOutcome:
+        """Append ``records`` (each with a ``time`` and a ``text``, cut as :meth:`record` cuts it) as lines within
+        today's budget; a failed write is logged and counted, not raised. The shadow log is written so."""
+        lines = [_json_line(self._cut(dict(record))) for record in records]
+        return self._write(datetime.now(UTC), lines, self._truncated([r["text"] for r in records]))
+
+    def _truncated(self, texts: Sequence[str]) -> int:
+        return sum(len(t) > self.max_text_chars for t in texts) if self.max_text_chars else 0
+
+    def _cut(self, record: dict) -> dict:
+        """``record`` with its text cut to ``max_text_chars``, the full length kept beside it."""
+        text = record["text"]
+        if self.max_text_chars and len(text) > self.max_text_chars:
+            record["text"], record["text_chars"] = text[: self.max_text_chars], len(text)
+        return record
+
+    def _write(self, now: datetime, lines: list[bytes], truncated: int) -> LogOutcome:
         with self._lock:
             try:
                 self._prune(now)
@@ -160,12 +201,12 @@ class ServedLog:
             except (OSError, UnicodeError) as err:
                 self.failures += 1
                 self.last_failure = f"{now.isoformat(timespec='seconds')}: {err}"
-                log.error("Served log write failed (%d so far; predictions go on): %s", self.failures, err)
+                log.error("%s write failed (%d so far; predictions go on): %s", self.what, self.failures, err)
                 return LogOutcome(truncated=truncated, failed=True)
         skipped = self.budget.skipped - skipped_before
         if skipped and self.budget.skipped == skipped:  # the first texts skipped today: said once a day
-            log.warning("Served log: today's budget of %d bytes is spent; texts are counted, not logged, until "
-                        "midnight UTC (served_log_max_mb_per_day)", self.budget.max_bytes)  # fmt: skip
+            log.warning("%s: today's budget of %d bytes is spent; texts are counted, not logged, until "
+                        "midnight UTC (served_log_max_mb_per_day)", self.what, self.budget.max_bytes)  # fmt: skip
         return LogOutcome(written=len(kept), skipped=skipped, truncated=truncated)
 
     def _line(
@@ -182,11 +223,10 @@ class ServedLog:
         record["model_version"] = version
         if text_id:
             record["request_id"] = text_id
-        if self.max_text_chars and len(text) > self.max_text_chars:
-            record["text"], record["text_chars"] = text[: self.max_text_chars], len(text)
+        self._cut(record)
         if key_id:
             record["key_id"] = key_id
-        return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        return _json_line(record)
 
     def health(self) -> dict:
         """What /health says about the log: failed writes, and texts skipped today over the budget."""
@@ -210,11 +250,15 @@ class ServedLog:
         if self._pruned_for == today:
             return
         oldest = (now - self.retention).replace(hour=0, minute=0, second=0, microsecond=0)
-        for day, path in _log_files(self.folder) if self.folder.is_dir() else []:
+        for day, path in _log_files(self.folder, self.prefix) if self.folder.is_dir() else []:
             if day < oldest:
                 path.unlink(missing_ok=True)
-                log.info("Served log %s deleted: older than the %s retention", path.name, self.retention)
+                log.info("%s %s deleted: older than the %s retention", self.what, path.name, self.retention)
         self._pruned_for = today
+
+
+def _json_line(record: dict) -> bytes:
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def read_served(folder: str | Path, since: datetime | None = None) -> Iterator[dict]:
@@ -223,17 +267,29 @@ def read_served(folder: str | Path, since: datetime | None = None) -> Iterator[d
     Only the files of the days from ``since`` on are opened. A line that does not parse (one a crash cut
     short) is skipped and counted in a warning.
     """
+    return _read(Path(folder), since, SERVED_PREFIX, SERVED_FIELDS)
+
+
+def read_shadow(folder: str | Path, since: datetime | None = None) -> Iterator[dict]:
+    """Every shadow record in ``folder`` (``Workspace.shadow_log``), every replica's, oldest first; optionally
+    only from ``since`` on. Each has the fields of :data:`SHADOW_FIELDS` and a ``time``; damaged lines are
+    skipped as :func:`read_served` skips them."""
+    return _read(Path(folder), since, SHADOW_PREFIX, SHADOW_FIELDS)
+
+
+def _read(folder: Path, since: datetime | None, prefix: str, fields: tuple[str, ...]) -> Iterator[dict]:
     first_day = since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) if since else None
-    files = [path for day, path in _log_files(Path(folder)) if first_day is None or day >= first_day]
+    files = [path for day, path in _log_files(folder, prefix) if first_day is None or day >= first_day]
     damaged = [0]
     # each file is in time order (one writer, appending); merging them gives the replicas' lines in time order
-    merged = heapq.merge(*(_records(path, damaged) for path in files), key=lambda r: r["_at"])
+    merged = heapq.merge(*(_records(path, damaged, fields) for path in files), key=lambda r: r["_at"])
     for record in merged:
         if since is None or record["_at"] >= since:
             del record["_at"]
             yield record
     if damaged[0]:
-        log.warning("Skipped %d damaged line(s) of the served log in %s (cut short by a crash)", damaged[0], folder)
+        what = f"{prefix.rstrip('-')} log"
+        log.warning("Skipped %d damaged line(s) of the %s in %s (cut short by a crash)", damaged[0], what, folder)
 
 
 def latest_served(
@@ -251,10 +307,10 @@ def latest_served_by(folder: str | Path, version: str, since: datetime, limit: i
     return latest_served(folder, limit, since, keep=lambda r: r["model_version"] == version)
 
 
-def _records(path: Path, damaged: list[int]) -> Iterator[dict]:
+def _records(path: Path, damaged: list[int], fields: tuple[str, ...]) -> Iterator[dict]:
     with path.open(encoding="utf-8", errors="replace") as handle:
         for line in handle:
-            record = _parse(line)
+            record = _parse(line, fields)
             if record is None:
                 damaged[0] += 1
             else:
@@ -263,7 +319,7 @@ def _records(path: Path, damaged: list[int]) -> Iterator[dict]:
                 yield record
 
 
-def _parse(line: str) -> dict | None:
+def _parse(line: str, fields: tuple[str, ...]) -> dict | None:
     if not line.endswith("\n"):
         return None  # the last line of a file whose write was cut short
     try:
@@ -271,5 +327,4 @@ def _parse(line: str) -> dict | None:
         datetime.fromisoformat(record["time"])
     except (json.JSONDecodeError, TypeError, KeyError, ValueError):
         return None
-    fields = ("text", "confidence", "model_version")
     return record if isinstance(record, dict) and all(k in record for k in fields) else None

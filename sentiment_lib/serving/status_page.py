@@ -2,9 +2,10 @@
 
 Everything is read when the page is asked for, from what the loop already wrote under ``reports/`` (the
 newest ``verdict.json``, ``staleness_history.csv``, ``events.csv``, each cycle's ``cycle.json``) and from the
-model this process serves. This module turns those into plain values; ``templates/status_page.html.j2`` (on
-the shell and cycle table the report index shares) makes the page, escaping every value, and the staleness
-chart is the one :mod:`~sentiment_lib.monitoring.staleness_chart` lays out for every page, as inline SVG.
+model this process serves and its shadow scoring (the challenger's live agreement with the champion). This
+module turns those into plain values; ``templates/status_page.html.j2`` (on the shell and cycle table the
+report index shares) makes the page, escaping every value, and the staleness chart is the one
+:mod:`~sentiment_lib.monitoring.staleness_chart` lays out for every page, as inline SVG.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from typing import Any
 
 from sentiment_lib import reports
 from sentiment_lib.errors import DataValidationError
+from sentiment_lib.formatting import percent
+from sentiment_lib.labeling import queue
+from sentiment_lib.monitoring.checks.verdicts import wilson_interval
 from sentiment_lib.rendering import render as render_template
+from sentiment_lib.serving.shadow import ShadowState
 from sentiment_lib.tracking import model_card
 from sentiment_lib.workspace import Workspace
 
@@ -27,6 +32,7 @@ STALENESS_REPORT = "04_staleness.html"  # the verdict's cycle links to it when i
 REFRESH_SECONDS = 30
 CYCLES_SHOWN = 20
 NGRAMS_SHOWN = 10  # per side of the drift explanation
+QUEUE_ROWS_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -65,14 +71,91 @@ class VerdictView:
     explanation: dict[str, Any] | None = None
 
 
-def render(workspace: Workspace, model: Any) -> str:
-    """The whole page; ``model`` is the served :class:`~sentiment_lib.serving.model_holder.LoadedModel` or None."""
+@dataclass(frozen=True)
+class ShadowView:
+    """Shadow scoring as the page shows it: the challenger's live agreement in this process, formatted."""
+
+    share: str
+    challenger: str  # "" while no challenger is shadowed
+    champion: str
+    reason: str  # why none is, when loading one failed
+    scored: int
+    agreement: str  # "-" before the first text
+    interval: str  # the agreement's 95% Wilson interval
+    dropped: int
+    failed: int
+    queue_length: int
+    disagreements: list[dict[str, str]]
+
+
+def shadow_view(found: ShadowState | None) -> ShadowView | None:
+    """``found`` (:meth:`ShadowScorer.state`) for the template; None when shadow scoring is off."""
+    if found is None:
+        return None
+    rate, interval = "-", "-"
+    if found.scored:
+        low, high = wilson_interval(found.agreed, found.scored)
+        rate, interval = percent(found.agreed / found.scored), f"{percent(low)} to {percent(high)}"
+    rows = [
+        {
+            "text": d.text,
+            "champion": f"{d.champion_sentiment} ({d.champion_confidence:.3f})",
+            "challenger": f"{d.challenger_sentiment} ({d.challenger_confidence:.3f})",
+        }
+        for d in found.disagreements
+    ]
+    return ShadowView(
+        share=percent(found.share),
+        challenger=found.challenger_version or "",
+        champion=found.champion_version or "-",
+        reason=found.last_error,
+        scored=found.scored,
+        agreement=rate,
+        interval=interval,
+        dropped=found.dropped,
+        failed=found.failed,
+        queue_length=found.queue_length,
+        disagreements=rows,
+    )
+
+
+@dataclass(frozen=True)
+class LabelQueueView:
+    """The newest labelling queue (``data/to_label/<cycle>.csv``), as the page shows it."""
+
+    file: str
+    texts: int
+    reasons: str  # "12 disagreement, 3 drift, 85 uncertain"
+    rows: list[dict[str, str]]  # the first QUEUE_ROWS_SHOWN
+    error: str = ""  # why it cannot be read
+
+
+def label_queue_view(folder: Path) -> LabelQueueView | None:
+    """The newest queue in ``folder``; None when no cycle has written one."""
+    try:
+        newest = queue.newest_queue(folder)
+    except DataValidationError as err:
+        return LabelQueueView("", 0, "", [], error=str(err))
+    if newest is None:
+        return None
+    reasons = newest["why"].str.split(":").str[0].value_counts() if "why" in newest else None
+    counted = ", ".join(f"{n} {why}" for why, n in sorted(reasons.items())) if reasons is not None else ""
+    columns = ("Review", "why", "champion_sentiment", "champion_confidence")
+    rows = [{c: str(row.get(c, "")) for c in columns} for row in newest.head(QUEUE_ROWS_SHOWN).to_dict("records")]
+    return LabelQueueView(str(newest["queue"].iloc[0]) if len(newest) else "", len(newest), counted, rows)
+
+
+def render(workspace: Workspace, model: Any, shadow: ShadowState | None = None) -> str:
+    """The whole page; ``model`` is the served :class:`~sentiment_lib.serving.model_holder.LoadedModel` or None,
+    ``shadow`` what shadow scoring has done (None: it is off)."""
     reports_dir = workspace.reports
     return render_template(
         PAGE_TEMPLATE,
         refresh=REFRESH_SECONDS,
         now=datetime.now(UTC).isoformat(timespec="seconds")[:19],
         champion=champion(model),
+        shadow=shadow_view(shadow),
+        label_queue=label_queue_view(workspace.to_label),
         verdict=latest_verdict(reports_dir),
         chart=reports.history_chart(reports_dir),
         cycles=reports.cycle_rows(reports_dir, CYCLES_SHOWN),

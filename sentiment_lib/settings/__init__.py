@@ -4,6 +4,7 @@
 - :mod:`~sentiment_lib.settings.serving`: the API (``SENTIMENT_SERVE_*``, ``ADMIN_TOKEN``, ``METRICS_TOKEN``)
 - :mod:`~sentiment_lib.settings.alerting`: email and webhook alerts (``ALERT_*``)
 - :mod:`~sentiment_lib.settings.runtime`: the process and the tools it drives (workspace, threads, MLflow, W&B)
+- :mod:`~sentiment_lib.settings.labeling`: the Label Studio server the labelling queue goes to (``LABEL_STUDIO_*``)
 
 No other module reads ``os.environ`` for a setting (tests/project/test_environment_reads.py checks);
 :mod:`~sentiment_lib.settings.reference` writes the table of them all (docs/configuration.md).
@@ -11,6 +12,7 @@ No other module reads ``os.environ`` for a setting (tests/project/test_environme
 
 from sentiment_lib.settings.alerting import AlertSettings
 from sentiment_lib.settings.base import EnvSettings, variable_name
+from sentiment_lib.settings.labeling import LabelStudioSettings
 from sentiment_lib.settings.pipeline import (
     CHALLENGER,
     CHAMPION,
@@ -37,7 +39,14 @@ from sentiment_lib.settings.runtime import (
 )
 from sentiment_lib.settings.serving import ServeConfig
 
-MODELS: tuple[type[EnvSettings], ...] = (Settings, ServeConfig, AlertSettings, RuntimeSettings, ToolSettings)
+MODELS: tuple[type[EnvSettings], ...] = (
+    Settings,
+    ServeConfig,
+    AlertSettings,
+    RuntimeSettings,
+    ToolSettings,
+    LabelStudioSettings,
+)
 
 __all__ = [
     "CHALLENGER",
@@ -51,6 +60,7 @@ __all__ = [
     "AlertSettings",
     "EnvSettings",
     "GateThresholds",
+    "LabelStudioSettings",
     "RuntimeSettings",
     "ServeConfig",
     "Settings",

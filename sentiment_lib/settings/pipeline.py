@@ -137,6 +137,13 @@ class Settings(EnvSettings):
         0.2, gt=0, lt=0.5, description="share of feedback (by a hash of the text) never trained on"
     )
     feedback_weight: int = Field(1, gt=0, description="times each feedback row counts in a retrain")
+    # the labelling queue (sentiment_lib/labeling/queue.py)
+    label_budget: int = Field(
+        100, ge=0, description="served texts each cycle asks labels for in data/to_label/<cycle>.csv; 0 = no queue"
+    )
+    label_policy: Literal["active", "random"] = Field(
+        "active", description="how the queue chooses: active (unsure, disputed, drifting texts) or random"
+    )
     # promotion gate: read together as GateThresholds (Settings.gate)
     gate_margin: float = Field(0.005, ge=0, lt=1, description="the challenger must be this much more accurate ...")
     gate_alpha: float = Field(0.05, gt=0, lt=1, description="... with a one-sided McNemar p-value below this")
@@ -148,6 +155,12 @@ class Settings(EnvSettings):
         0.05, ge=0, description="nor this much lower a pass rate on any behavioural capability"
     )
     gate_max_identity_drop: float = Field(0.01, ge=0, description="nor this much on an identity invariance group")
+    gate_min_live_agreement: float = Field(
+        0.0, ge=0, le=1, description="nor agree with the champion on fewer live (shadow-scored) texts; 0 = off"
+    )
+    gate_min_live_texts: int = Field(
+        200, ge=1, description="shadow-scored texts needed before the live agreement is judged"
+    )
     # the runner's loop
     cycle_minutes: float = Field(60.0, gt=0, description="runner.py loop: minutes between cycles")
     min_new_rows: int = Field(200, ge=0, description="new labelled feedback rows needed before a retrain")
@@ -204,6 +217,8 @@ class Settings(EnvSettings):
             min_feedback_rows=self.min_feedback_rows,
             max_capability_drop=self.gate_max_capability_drop,
             max_identity_drop=self.gate_max_identity_drop,
+            min_live_agreement=self.gate_min_live_agreement,
+            min_live_texts=self.gate_min_live_texts,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -235,6 +250,9 @@ class GateThresholds(BaseModel):
     min_feedback_rows: int = 0
     max_capability_drop: float = _default("gate_max_capability_drop")
     max_identity_drop: float = _default("gate_max_identity_drop")
+    # the challenger's agreement with the champion on live traffic (its shadow log); judged from min_live_texts on
+    min_live_agreement: float = _default("gate_min_live_agreement")
+    min_live_texts: int = _default("gate_min_live_texts")
 
 
 PRESETS: dict[str, dict[str, Any]] = {

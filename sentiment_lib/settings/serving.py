@@ -65,6 +65,13 @@ class ServeConfig(EnvSettings):
     refresh_seconds: float = Field(10.0, ge=0, description="seconds between checks for a new @champion; 0 = never")
     micro_batching: bool = Field(True, description="concurrent /predict calls share one model call")
     log_inputs: bool = Field(True, description="served texts go to the served log for the drift checks")
+    # shadow scoring (sentiment_lib/serving/shadow.py): off the request path, never delaying an answer
+    shadow_share: float = Field(
+        0.1, ge=0, le=1, description="share of served texts the @challenger also scores, off the request path; 0 = off"
+    )
+    shadow_queue_size: int = Field(
+        1000, ge=1, description="texts waiting for the challenger at most; a full queue drops (and counts) the text"
+    )
     admin_token: str = Field(
         "", validation_alias="ADMIN_TOKEN", repr=False, description="bearer token of /admin/reload; empty: off"
     )

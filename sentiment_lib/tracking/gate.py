@@ -10,7 +10,10 @@ rejected: winning on feedback by forgetting the base domain (or by learning pois
 one whose pass rate on any capability of the behavioural suite (:mod:`sentiment_lib.behaviour`) fell by more
 than ``max_capability_drop``: overall accuracy can rise while, say, negation breaks. The identity invariance
 groups (answers unchanged when a person's race, religion, nationality or sexual orientation is named) have a
-tighter allowance, ``max_identity_drop``: a fairer model may not be traded for accuracy.
+tighter allowance, ``max_identity_drop``: a fairer model may not be traded for accuracy. With a live-agreement
+floor (``min_live_agreement`` above 0), a challenger that agreed with the champion on fewer live texts than that
+(its shadow log, :mod:`sentiment_lib.serving.shadow`) is not promoted either: that much change on real traffic
+needs a person's look. Below ``min_live_texts`` shadow-scored texts the floor is not judged, and the reason says so.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +31,8 @@ from scipy.stats import binomtest
 from sentiment_lib.behaviour.suite import IDENTITY_PREFIX
 from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import ModelError
+from sentiment_lib.formatting import percent
+from sentiment_lib.monitoring.checks.shadow import Agreement, agreement_between
 from sentiment_lib.settings import CHAMPION, GateThresholds
 from sentiment_lib.tracking import registry
 
@@ -45,12 +51,18 @@ class GateDecision:
     base_regression: float = 0.0  # champion minus challenger accuracy on the base test rows
     judged_on: str = "gate set"
     capability_drops: dict[str, float] = field(default_factory=dict)  # champion minus challenger pass rate
+    live_agreement: float | None = None  # with the champion on shadow-scored live texts (None: not read)
+    live_texts: int = 0
 
     def tags(self) -> dict[str, str]:
         """The decision as model-version tags."""
         drops = {f"gate.capability_drop.{name}": f"{drop:.4f}" for name, drop in self.capability_drops.items()}
+        live = {"gate.live_texts": str(self.live_texts)}
+        if self.live_agreement is not None:
+            live["gate.live_agreement"] = f"{self.live_agreement:.4f}"
         return {
             **drops,
+            **live,
             "gate.promote": str(self.promote).lower(),
             "gate.reason": self.reason,
             "gate.champion_accuracy": f"{self.champion_accuracy:.4f}",
@@ -78,12 +90,15 @@ def decide_promotion(
     thresholds: GateThresholds = DEFAULT_THRESHOLDS,
     base_rows: np.ndarray | None = None,
     capability_drops: Mapping[str, float] | None = None,
+    live: Agreement | None = None,
 ) -> GateDecision:
     """Compare two models' per-text correctness on the same gate set (boolean arrays, same order).
 
     ``base_rows`` marks the rows of the base test split (default: every row); the others are held-out
     feedback, on which the improvement is judged when there are at least ``thresholds.min_feedback_rows`` (> 0).
     ``capability_drops`` are the champion's minus the challenger's pass rates per behavioural capability.
+    ``live`` is the challenger's agreement with the champion on shadow-scored live texts, judged against
+    ``thresholds.min_live_agreement`` (when above 0) from ``thresholds.min_live_texts`` texts on.
 
     Raises:
         ValueError: the arrays differ in shape or are empty.
@@ -111,6 +126,8 @@ def decide_promotion(
         base_regression=regression,
         judged_on=judged_on,
         capability_drops=drops,
+        live_agreement=live.rate if live else None,
+        live_texts=live.texts if live else 0,
     )
     if regression > t.max_regression:
         reason = f"challenger {regression:.4f} less accurate on the base test split (allowed {t.max_regression})"
@@ -124,17 +141,35 @@ def decide_promotion(
         )
         reason = f"challenger fails more behavioural tests: {worst}"
         return decision(False, reason)
+    live_blocks, live_note = live_judgement(live, t)
+    if live_blocks:
+        return decision(False, live_note)
     where = f"on the {judged_on}"
     if new - old >= t.margin and p < t.alpha:
         reason = f"challenger better by {new - old:+.4f} {where} (margin {t.margin}), McNemar p = {p:.3g} < {t.alpha}"
-        return decision(True, reason)
+        return decision(True, reason + live_note)
     if old < t.floor <= new:
         reason = f"champion {old:.4f} below the floor {t.floor} {where}, challenger {new:.4f} above it"
-        return decision(True, reason)
+        return decision(True, reason + live_note)
     reason = (
         f"challenger {new:.4f} vs champion {old:.4f} {where}: not better by {t.margin} with p < {t.alpha} (p = {p:.3g})"
     )
-    return decision(False, reason)
+    return decision(False, reason + live_note)
+
+
+def live_judgement(live: Agreement | None, thresholds: GateThresholds) -> tuple[bool, str]:
+    """Whether the live-agreement floor blocks the promotion, and what the reason says of it ("" with the floor
+    off; a note, to append, when it passes or is not judged; the whole reason when it blocks)."""
+    floor, needed = thresholds.min_live_agreement, thresholds.min_live_texts
+    if floor <= 0:
+        return False, ""
+    texts = live.texts if live else 0
+    if live is None or live.rate is None or texts < needed:
+        return False, f"; live agreement not judged: {texts} shadow-scored texts, fewer than {needed}"
+    if live.rate < floor:
+        reason = f"challenger agrees with the champion on {live.describe()} of live traffic, below the floor"
+        return True, f"{reason} {percent(floor)} (gate_min_live_agreement)"
+    return False, f"; live agreement {live.describe()}, at or above the floor {percent(floor)}"
 
 
 def _allowed_drop(capability: str, thresholds: GateThresholds) -> float:
@@ -172,6 +207,7 @@ def apply_policy(
     thresholds: GateThresholds = DEFAULT_THRESHOLDS,
     capabilities: Mapping[str, Sequence[Any]] | None = None,
     loaded_champion: registry.Champion | None = None,
+    shadow_log: Path | None = None,
 ) -> str:
     """Decide whether ``challenger`` (a model version) becomes ``@champion``; return what happened.
 
@@ -181,6 +217,8 @@ def apply_policy(
     ``capabilities`` maps versions to their behavioural results (``CapabilityResult``); when it has both
     the champion's and the challenger's, the gate compares them capability by capability. ``loaded_champion``
     (from :func:`registry.champion_against`) saves loading the champion again when it is still the champion.
+    ``shadow_log`` (``Workspace.shadow_log``) gives the challenger's live agreement with the champion, read only
+    when ``thresholds.min_live_agreement`` is above 0.
 
     Raises:
         ModelError: unknown policy.
@@ -207,6 +245,9 @@ def apply_policy(
         thresholds,
         base_rows=base_rows,
         capability_drops=capability_drops(capabilities or {}, str(champion.version), version),
+        live=agreement_between(shadow_log, str(champion.version), version)
+        if shadow_log is not None and thresholds.min_live_agreement > 0
+        else None,
     )
     tags = {**decision.tags(), "gate.champion_version": champion.version, "gate.challenger_version": version}
     registry.tag_version(registered_name, version, tags)

@@ -93,7 +93,7 @@ def test_a_store_cut_inside_its_header_reads_as_empty(tmp_path):
     incoming, _, archive, quarantine = folders(tmp_path)
     (incoming / "a.csv").write_text("Review,Sentiment\nok,positive\n")
     feedback.ingest_incoming(incoming, store, archive, quarantine)
-    assert store.read_text().startswith("Review,Sentiment,timestamp,arrived_at,source_file\nok,positive,")
+    assert store.read_text().startswith(",".join(feedback.STORE_COLUMNS) + "\nok,positive,")
 
 
 def test_only_complete_incoming_files_are_taken(tmp_path):

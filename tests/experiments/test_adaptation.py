@@ -118,7 +118,7 @@ def test_the_estimates_quality_over_a_replay():
     quality = adaptation.estimate_quality(records)
     assert quality["days"] == 2 and quality["mae"] == pytest.approx(0.03) and quality["coverage"] == 0.5
     table = adaptation_report.day_table(records)
-    assert "| 1 | 2026-01-05 | v1 | 0.900 (500) | 0.920 (0.890-0.950) | stale | 0.900: - | - |" in table
+    assert "| 1 | 2026-01-05 | v1 | 0.900 (500) | 0.920 (0.890-0.950) | stale | 0.900: - | 0 | - |" in table
     scores = [adaptation.FinalScore("1", 0.90, 0.91), adaptation.FinalScore("4", 0.93, 0.905)]
     text = adaptation_report.summary_text(records, scores, 0.004, 2000)
     assert "mean absolute error 3.0 points" in text and "on 50% of days" in text

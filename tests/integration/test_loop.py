@@ -14,6 +14,7 @@ import mlflow
 import pandas as pd
 import pytest
 
+from sentiment_lib.data.schema import normalize_text
 from sentiment_lib.locking import workspace_lock
 from sentiment_lib.loop.replay import load_stream
 from sentiment_lib.tracking import registry
@@ -319,6 +320,35 @@ def test_a_served_replay_runs_on_the_simulated_clock_with_labels_a_day_late(work
     summary = (workspace / "reports" / "replay" / "adaptation.md").read_text()
     assert "champion when the replay started" in summary and "(McNemar p = " in summary and "40 tweets" in summary
     acknowledged_then_rebaselined(workspace, env)
+
+
+def test_a_budgeted_replay_labels_only_the_queues_choice_by_request_id(workspace, smtp, live_server):
+    _, env = smtp
+    stream = airline_stream(workspace, 120)
+    server = live_server(workspace, {"SENTIMENT_SERVE_REFRESH_SECONDS": "1"})
+    done = run_runner(
+        "replay", *SMOKE, "--source", str(stream), "--per-cycle", "40", "--cycles", "3", "--hours-per-cycle", "24",
+        "--serve", server.url, "--label-policy", "active", "--label-budget", "10", workspace=workspace, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = json.loads((workspace / "reports" / "replay" / "adaptation.json").read_text())
+    assert [r["labels"] for r in records] == [0, 10, 10]  # each day answers yesterday's queue of 10
+    queues = sorted((workspace / "data" / "to_label").glob("*.csv"))
+    assert len(queues) == 3
+    asked = pd.concat([pd.read_csv(q, dtype=str, keep_default_na=False) for q in queues])
+    assert len(asked) == 30 and asked["Review"].is_unique
+    assert all(why in ("uncertain", "disagreement") or why.startswith("drift: ") for why in asked["why"])
+    day_one = set(load_stream(stream)["Review"].head(40))
+    assert set(pd.read_csv(queues[0], dtype=str)["Review"]) <= day_one  # the first queue chose among day 1's texts
+    # the labels came back by request id alone, and the store kept who gave them and for which served text
+    store = pd.read_csv(workspace / "data" / "feedback" / "feedback.csv", dtype=str, keep_default_na=False)
+    assert len(store) == 20 and set(store["annotator"]) == {"replay"}
+    assert set(store["request_id"]) == set(asked["request_id"].head(20))
+    rows = load_stream(stream)
+    truth = dict(zip(rows["Review"].map(normalize_text), rows["Sentiment"], strict=True))
+    assert all(truth[text] == label for text, label in zip(store["Review"], store["Sentiment"], strict=True))
+    actions = [a for p in (workspace / "reports").glob("*/cycle.json") for a in json.loads(p.read_text())["actions"]]
+    assert sum("labelling queue: 10 of 40 new served texts" in a for a in actions) == 3, actions
 
 
 def latest_verdict(ws) -> dict:

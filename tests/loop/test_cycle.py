@@ -76,6 +76,24 @@ def test_replay_of_a_canonical_csv_ends_and_rejects_bad_input(tmp_path):
         Replay(source, tmp_path / "in", tmp_path / "r.json", per_cycle=5)
 
 
+def test_a_budgeted_replay_answers_each_queue_once_with_the_streams_labels_by_request_id(tmp_path):
+    source, queues = tmp_path / "stream.csv", tmp_path / "to_label"
+    source.write_text("Review,Sentiment\nlate again,negative\ngreat crew,positive\nok,positive\n")
+    with pytest.raises(DataValidationError, match="needs --serve"):
+        Replay(source, tmp_path / "in", tmp_path / "r.json", per_cycle=2, label_policy="active")
+    replay = Replay(source, tmp_path / "in", tmp_path / "r.json", per_cycle=2, served=True, label_policy="active")
+    replay.mark_served(2)
+    queues.mkdir()
+    # the queue asks about one served text, and one another caller sent (the replay cannot label it)
+    (queues / "c1.csv").write_text("request_id,Review,why\nr:1,great   crew,uncertain\nx,not ours,uncertain\n")
+    assert replay.answer_queues(queues) == 1
+    labels = pd.read_csv(tmp_path / "in" / "labels-c1.csv", dtype=str)
+    assert labels.values.tolist() == [["r:1", "positive", "replay"]]
+    assert replay.answer_queues(queues) == 0 and replay.position == 2  # answered once; the served rows are done
+    with pytest.raises(DataValidationError, match="would not continue it"):  # another policy, same workspace
+        Replay(source, tmp_path / "in", tmp_path / "r.json", per_cycle=2, served=True, label_policy="random")
+
+
 def test_the_loop_survives_a_crashing_cycle_and_stops_after_max_cycles():
     calls = []
 

@@ -93,6 +93,11 @@ FORBIDDEN_IMPORTS = [
     ("sentiment_lib.serving", "sentiment_lib.loop", ("sentiment_lib.loop.heartbeat",)),
     ("sentiment_lib.serving", "sentiment_lib.alerting", ()),
     ("sentiment_lib.serving", "sentiment_lib.experiments", ()),
+    # the labelling queue reads what the API served (its logs), like the checks; the loop drives it
+    ("sentiment_lib.labeling", "sentiment_lib.serving", ("sentiment_lib.serving.served_log",)),
+    ("sentiment_lib.labeling", "sentiment_lib.loop", ()),
+    ("sentiment_lib.labeling", "sentiment_lib.alerting", ()),
+    ("sentiment_lib.labeling", "sentiment_lib.experiments", ()),
 ]
 EXPERIMENTS_USERS = {"sentiment_lib.cli.loop"}  # the command line runs the experiments; nothing else needs them
 
@@ -134,7 +139,7 @@ def test_only_the_command_line_imports_the_experiments():
 
 def test_each_stage_is_a_folder_with_its_own_docstring():
     stages = ("data", "training", "inference", "tracking", "serving", "monitoring", "monitoring/checks", "alerting")
-    for stage in (*stages, "loop", "experiments"):
+    for stage in (*stages, "loop", "labeling", "experiments"):
         init = PACKAGE / stage / "__init__.py"
         assert ast.get_docstring(ast.parse(init.read_text())), f"{stage}/__init__.py says what the stage holds"
 

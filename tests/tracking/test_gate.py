@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sentiment_lib.behaviour.suite import CapabilityResult
+from sentiment_lib.monitoring.checks.shadow import Agreement
 from sentiment_lib.settings import GateThresholds
 from sentiment_lib.tracking import gate
 
@@ -115,3 +116,29 @@ def test_identity_invariance_has_a_tighter_allowance_than_other_capabilities():
     assert gate.decide_promotion(
         *better, capability_drops=drops, thresholds=GateThresholds(max_identity_drop=0.03)
     ).promote
+
+
+def test_a_challenger_below_the_live_agreement_floor_is_not_promoted_however_accurate():
+    better = answers(800, 10, 40, 150)
+    floor = GateThresholds(min_live_agreement=0.9, min_live_texts=200)
+    disagreeing = Agreement("1", "2", texts=400, agreed=320)  # 80% of live texts
+    decision = gate.decide_promotion(*better, thresholds=floor, live=disagreeing)
+    assert not decision.promote
+    assert decision.reason.startswith("challenger agrees with the champion on 80.0% (95% interval")
+    assert "of 400 texts of live traffic, below the floor 90.0%" in decision.reason
+    assert decision.tags()["gate.live_agreement"] == "0.8000" and decision.tags()["gate.live_texts"] == "400"
+    agreeing = gate.decide_promotion(*better, thresholds=floor, live=Agreement("1", "2", 400, 380))
+    assert agreeing.promote and "; live agreement 95.0%" in agreeing.reason
+    assert "at or above the floor 90.0%" in agreeing.reason
+
+
+def test_the_live_floor_is_not_judged_below_its_minimum_of_texts_nor_when_off():
+    better = answers(800, 10, 40, 150)
+    few = Agreement("1", "2", texts=150, agreed=75)  # 50%, but from too few texts to judge
+    decision = gate.decide_promotion(*better, thresholds=GateThresholds(min_live_agreement=0.9), live=few)
+    assert decision.promote
+    assert decision.reason.endswith("; live agreement not judged: 150 shadow-scored texts, fewer than 200")
+    unread = gate.decide_promotion(*better, thresholds=GateThresholds(min_live_agreement=0.9), live=None)
+    assert unread.promote and "not judged: 0 shadow-scored texts" in unread.reason
+    off = gate.decide_promotion(*better, live=Agreement("1", "2", 1000, 10))  # the default floor, 0, is off
+    assert off.promote and "live agreement" not in off.reason

@@ -85,6 +85,27 @@ def test_the_verdict_says_what_drift_is_measured_against_and_who_acknowledged_it
     assert "acknowledged by ops at 2026-01-09T08:00:00+00:00 (AUC 0.971): &lt;new&gt; airline traffic." in section
 
 
+def test_the_newest_labelling_queue_is_shown_escaped_with_its_reasons(tmp_path):
+    from sentiment_lib.workspace import Workspace
+
+    ws = Workspace(tmp_path)
+    assert "label-queue" not in status_page.render(ws, None)  # no cycle wrote a queue yet
+    ws.to_label.mkdir(parents=True)
+    (ws.to_label / "20261201-000000.csv").write_text("request_id,Review,why\nold,an older queue,random\n")
+    (ws.to_label / "20261202-000000.csv").write_text(
+        "request_id,Review,why,champion_sentiment,champion_confidence\n"
+        "a,<b>late</b> again,uncertain,negative,0.51\nb,wifi down,drift: wifi,negative,0.7\n"
+        "c,so so,uncertain,positive,0.55\n"
+    )
+    page = status_page.render(ws, None)
+    queue = page[page.index('<section id="label-queue">') : page.index('<section id="verdict">')]
+    assert "data/to_label/20261202-000000.csv" in queue and "<strong id='queue-texts'>3</strong>" in queue
+    assert "(1 drift, 2 uncertain)" in queue and "an older queue" not in queue
+    assert "<td>&lt;b&gt;late&lt;/b&gt; again</td><td>uncertain</td><td>negative (0.51)</td>" in queue
+    (ws.to_label / "20261203-000000.csv").write_text("Review\nno ids\n")
+    assert "The newest queue cannot be read" in status_page.render(ws, None)
+
+
 def test_reports_are_served_read_only(status_server):
     status, body, _ = status_server.request("GET", f"/reports/{CYCLES[0]}/04_staleness.html")
     assert status == 200 and b"Staleness check of cycle" in body

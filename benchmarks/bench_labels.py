@@ -1,0 +1,154 @@
+"""Which labels pay? ``make replay-labels``: the served replay of ``make replay-adapt`` under label budgets.
+
+    .venv/bin/python benchmarks/bench_labels.py [--arms active:100,random:100,random:200] [--seeds 1,2]
+                                                [--days 12] [--per-cycle 500] [--final-holdout 2000]
+
+Each arm (a label policy and a daily budget) and seed replays the same days of airline tweets through an API of
+its own, in a workspace of its own under ``benchmarks/.work/labels/``, copied from the demo's workspace (the
+repository after ``make demo``: its data and registry, so every arm starts from the same champion). Each day the
+loop's labelling queue asks for ``budget`` of the texts served the day before, and the replay answers with the
+stream's labels (see ``runner.py replay --label-policy``). A retrain is allowed every ``3 x budget`` new labels,
+so every arm retrains on the same days; the seed sets the retrains' training seed and the random draws.
+
+The table gives, per arm and seed, the labels used and the accuracy of the champion at the end on the stream's
+final slice (tweets no model saw) and on the SST-2 test set, against the champion the arms started from; then
+the mean and range over seeds. The all-labels run of ``make replay-adapt`` is read from the repository's
+``reports/replay/final.json`` when there is one, for reference. An arm already finished is read, not run again,
+so a stopped run continues where it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from common import REPO, SHARED, machine_summary, print_table
+
+from sentiment_lib.serving.process import free_port, launch_app, wait_or_kill, wait_until_healthy
+
+WORK = REPO / "benchmarks" / ".work" / "labels"
+# what a copy of the demo's workspace leaves out: code, caches, logs and the demo's own replay and queues
+NOT_COPIED = (".venv*", ".git", "benchmarks", "wandb", "logs", "outbox", "site", "mlartifacts", "replay", "to_label")
+REPLAY_STATE = "replay.json"
+
+
+@dataclass(frozen=True)
+class Arm:
+    policy: str
+    budget: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.policy}-{self.budget}-seed{self.seed}"
+
+
+def parse_arms(text: str, seeds: list[int]) -> list[Arm]:
+    """``active:100,random:200`` x seeds.
+
+    Raises:
+        SystemExit: a malformed arm.
+    """
+    arms = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        policy, _, budget = item.partition(":")
+        if policy not in ("active", "random") or not budget.isdigit() or int(budget) < 1:
+            sys.exit(f"--arms: {item!r} is not POLICY:BUDGET with POLICY active or random and BUDGET >= 1")
+        arms += [Arm(policy, int(budget), seed) for seed in seeds]
+    return arms
+
+
+def copy_demo_workspace(target: Path) -> None:
+    """The demo's data, registry and state without its replay (the registry's artifacts stay where the demo
+    wrote them: its store names them by absolute path, and new versions go there too)."""
+    if not (REPO / "mlflow.db").is_file():
+        sys.exit("No demo workspace to start from: run `make demo` first (it trains and registers the champion)")
+    shutil.copytree(REPO, target, ignore=shutil.ignore_patterns(*NOT_COPIED, REPLAY_STATE))
+
+
+def replay_command(arm: Arm, workspace: Path, url: str, args: argparse.Namespace) -> list[str]:
+    # fmt: off
+    return [
+        sys.executable, str(REPO / "runner.py"), "replay", "--workspace", str(workspace), "--preset", args.preset,
+        "--source", str(SHARED / "airline" / "Tweets.csv"), "--per-cycle", str(args.per_cycle),
+        "--cycles", str(args.days), "--hours-per-cycle", "24", "--serve", url,
+        "--final-holdout", str(args.final_holdout), "--label-policy", arm.policy, "--label-budget", str(arm.budget),
+        "-p", "seed", str(arm.seed), "-p", "min_new_rows", str(3 * arm.budget), "-p", "feedback_weight", "2",
+    ]
+    # fmt: on
+
+
+def run_arm(arm: Arm, args: argparse.Namespace) -> dict:
+    """The arm's final.json, running its replay first unless it finished before."""
+    workspace = WORK / arm.name
+    final = workspace / "reports" / "replay" / "final.json"
+    if final.is_file():
+        return json.loads(final.read_text())
+    if not workspace.exists():
+        copy_demo_workspace(workspace)
+    port = free_port()
+    with (WORK / f"{arm.name}.api.log").open("ab") as output:
+        env = {**os.environ, "SENTIMENT_SERVE_REFRESH_SECONDS": "2"}
+        api = launch_app(workspace, port, env=env, output=output)
+        try:
+            wait_until_healthy(api, f"http://127.0.0.1:{port}", str(WORK / f"{arm.name}.api.log"))
+            print(f"{arm.name}: replaying {args.days} days through 127.0.0.1:{port}", flush=True)
+            subprocess.run(replay_command(arm, workspace, f"http://127.0.0.1:{port}", args), check=True)
+        finally:
+            api.terminate()
+            wait_or_kill(api)
+    return json.loads(final.read_text())
+
+
+def row(label: str, seed: str, result: dict) -> list:
+    first, last = result["first"], result["last"]
+    gain = 100 * (last["holdout_accuracy"] - first["holdout_accuracy"])
+    sst2 = 100 * (last["sst2_accuracy"] - first["sst2_accuracy"])
+    champions = f"v{first['version']} -> v{last['version']}"
+    return [label, seed, result["labels"], f"{100 * last['holdout_accuracy']:.2f}", f"{gain:+.2f}",
+            f"{100 * last['sst2_accuracy']:.2f}", f"{sst2:+.2f}", champions]  # fmt: skip
+
+
+def spread(label: str, results: list[dict]) -> list:
+    gains = [100 * (r["last"]["holdout_accuracy"] - r["first"]["holdout_accuracy"]) for r in results]
+    sst2 = [100 * (r["last"]["sst2_accuracy"] - r["first"]["sst2_accuracy"]) for r in results]
+    labels = sum(r["labels"] for r in results) / len(results)
+    return [label, f"mean of {len(results)}", f"{labels:.0f}", "", f"{sum(gains) / len(gains):+.2f} "
+            f"({min(gains):+.2f} to {max(gains):+.2f})", "", f"{sum(sst2) / len(sst2):+.2f}", ""]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arms", default="active:100,random:100,random:200", help="POLICY:BUDGET, comma-separated")
+    parser.add_argument("--seeds", default="1,2", help="comma-separated training and sampling seeds")
+    parser.add_argument("--days", type=int, default=12)
+    parser.add_argument("--per-cycle", type=int, default=500)
+    parser.add_argument("--final-holdout", type=int, default=2000)
+    parser.add_argument("--preset", default="quick")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    arms = parse_arms(args.arms, seeds)
+    WORK.mkdir(parents=True, exist_ok=True)
+    results = {arm: run_arm(arm, args) for arm in arms}
+    rows = [row(f"{arm.policy}, {arm.budget} a day", str(arm.seed), result) for arm, result in results.items()]
+    for policy, budget in dict.fromkeys((arm.policy, arm.budget) for arm in arms):
+        same = [r for arm, r in results.items() if (arm.policy, arm.budget) == (policy, budget)]
+        rows.append(spread(f"{policy}, {budget} a day", same))
+    reference = REPO / "reports" / "replay" / "final.json"
+    if reference.is_file():
+        rows.append(row("all labels (make replay-adapt, reference)", "-", json.loads(reference.read_text())))
+    header = ["policy", "seed", "labels used", "final slice %", "gain (points)", "SST-2 %", "SST-2 change",
+              "champion"]  # fmt: skip
+    title = (f"{args.days} simulated days of {args.per_cycle} tweets, final slice {args.final_holdout} tweets; "
+             f"{machine_summary()}")  # fmt: skip
+    print_table(title, header, rows)
+
+
+if __name__ == "__main__":
+    main()

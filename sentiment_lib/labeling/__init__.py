@@ -1,0 +1,1 @@
+"""Asking for labels: the labelling queue each cycle writes, and the Label Studio round trip."""

@@ -1,0 +1,83 @@
+"""A cycle's labelling queue: the workspace's served texts since the last queue, chosen by
+:mod:`sentiment_lib.labeling.queue`, written as ``data/to_label/<cycle>.csv``.
+
+The texts considered are those served after the newest one the previous queue considered (kept in
+``state/label_queue.json``), so each served text is offered to one queue; the served log's own times are
+used, whatever clock the loop runs on (a replay's simulated days).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sentiment_lib.data import feedback
+from sentiment_lib.data.schema import TEXT_COLUMN, normalize_text
+from sentiment_lib.io import read_json, write_csv_atomic, write_json_atomic
+from sentiment_lib.labeling import queue
+from sentiment_lib.monitoring.checks.acknowledgements import top_ngrams
+from sentiment_lib.serving.served_log import latest_served, read_shadow
+from sentiment_lib.workspace import Workspace
+
+CANDIDATE_LIMIT = 50_000  # served texts considered at most per queue (the newest), to bound memory
+
+
+@dataclass(frozen=True)
+class QueueOutcome:
+    path: Path | None  # None when nothing was chosen
+    chosen: int
+    considered: int
+    by_reason: dict[str, int]
+
+    def summary(self) -> str:
+        if self.path is None:
+            return f"labelling queue: nothing to ask ({self.considered} new served texts could be asked)"
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(self.by_reason.items()))
+        return f"labelling queue: {self.chosen} of {self.considered} new served texts in {self.path.name} ({reasons})"
+
+
+def write_queue(ws: Workspace, cycle: str, verdict: dict | None) -> QueueOutcome:
+    """Choose up to ``label_budget`` texts served since the last queue and write them for ``cycle``; the
+    ``@challenger``'s answers on the same requests (the shadow log) give the disagreements.
+
+    Raises:
+        DataValidationError: the feedback store or an earlier queue file cannot be read.
+        OSError: the queue or its state cannot be written.
+    """
+    settings = ws.settings
+    after = read_json(ws.label_queue_state, {}).get("served_after", "")
+    served = _served_after(ws.served_log, after)
+    candidates = queue.candidates_from(served, _shadow_after(ws.shadow_log, after), _asked_before(ws))
+    seed = f"{settings.seed}-{cycle}"  # a random queue differs from cycle to cycle, and reproduces
+    ngrams = top_ngrams(verdict or {})
+    chosen = queue.choose(candidates, settings.label_budget, settings.label_policy, ngrams, seed)
+    path = ws.to_label / f"{cycle}.csv" if chosen else None
+    if path is not None:
+        write_csv_atomic(queue.as_frame(chosen), path)
+    if served:  # the queue is written before the mark moves: a crash in between offers the texts again
+        write_json_atomic(ws.label_queue_state, {"served_after": served[-1]["time"]})
+    by_reason: dict[str, int] = {}
+    for choice in chosen:
+        reason = choice.why.split(":")[0]
+        by_reason[reason] = by_reason.get(reason, 0) + 1
+    return QueueOutcome(path, len(chosen), len(candidates), by_reason)
+
+
+def _served_after(folder: Path, after: str) -> list[dict]:
+    """The newest :data:`CANDIDATE_LIMIT` served records logged after ``after`` (an ISO time; "" = all)."""
+    since = datetime.fromisoformat(after) if after else None
+    # the log writes every time in one ISO format, so text order is time order
+    return latest_served(folder, CANDIDATE_LIMIT, since, keep=lambda r: r["time"] > after)
+
+
+def _shadow_after(folder: Path, after: str) -> Iterator[dict]:
+    since = datetime.fromisoformat(after) if after else None
+    return (r for r in read_shadow(folder, since) if r["time"] > after)
+
+
+def _asked_before(ws: Workspace) -> set[str]:
+    """Texts already labelled (in the feedback store) or already in a queue."""
+    labelled = set(feedback.read_store(ws.feedback_store)[TEXT_COLUMN])
+    return labelled | {normalize_text(text) for text in queue.read_queues(ws.to_label)[TEXT_COLUMN]}

@@ -1,0 +1,400 @@
+"""Shadow scoring: the ``@challenger`` answers a sampled share of live texts too, off the request path.
+
+Every registered version gets ``@challenger``; while it names another version than the champion served,
+:class:`ChallengerHolder` keeps it loaded beside the champion (a second model in the process, on the same
+back-end). A request thread only samples its texts and puts them, without waiting, on a bounded queue
+(:meth:`ShadowScorer.offer`); a full queue drops the text and counts it. One worker thread takes what is
+queued, asks the challenger, compares its answers with the champion's, writes them to the shadow log (one
+JSON line per text, :func:`~sentiment_lib.serving.served_log.read_shadow` reads them) and counts scored
+texts, agreements and failures for ``/metrics``, ``/health`` and the status page. The challenger's threads
+run at a lower CPU priority, so it takes what the champion leaves; a challenger that is slow only fills the
+queue, one that raises is counted, one that fails to load is logged and shadowing waits until one loads.
+None of it can delay or fail an answer.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import queue
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sentiment_lib.errors import RegistryUnavailableError
+from sentiment_lib.serving.model_holder import LoadedModel, ModelHolder, load_version, warm_up
+from sentiment_lib.serving.served_log import ServedLog, text_ids
+from sentiment_lib.settings import CHALLENGER
+from sentiment_lib.tracking import registry
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 32  # texts per challenger call at most
+DISAGREEMENTS_KEPT = 5  # the most confident disagreements each pair of versions keeps for the status page
+NICE_INCREMENT = 10  # the challenger's threads yield the CPU to the champion's requests
+
+
+class ShadowObserver(Protocol):
+    """Told what the worker did (``ApiMetrics`` is one)."""
+
+    def observe_shadow(self, challenger_version: str, scored: int, agreed: int) -> None: ...
+
+    def observe_shadow_dropped(self, challenger_version: str) -> None: ...
+
+    def observe_shadow_failed(self, challenger_version: str, texts: int) -> None: ...
+
+
+def lower_priority() -> None:
+    """Lower the calling thread's CPU priority by :data:`NICE_INCREMENT`; threads it starts later (a model's
+    thread pool, created when the model loads) inherit it. Linux sets it per thread; elsewhere, or when the
+    system refuses, nothing changes."""
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + NICE_INCREMENT)
+    except (OSError, AttributeError) as err:  # AttributeError: a platform without setpriority
+        log.info("The challenger runs at normal priority: %s", err)
+
+
+class ChallengerHolder(ModelHolder):
+    """Follows ``@challenger`` while it names another version than ``champion`` serves; otherwise holds none
+    (no second copy of the champion, and the memory of a promoted or withdrawn challenger is given back)."""
+
+    def __init__(self, registered_name: str, champion: ModelHolder, alias: str = CHALLENGER):
+        super().__init__(registered_name, alias)
+        self.champion = champion
+        self.last_error = ""
+
+    def refresh(self) -> bool:
+        """Load the challenger if it changed; return True if a new one was loaded.
+
+        Never raises: a failure is logged and kept in ``last_error``; shadowing is off until a challenger loads.
+        """
+        if not self._loading.acquire(blocking=False):
+            return False
+        try:
+            return self._follow()
+        except RegistryUnavailableError as err:  # the registry is down: keep the challenger there is
+            self.last_error = str(err)
+            log.warning("Shadow scoring: %s", err)
+            return False
+        except Exception as err:  # a challenger that fails to load must not take anything else down
+            self.current = None
+            self.last_error = f"loading @{self.alias} failed: {err}"
+            log.error("%s; shadow scoring is off until it loads", self.last_error)
+            return False
+        finally:
+            self._loading.release()
+
+    def _follow(self) -> bool:
+        version = registry.version_for_alias(self.registered_name, self.alias)
+        champion = self.champion.current
+        if version is None or champion is None or str(version.version) == champion.version:
+            if self.current is not None:
+                log.info("Shadow scoring of version %s stops: it is not a challenger beside the champion any more",
+                         self.current.version)  # fmt: skip
+            self.current, self.last_error = None, ""
+            return False
+        if self.current is not None and self.current.version == str(version.version):
+            return False
+        self.current = None  # the old challenger goes before the next loads: two models, not three
+        loaded = load_version(self.registered_name, version)
+        warm_up(loaded.predictor)
+        self.current, self.last_error = loaded, ""
+        log.info("Shadow scoring with @%s version %s beside champion %s", self.alias, loaded.version, champion.version)
+        return True
+
+    def start(self, interval_seconds: float) -> threading.Thread:
+        """Load the challenger in a daemon thread of lower priority, then refresh every ``interval_seconds`` (0:
+        once) until :meth:`stop`. Serving never waits for it."""
+
+        def run() -> None:
+            lower_priority()
+            self.refresh()
+            while interval_seconds > 0 and not self._stop.wait(interval_seconds):
+                self.refresh()
+
+        thread = threading.Thread(target=run, name=f"{self.alias}-watcher", daemon=True)
+        thread.start()
+        return thread
+
+
+@dataclass(frozen=True)
+class ShadowItem:
+    """One served text waiting for the challenger, with the champion's answer."""
+
+    time: str
+    request_id: str
+    text: str
+    champion_version: str
+    champion_sentiment: str
+    champion_confidence: float
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    text: str
+    champion_sentiment: str
+    champion_confidence: float
+    challenger_sentiment: str
+    challenger_confidence: float
+
+    @property
+    def sureness(self) -> float:
+        """How sure both answers are: the lesser confidence (a disagreement both are sure of ranks first)."""
+        return min(self.champion_confidence, self.challenger_confidence)
+
+
+@dataclass
+class PairTally:
+    """What one challenger answered beside one champion in this process."""
+
+    champion_version: str
+    challenger_version: str
+    scored: int = 0
+    agreed: int = 0
+    # a min-heap of (sureness, tie-breaker, disagreement): the least sure of those kept goes first
+    _kept: list[tuple[float, int, Disagreement]] = field(default_factory=list)
+
+    def add(self, disagreement: Disagreement, order: int) -> None:
+        entry = (disagreement.sureness, order, disagreement)
+        if len(self._kept) < DISAGREEMENTS_KEPT:
+            heapq.heappush(self._kept, entry)
+        else:
+            heapq.heappushpop(self._kept, entry)
+
+    def disagreements(self) -> list[Disagreement]:
+        """The most confident disagreements, the surest first."""
+        return [entry[2] for entry in sorted(self._kept, key=lambda e: (-e[0], e[1]))]
+
+
+@dataclass(frozen=True)
+class ShadowState:
+    """A snapshot for ``/health`` and the status page."""
+
+    share: float
+    challenger_version: str | None
+    champion_version: str | None
+    queue_length: int
+    dropped: int
+    failed: int
+    last_error: str
+    scored: int = 0  # the current pair's, in this process
+    agreed: int = 0
+    disagreements: list[Disagreement] = field(default_factory=list)
+
+
+class ShadowScorer:
+    """The bounded queue and the one worker thread that scores its texts with the challenger."""
+
+    def __init__(
+        self,
+        challenger: ChallengerHolder,
+        share: float,
+        queue_size: int,
+        shadow_log: ServedLog | None = None,
+        observer: ShadowObserver | None = None,
+        sample: Callable[[], float] = random.random,
+        max_batch: int = MAX_BATCH,
+    ):
+        self.challenger = challenger
+        self.share = share
+        self.shadow_log = shadow_log  # None: answers counted, texts not written (log_inputs off)
+        self.observer = observer
+        self.max_batch = max_batch
+        self._sample = sample
+        self._queue: queue.Queue[ShadowItem] = queue.Queue(maxsize=queue_size)
+        self._lock = threading.Lock()  # the counts and tallies: request threads and the worker update them
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0  # texts queued or being scored
+        self.dropped = 0
+        self.failed = 0
+        self._tallies: dict[tuple[str, str], PairTally] = {}
+        self._order = itertools.count()
+        self._failing: set[str] = set()  # challenger versions whose failure was logged (once each)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._run, name="shadow-scorer", daemon=True)
+        self._worker.start()
+
+    def offer(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        confidences: Sequence[Any],
+        champion_version: str,
+        request_id: str,
+    ) -> int:
+        """Queue a sampled share of a request's texts for the challenger, without waiting; return how many.
+
+        Called from the request thread: it never blocks (a full queue drops the text and counts it).
+        """
+        challenger = self.challenger.current
+        if challenger is None or challenger.version == champion_version:
+            return 0
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+        queued = 0
+        for text, label, confidence, text_id in zip(texts, labels, confidences, text_ids(request_id, len(texts)),
+                                                    strict=True):  # fmt: skip
+            if self._sample() >= self.share:
+                continue
+            item = ShadowItem(stamp, text_id, text, champion_version, label, round(float(confidence), 6))
+            with self._lock:
+                try:
+                    self._queue.put_nowait(item)
+                except queue.Full:
+                    self.dropped += 1
+                    dropped = True
+                else:
+                    self._pending += 1
+                    dropped = False
+            if dropped:
+                if self.observer is not None:
+                    self.observer.observe_shadow_dropped(challenger.version)
+            else:
+                queued += 1
+        return queued
+
+    def state(self) -> ShadowState:
+        """What the worker has done so far, and the current challenger's agreement with the champion."""
+        challenger, served = self.challenger.current, self.challenger.champion.current
+        with self._lock:
+            pair = (served.version, challenger.version) if challenger and served else None
+            tally = self._tallies.get(pair) if pair else None
+            return ShadowState(
+                share=self.share,
+                challenger_version=challenger.version if challenger else None,
+                champion_version=served.version if served else None,
+                queue_length=self._queue.qsize(),
+                dropped=self.dropped,
+                failed=self.failed,
+                last_error=self.challenger.last_error,
+                scored=tally.scored if tally else 0,
+                agreed=tally.agreed if tally else 0,
+                disagreements=tally.disagreements() if tally else [],
+            )
+
+    def health(self) -> dict[str, Any]:
+        """The fields ``/health`` adds: the challenger shadowed, the queue, drops and failures, and failed writes of
+        the shadow log (when there were any); nothing while no challenger is shadowed and nothing went wrong."""
+        now = self.state()
+        log_failures = self.shadow_log.failures if self.shadow_log is not None else 0
+        if not (now.challenger_version or now.dropped or now.failed or log_failures):
+            return {}
+        found: dict[str, Any] = {"shadow_challenger_version": now.challenger_version} if now.challenger_version else {}
+        found.update(shadow_queue_length=now.queue_length, shadow_dropped=now.dropped, shadow_failed=now.failed)
+        if log_failures:
+            found["shadow_log_failures"] = log_failures
+        return found
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every queued text is scored (or dropped by a failure); False if ``timeout`` passes first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def stop(self) -> None:
+        """End the worker after the batch it is scoring (texts still queued are not scored)."""
+        self._stop.set()
+
+    def _run(self) -> None:
+        lower_priority()
+        while not self._stop.is_set():
+            batch = self._next_batch()
+            if not batch:
+                continue
+            try:
+                self._score(batch)
+            except Exception:  # the worker must survive anything: a dead worker would end shadowing silently
+                log.exception("Shadow scoring of %d text(s) failed", len(batch))
+            finally:
+                with self._idle:
+                    self._pending -= len(batch)
+                    self._idle.notify_all()
+
+    def _next_batch(self) -> list[ShadowItem]:
+        """The first waiting text (waiting at most a second, to notice :meth:`stop`) and those behind it."""
+        try:
+            batch = [self._queue.get(timeout=1.0)]
+        except queue.Empty:
+            return []
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _score(self, batch: list[ShadowItem]) -> None:
+        challenger = self.challenger.current
+        if challenger is None:
+            return  # promoted or withdrawn meanwhile: nothing left to compare
+        batch = [item for item in batch if item.champion_version != challenger.version]
+        if not batch:
+            return
+        try:
+            answers = challenger.predictor.predict([item.text for item in batch])
+        except Exception as err:  # the challenger's own failure: counted, never the champion's business
+            self._count_failure(challenger.version, len(batch), err)
+            return
+        records = [
+            _record(item, challenger, label, float(confidence))
+            for item, label, confidence in zip(batch, answers.labels, answers.confidences, strict=True)
+        ]
+        if self.shadow_log is not None:  # the log first: whoever sees a count finds its lines written
+            self.shadow_log.append(records)
+        agreed = self._tally(records)
+        if self.observer is not None:
+            self.observer.observe_shadow(challenger.version, len(records), agreed)
+
+    def _tally(self, records: list[dict[str, Any]]) -> int:
+        agreed = 0
+        with self._lock:
+            for r in records:
+                key = (r["champion_version"], r["challenger_version"])
+                tally = self._tallies.setdefault(key, PairTally(*key))
+                tally.scored += 1
+                if r["champion_sentiment"] == r["challenger_sentiment"]:
+                    tally.agreed += 1
+                    agreed += 1
+                else:
+                    tally.add(_disagreement(r), next(self._order))
+        return agreed
+
+    def _count_failure(self, version: str, texts: int, err: Exception) -> None:
+        with self._lock:
+            self.failed += texts
+            first = version not in self._failing
+            self._failing.add(version)
+        if first:  # said once per version; the count goes on in /metrics and /health
+            log.warning("The challenger (version %s) failed on shadow texts; they are counted, answers are not "
+                        "affected: %s", version, err)  # fmt: skip
+        if self.observer is not None:
+            self.observer.observe_shadow_failed(version, texts)
+
+
+def _record(item: ShadowItem, challenger: LoadedModel, label: str, confidence: float) -> dict[str, Any]:
+    """One line of the shadow log: the contract the labelling queue reads."""
+    return {
+        "time": item.time,
+        "request_id": item.request_id,
+        "text": item.text,
+        "champion_version": item.champion_version,
+        "champion_sentiment": item.champion_sentiment,
+        "champion_confidence": item.champion_confidence,
+        "challenger_version": challenger.version,
+        "challenger_sentiment": label,
+        "challenger_confidence": round(confidence, 6),
+    }
+
+
+def _disagreement(record: dict[str, Any]) -> Disagreement:
+    return Disagreement(
+        text=record["text"],
+        champion_sentiment=record["champion_sentiment"],
+        champion_confidence=record["champion_confidence"],
+        challenger_sentiment=record["challenger_sentiment"],
+        challenger_confidence=record["challenger_confidence"],
+    )

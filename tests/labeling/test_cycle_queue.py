@@ -1,0 +1,105 @@
+"""A cycle's queue: texts served since the last queue, never asked twice, labels back by request id alone."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sentiment_lib.data import feedback
+from sentiment_lib.labeling import cycle_queue
+from sentiment_lib.serving.served_log import SHADOW_PREFIX, ServedLog
+from sentiment_lib.settings import Settings
+from sentiment_lib.workspace import Workspace
+
+
+def workspace(tmp_path, **settings) -> Workspace:
+    return Workspace(tmp_path, Settings(**settings))
+
+
+def serve(ws: Workspace, texts: list[str], confidences: list[float], request_id: str) -> None:
+    ServedLog(ws.served_log).record(texts, ["positive"] * len(texts), confidences, "1", request_id=request_id)
+
+
+def test_each_served_text_is_offered_to_one_queue_and_a_queued_text_is_never_asked_again(tmp_path):
+    ws = workspace(tmp_path, label_budget=2)
+    serve(ws, ["a sure one", "a coin toss", "rather unsure"], [0.99, 0.5, 0.6], "day1")
+    first = cycle_queue.write_queue(ws, "c1", verdict=None)
+    assert (first.chosen, first.considered, first.by_reason) == (2, 3, {"uncertain": 2})
+    rows = pd.read_csv(first.path, dtype=str, keep_default_na=False)
+    assert rows[["request_id", "Review"]].values.tolist() == [["day1:1", "a coin toss"], ["day1:2", "rather unsure"]]
+    assert cycle_queue.write_queue(ws, "c2", verdict=None).path is None  # nothing new was served
+    serve(ws, ["a coin toss", "something new"], [0.5, 0.7], "day2")  # the first is queued already
+    second = cycle_queue.write_queue(ws, "c3", verdict=None)
+    assert (second.chosen, second.considered) == (1, 1)
+    assert "1 of 1 new served texts in c3.csv (1 uncertain)" in second.summary()
+
+
+def test_the_challengers_answers_in_the_shadow_log_make_disagreements(tmp_path):
+    ws = workspace(tmp_path, label_budget=5)
+    serve(ws, ["sure and disputed", "sure and agreed", "unsure"], [0.97, 0.96, 0.55], "r")
+    shadow = ServedLog(ws.shadow_log, prefix=SHADOW_PREFIX)
+    answers = [("r:0", "sure and disputed", "negative", 0.9), ("r:1", "sure and agreed", "positive", 0.9)]
+    shadow.append([
+        {"time": "2030-01-01T00:00:00.000+00:00", "request_id": rid, "text": text, "champion_version": "1",
+         "champion_sentiment": "positive", "champion_confidence": 0.97, "challenger_version": "2",
+         "challenger_sentiment": label, "challenger_confidence": confidence}
+        for rid, text, label, confidence in answers
+    ])  # fmt: skip
+    outcome = cycle_queue.write_queue(ws, "c1", verdict=None)
+    rows = pd.read_csv(outcome.path, dtype=str, keep_default_na=False)
+    assert rows[["request_id", "why", "challenger_sentiment"]].values.tolist()[:2] == [
+        ["r:0", "disagreement", "negative"],
+        ["r:2", "uncertain", ""],
+    ]
+    assert outcome.by_reason == {"disagreement": 1, "uncertain": 2}
+
+
+def test_a_label_given_by_request_id_finds_its_text_in_the_queue_and_keeps_its_provenance(tmp_path):
+    ws = workspace(tmp_path, label_budget=5)
+    serve(ws, ["the seat broke", "fine flight"], [0.55, 0.6], "req")
+    cycle_queue.write_queue(ws, "c1", verdict=None)
+    ws.incoming.mkdir(parents=True)
+    (ws.incoming / "labels.csv").write_text(
+        "request_id,Sentiment,annotator,labelled_at\nreq:0,negative,ann@example.com,2026-12-06T10:00:00Z\n"
+        "req:1,positive,,\n"
+    )
+    report = feedback.ingest_workspace(ws)
+    assert (report.rows_added, report.quarantined) == (2, {})
+    store = feedback.read_store(ws.feedback_store)
+    assert store[["Review", "Sentiment", "request_id", "annotator"]].values.tolist() == [
+        ["the seat broke", "negative", "req:0", "ann@example.com"],
+        ["fine flight", "positive", "req:1", ""],
+    ]
+
+
+def test_a_request_id_no_queue_holds_quarantines_the_file_and_says_which(tmp_path):
+    ws = workspace(tmp_path)
+    ws.incoming.mkdir(parents=True)
+    (ws.incoming / "labels.csv").write_text("request_id,Sentiment\nnever-asked,negative\n")
+    report = feedback.ingest_workspace(ws)
+    assert report.rows_added == 0
+    assert "no Review and a request_id no labelling queue" in report.quarantined["labels.csv"]
+    assert "'never-asked'" in report.quarantined["labels.csv"]
+
+
+def test_a_store_written_before_the_provenance_columns_gains_them_and_keeps_its_rows(tmp_path):
+    ws = workspace(tmp_path)
+    ws.feedback_store.parent.mkdir(parents=True, exist_ok=True)
+    ws.feedback_store.write_text(
+        "Review,Sentiment,timestamp,arrived_at,source_file\nold row,positive,,2026-01-01,a.csv\n"
+    )
+    ws.incoming.mkdir(parents=True)
+    (ws.incoming / "b.csv").write_text("Review,Sentiment\nnew row,negative\n")
+    assert feedback.ingest_workspace(ws).rows_added == 1
+    store = feedback.read_store(ws.feedback_store)
+    assert list(store.columns) == feedback.STORE_COLUMNS
+    assert store[["Review", "source_file", "request_id"]].values.tolist() == [["old row", "a.csv", ""],
+                                                                            ["new row", "b.csv", ""]]  # fmt: skip
+
+
+@pytest.mark.parametrize("budget", [0])
+def test_a_budget_of_zero_asks_nothing_but_moves_on(tmp_path, budget):
+    ws = workspace(tmp_path, label_budget=budget)
+    serve(ws, ["unsure"], [0.5], "r")
+    assert cycle_queue.write_queue(ws, "c1", verdict=None).path is None
+    assert not ws.to_label.exists()
