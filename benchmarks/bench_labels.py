@@ -5,7 +5,9 @@
 
 Each arm (a label policy and a daily budget) and seed replays the same days of airline tweets through an API of
 its own, in a workspace of its own under ``benchmarks/.work/labels/``, copied from the demo's workspace (the
-repository after ``make demo``: its data and registry, so every arm starts from the same champion). Each day the
+repository after ``make demo``: its data and registry, none of its feedback, queues, state or reports, and
+``@champion`` on the version ``make replay-adapt`` started from if it ran, so every arm starts from the same
+champion and no label). Each day the
 loop's labelling queue asks for ``budget`` of the texts served the day before, and the replay answers with the
 stream's labels (see ``runner.py replay --label-policy``). A retrain is allowed every ``3 x budget`` new labels,
 so every arm retrains on the same days; the seed sets the retrains' training seed and the random draws.
@@ -30,12 +32,16 @@ from pathlib import Path
 
 from common import REPO, SHARED, machine_summary, print_table
 
+from sentiment_lib.io import read_json
 from sentiment_lib.serving.process import free_port, launch_app, wait_or_kill, wait_until_healthy
+from sentiment_lib.tracking import registry, runs
+from sentiment_lib.workspace import Workspace
 
 WORK = REPO / "benchmarks" / ".work" / "labels"
-# what a copy of the demo's workspace leaves out: code, caches, logs and the demo's own replay and queues
-NOT_COPIED = (".venv*", ".git", "benchmarks", "wandb", "logs", "outbox", "site", "mlartifacts", "replay", "to_label")
-REPLAY_STATE = "replay.json"
+# what a copy of the demo's workspace leaves out: code, caches and logs, and everything the demo's own loop or
+# replay learnt (its feedback, queues, state, reports): each arm must start where the demo started
+NOT_COPIED = (".venv*", ".git", "benchmarks", "wandb", "logs", "outbox", "site", "mlartifacts", "state", "reports",
+              "feedback", "archive", "incoming", "quarantine", "to_label")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -50,26 +56,38 @@ class Arm:
 
 
 def parse_arms(text: str, seeds: list[int]) -> list[Arm]:
-    """``active:100,random:200`` x seeds.
+    """``active:100,random:200`` x seeds, seed by seed.
 
     Raises:
         SystemExit: a malformed arm.
     """
-    arms = []
+    kinds = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         policy, _, budget = item.partition(":")
         if policy not in ("active", "random") or not budget.isdigit() or int(budget) < 1:
             sys.exit(f"--arms: {item!r} is not POLICY:BUDGET with POLICY active or random and BUDGET >= 1")
-        arms += [Arm(policy, int(budget), seed) for seed in seeds]
-    return arms
+        kinds.append((policy, int(budget)))
+    # seed by seed: a run stopped early has every arm of its first seeds
+    return [Arm(policy, budget, seed) for seed in seeds for policy, budget in kinds]
 
 
 def copy_demo_workspace(target: Path) -> None:
-    """The demo's data, registry and state without its replay (the registry's artifacts stay where the demo
-    wrote them: its store names them by absolute path, and new versions go there too)."""
+    """The demo's data and registry, its ``@champion`` put back on the one the demo's replay started from (the
+    registry's artifacts stay where the demo wrote them: its store names them by absolute path, and new
+    versions go there too)."""
     if not (REPO / "mlflow.db").is_file():
         sys.exit("No demo workspace to start from: run `make demo` first (it trains and registers the champion)")
-    shutil.copytree(REPO, target, ignore=shutil.ignore_patterns(*NOT_COPIED, REPLAY_STATE))
+    shutil.copytree(REPO, target, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    first = first_champion()
+    if first:
+        runs.configure_client(target)
+        registry.promote(Workspace(target).registered_model, first, "bench_labels: where the demo's replay started")
+
+
+def first_champion() -> str:
+    """The champion the demo's airline replay started from ("" when it ran none: the champion is the demo's)."""
+    state = read_json(REPO / "state" / "replay.json", {})
+    return next((str(v) for k, v in state.items() if k.endswith("Tweets.csv#first_champion")), "")
 
 
 def replay_command(arm: Arm, workspace: Path, url: str, args: argparse.Namespace) -> list[str]:

@@ -39,7 +39,7 @@ from sentiment_lib.io import (
     write_csv_atomic,
     write_text_atomic,
 )
-from sentiment_lib.labeling.queue import read_queues
+from sentiment_lib.labeling.queue import queued_texts, read_queues
 from sentiment_lib.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,17 @@ def with_queued_texts(rows: pd.DataFrame, queue_dir: Path, source: str) -> pd.Da
     missing = rows[TEXT_COLUMN].fillna("").astype(str).str.strip() == ""
     if not missing.any():
         return rows
-    queued = read_queues(queue_dir).drop_duplicates("request_id", keep="last").set_index("request_id")
-    texts = rows.loc[missing, "request_id"].map(queued[TEXT_COLUMN])
-    unknown = rows.loc[missing & texts.reindex(rows.index).isna(), "request_id"]
+    known, ambiguous = queued_texts(read_queues(queue_dir))
+    named = rows.loc[missing, "request_id"]
+    unclear = named[named.isin(ambiguous)]
+    if len(unclear):
+        shown = ", ".join(repr(i) for i in unclear.head(5))
+        raise DataValidationError(
+            f"{source}: {len(unclear)} row(s) name a request_id queued with different texts ({shown}); give their "
+            "Review, or label them in the queue file they came from"
+        )
+    texts = named.map(known)
+    unknown = named[texts.isna()]
     if len(unknown):
         shown = ", ".join(repr(i) for i in unknown.head(5))
         raise DataValidationError(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sentiment_lib.data import feedback
-from sentiment_lib.data.schema import TEXT_COLUMN, normalize_text
+from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.io import read_json, write_csv_atomic, write_json_atomic
 from sentiment_lib.labeling import queue
 from sentiment_lib.monitoring.checks.acknowledgements import top_ngrams
@@ -22,6 +22,7 @@ from sentiment_lib.serving.served_log import latest_served, read_shadow
 from sentiment_lib.workspace import Workspace
 
 CANDIDATE_LIMIT = 50_000  # served texts considered at most per queue (the newest), to bound memory
+SHADOW_LOOK_BACK = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def write_queue(ws: Workspace, cycle: str, verdict: dict | None) -> QueueOutcome
     settings = ws.settings
     after = read_json(ws.label_queue_state, {}).get("served_after", "")
     served = _served_after(ws.served_log, after)
-    candidates = queue.candidates_from(served, _shadow_after(ws.shadow_log, after), _asked_before(ws))
+    candidates = queue.candidates_from(served, _shadow_since(ws.shadow_log, after), _asked_before(ws))
     seed = f"{settings.seed}-{cycle}"  # a random queue differs from cycle to cycle, and reproduces
     ngrams = top_ngrams(verdict or {})
     chosen = queue.choose(candidates, settings.label_budget, settings.label_policy, ngrams, seed)
@@ -58,26 +59,29 @@ def write_queue(ws: Workspace, cycle: str, verdict: dict | None) -> QueueOutcome
         write_csv_atomic(queue.as_frame(chosen), path)
     if served:  # the queue is written before the mark moves: a crash in between offers the texts again
         write_json_atomic(ws.label_queue_state, {"served_after": served[-1]["time"]})
-    by_reason: dict[str, int] = {}
-    for choice in chosen:
-        reason = choice.why.split(":")[0]
-        by_reason[reason] = by_reason.get(reason, 0) + 1
-    return QueueOutcome(path, len(chosen), len(candidates), by_reason)
+    return QueueOutcome(path, len(chosen), len(candidates), queue.reason_counts(c.why for c in chosen))
 
 
 def _served_after(folder: Path, after: str) -> list[dict]:
     """The newest :data:`CANDIDATE_LIMIT` served records logged after ``after`` (an ISO time; "" = all)."""
-    since = datetime.fromisoformat(after) if after else None
     # the log writes every time in one ISO format, so text order is time order
-    return latest_served(folder, CANDIDATE_LIMIT, since, keep=lambda r: r["time"] > after)
+    return latest_served(folder, CANDIDATE_LIMIT, _day_of(after), keep=lambda r: r["time"] > after)
 
 
-def _shadow_after(folder: Path, after: str) -> Iterator[dict]:
-    since = datetime.fromisoformat(after) if after else None
-    return (r for r in read_shadow(folder, since) if r["time"] > after)
+def _shadow_since(folder: Path, after: str) -> Iterator[dict]:
+    """The challenger's answers from :data:`SHADOW_LOOK_BACK` before ``after`` on: the worker writes them
+    later than the served log, so an answer to a text served just before the mark may be dated after it."""
+    if not after:
+        return read_shadow(folder)
+    since = datetime.fromisoformat(after) - SHADOW_LOOK_BACK
+    return read_shadow(folder, since)
+
+
+def _day_of(moment: str) -> datetime | None:
+    return datetime.fromisoformat(moment) if moment else None
 
 
 def _asked_before(ws: Workspace) -> set[str]:
     """Texts already labelled (in the feedback store) or already in a queue."""
     labelled = set(feedback.read_store(ws.feedback_store)[TEXT_COLUMN])
-    return labelled | {normalize_text(text) for text in queue.read_queues(ws.to_label)[TEXT_COLUMN]}
+    return labelled | set(queue.read_queues(ws.to_label)[TEXT_COLUMN])

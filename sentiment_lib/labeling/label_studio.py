@@ -23,7 +23,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from sentiment_lib.clock import as_text, wall_now
 from sentiment_lib.data.schema import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from sentiment_lib.errors import SentimentError
 from sentiment_lib.io import read_json, write_csv_atomic, write_json_atomic
-from sentiment_lib.labeling.queue import read_queues
+from sentiment_lib.labeling.queue import queued_texts, read_queues
 from sentiment_lib.settings import LabelStudioSettings
 from sentiment_lib.workspace import Workspace
 
@@ -143,6 +143,10 @@ def read_queue(ws: Workspace) -> tuple[pd.DataFrame, int]:
             "(runner.py once) once the API has served texts."
         )
     queue = queue[queue[REQUEST_ID].str.strip() != ""]
+    _, ambiguous = queued_texts(queue)
+    if ambiguous:  # ingestion would refuse their labels: an annotator's time is not spent on them
+        log.warning("Not pushed: request id(s) queued with different texts: %s", ", ".join(sorted(ambiguous)[:5]))
+    queue = queue[~queue[REQUEST_ID].isin(ambiguous)]
     return queue.drop_duplicates(REQUEST_ID, keep="first").reset_index(drop=True), queue["queue"].nunique()
 
 
@@ -311,7 +315,7 @@ def _label_row(task: Any, pulled: set[str], result: PullResult, annotators: Anno
         else:
             result.unfinished += 1
         return None
-    latest = max(submitted, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""), a.get("id", 0)))
+    latest = max(submitted, key=_latest_first_key)
     where = f"task {task.id} (request_id {request_id or 'missing'}), annotation {latest.get('id')}"
     if not request_id:
         result.problems.append(f"{where}: the task has no request_id (imported by hand?), so its text is not ours")
@@ -335,13 +339,26 @@ def chosen(annotation: dict[str, Any]) -> list[str]:
 
 def _moment(annotation: dict[str, Any]) -> str:
     """When the label was given as it stands (its last change), ISO 8601 in UTC to the second."""
-    value = annotation.get("updated_at") or annotation.get("created_at") or ""
-    if isinstance(value, datetime):
-        return as_text(value)
+    changed = _changed_at(annotation)
+    return as_text(changed) if changed is not None else str(_changed_value(annotation))
+
+
+def _changed_at(annotation: dict[str, Any]) -> datetime | None:
+    """The annotation's last change as an aware datetime (sub-seconds kept), None when it has no readable one."""
+    value = _changed_value(annotation)
     try:
-        return as_text(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        return str(value)
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _changed_value(annotation: dict[str, Any]) -> Any:
+    return annotation.get("updated_at") or annotation.get("created_at") or ""
+
+
+def _latest_first_key(annotation: dict[str, Any]) -> tuple[datetime, int]:
+    return _changed_at(annotation) or datetime.min.replace(tzinfo=UTC), int(annotation.get("id") or 0)
 
 
 def write_incoming(ws: Workspace, frame: pd.DataFrame) -> Path:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentiment_lib.data.schema import TEXT_COLUMN, normalize_text
+from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.io import read_csv_strict
 
@@ -102,21 +102,37 @@ def near_duplicate_key(text: str) -> str:
 def candidates_from(served: Iterable[dict], shadow: Iterable[dict], asked: set[str]) -> list[Candidate]:
     """The served records a label may be asked for, one per near-duplicate group (the most uncertain).
 
-    ``shadow`` records (the challenger's answers) are joined by request id; texts in ``asked`` (labelled or
-    queued before, as :func:`~sentiment_lib.data.schema.normalize_text` leaves them), texts logged cut short
-    and records without a request id are left out.
+    ``shadow`` records (the challenger's answers) are joined by request id when their text is the same;
+    texts near-duplicating one in ``asked`` (labelled or queued before), texts logged cut short, records
+    without a request id and request ids logged with more than one text (a caller reusing its ids: a label
+    could not say which) are left out.
     """
+    records = [r for r in served if r.get("request_id") and "text_chars" not in r]
     challenger = {r["request_id"]: r for r in shadow if r.get("request_id")}
+    asked_keys = {duplicate_key(text) for text in asked}
     best: dict[str, Candidate] = {}
-    for record in served:
-        if not record.get("request_id") or "text_chars" in record or normalize_text(record["text"]) in asked:
+    for record in _unambiguous(records):
+        key = duplicate_key(record["text"])
+        if key in asked_keys:
             continue
-        candidate = _candidate(record, challenger.get(record["request_id"]))
-        key = near_duplicate_key(candidate.text) or candidate.text
+        found = challenger.get(record["request_id"])
+        candidate = _candidate(record, found if found and found.get("text") == record["text"] else None)
         kept = best.get(key)
         if kept is None or candidate.uncertainty > kept.uncertainty:
             best[key] = candidate
     return list(best.values())
+
+
+def duplicate_key(text: str) -> str:
+    """:func:`near_duplicate_key`, or the text itself when it has no words (only a URL, digits, emoji)."""
+    return near_duplicate_key(text) or text
+
+
+def _unambiguous(records: list[dict]) -> list[dict]:
+    texts: dict[str, set[str]] = {}
+    for record in records:
+        texts.setdefault(record["request_id"], set()).add(record["text"])
+    return [r for r in records if len(texts[r["request_id"]]) == 1]
 
 
 def _candidate(record: dict, shadow: dict | None) -> Candidate:
@@ -126,7 +142,7 @@ def _candidate(record: dict, shadow: dict | None) -> Candidate:
         text=record["text"],
         served_at=record["time"],
         model_version=str(record["model_version"]),
-        sentiment=record["sentiment"],
+        sentiment=str(record.get("sentiment", "")),
         confidence=float(record["confidence"]),
         challenger_version=str(found.get("challenger_version", "")),
         challenger_sentiment=str(found.get("challenger_sentiment", "")),
@@ -224,6 +240,24 @@ def read_queues(folder: str | Path) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=[*QUEUE_COLUMNS, "queue"])
     return pd.concat(frames, ignore_index=True).fillna("")
+
+
+def queued_texts(queues: pd.DataFrame) -> tuple[dict[str, str], set[str]]:
+    """Each request id's queued text (from :func:`read_queues`), and the ids queued with different texts
+    (a caller that reused an id on another day): a label naming one of those cannot say which text it is for."""
+    by_id = queues.groupby("request_id")[TEXT_COLUMN]
+    texts = by_id.first().to_dict()
+    ambiguous = {str(i) for i, n in by_id.nunique().items() if n > 1}
+    return {str(i): str(t) for i, t in texts.items() if str(i) not in ambiguous}, ambiguous
+
+
+def reason_counts(whys: Iterable[str]) -> dict[str, int]:
+    """How many texts each reason chose ("drift: wifi" counts as "drift")."""
+    counts: dict[str, int] = {}
+    for why in whys:
+        reason = str(why).split(":")[0]
+        counts[reason] = counts.get(reason, 0) + 1
+    return counts
 
 
 def newest_queue(folder: str | Path) -> pd.DataFrame | None:

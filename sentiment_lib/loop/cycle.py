@@ -231,7 +231,7 @@ class Cycle:
         said in the cycle's actions and logged, never fatal: the verdict and the retrain go on without it."""
         try:
             outcome = cycle_queue.write_queue(self.ws, summary.cycle, verdict)
-        except (SentimentError, OSError) as err:
+        except Exception as err:  # whatever a damaged log line or a full disk raises, the retrain must go on
             log.exception("Cycle %s: the labelling queue could not be written", summary.cycle)
             summary.actions.append(f"labelling queue not written: {err}")
             return

@@ -78,12 +78,15 @@ def _log_files(folder: Path, prefix: str = SERVED_PREFIX) -> list[tuple[datetime
     return sorted((day, path) for day, path in days if day is not None)
 
 
+TEXT_ID_SEPARATOR = "#"  # never in a request id (api.REQUEST_ID): "<id>#<n>" cannot be another request's own id
+
+
 def text_ids(request_id: str, count: int) -> list[str]:
-    """The id of each text of one request: the request's own id for a single text, ``<id>:<n>`` (n from 0)
+    """The id of each text of one request: the request's own id for a single text, ``<id>#<n>`` (n from 0)
     for the texts of a batch, so that a label can name the one text it is for."""
     if count == 1:
         return [request_id]
-    return [f"{request_id}:{n}" for n in range(count)]
+    return [f"{request_id}{TEXT_ID_SEPARATOR}{n}" for n in range(count)]
 
 
 SAMPLED_SHARE = 0.1  # the last tenth of a day's budget keeps one text in SAMPLE_EVERY

@@ -68,11 +68,14 @@ class ChallengerHolder(ModelHolder):
         super().__init__(registered_name, alias)
         self.champion = champion
         self.last_error = ""
+        self._failed_version = ""  # a version that would not load is tried again only once the alias moves
+        self._trying = ""
 
     def refresh(self) -> bool:
         """Load the challenger if it changed; return True if a new one was loaded.
 
-        Never raises: a failure is logged and kept in ``last_error``; shadowing is off until a challenger loads.
+        Never raises: a failure is logged and kept in ``last_error``; shadowing is off until ``@challenger``
+        names another version (a version that failed is not downloaded again at every refresh).
         """
         if not self._loading.acquire(blocking=False):
             return False
@@ -83,9 +86,9 @@ class ChallengerHolder(ModelHolder):
             log.warning("Shadow scoring: %s", err)
             return False
         except Exception as err:  # a challenger that fails to load must not take anything else down
-            self.current = None
-            self.last_error = f"loading @{self.alias} failed: {err}"
-            log.error("%s; shadow scoring is off until it loads", self.last_error)
+            self.current, self._failed_version = None, self._trying
+            self.last_error = f"loading @{self.alias} (version {self._trying}) failed: {err}"
+            log.error("%s; shadow scoring is off until @%s names another version", self.last_error, self.alias)
             return False
         finally:
             self._loading.release()
@@ -101,6 +104,9 @@ class ChallengerHolder(ModelHolder):
             return False
         if self.current is not None and self.current.version == str(version.version):
             return False
+        if str(version.version) == self._failed_version:  # not every refresh: it would download it again
+            return False
+        self._trying = str(version.version)
         self.current = None  # the old challenger goes before the next loads: two models, not three
         loaded = load_version(self.registered_name, version)
         warm_up(loaded.predictor)

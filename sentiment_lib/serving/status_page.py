@@ -138,8 +138,8 @@ def label_queue_view(folder: Path) -> LabelQueueView | None:
         return LabelQueueView("", 0, "", [], error=str(err))
     if newest is None:
         return None
-    reasons = newest["why"].str.split(":").str[0].value_counts() if "why" in newest else None
-    counted = ", ".join(f"{n} {why}" for why, n in sorted(reasons.items())) if reasons is not None else ""
+    reasons = queue.reason_counts(newest["why"]) if "why" in newest else {}
+    counted = ", ".join(f"{n} {why}" for why, n in sorted(reasons.items()))
     columns = ("Review", "why", "champion_sentiment", "champion_confidence")
     rows = [{c: str(row.get(c, "")) for c in columns} for row in newest.head(QUEUE_ROWS_SHOWN).to_dict("records")]
     return LabelQueueView(str(newest["queue"].iloc[0]) if len(newest) else "", len(newest), counted, rows)

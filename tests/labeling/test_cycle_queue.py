@@ -26,7 +26,7 @@ def test_each_served_text_is_offered_to_one_queue_and_a_queued_text_is_never_ask
     first = cycle_queue.write_queue(ws, "c1", verdict=None)
     assert (first.chosen, first.considered, first.by_reason) == (2, 3, {"uncertain": 2})
     rows = pd.read_csv(first.path, dtype=str, keep_default_na=False)
-    assert rows[["request_id", "Review"]].values.tolist() == [["day1:1", "a coin toss"], ["day1:2", "rather unsure"]]
+    assert rows[["request_id", "Review"]].values.tolist() == [["day1#1", "a coin toss"], ["day1#2", "rather unsure"]]
     assert cycle_queue.write_queue(ws, "c2", verdict=None).path is None  # nothing new was served
     serve(ws, ["a coin toss", "something new"], [0.5, 0.7], "day2")  # the first is queued already
     second = cycle_queue.write_queue(ws, "c3", verdict=None)
@@ -38,7 +38,7 @@ def test_the_challengers_answers_in_the_shadow_log_make_disagreements(tmp_path):
     ws = workspace(tmp_path, label_budget=5)
     serve(ws, ["sure and disputed", "sure and agreed", "unsure"], [0.97, 0.96, 0.55], "r")
     shadow = ServedLog(ws.shadow_log, prefix=SHADOW_PREFIX)
-    answers = [("r:0", "sure and disputed", "negative", 0.9), ("r:1", "sure and agreed", "positive", 0.9)]
+    answers = [("r#0", "sure and disputed", "negative", 0.9), ("r#1", "sure and agreed", "positive", 0.9)]
     shadow.append([
         {"time": "2030-01-01T00:00:00.000+00:00", "request_id": rid, "text": text, "champion_version": "1",
          "champion_sentiment": "positive", "champion_confidence": 0.97, "challenger_version": "2",
@@ -48,8 +48,8 @@ def test_the_challengers_answers_in_the_shadow_log_make_disagreements(tmp_path):
     outcome = cycle_queue.write_queue(ws, "c1", verdict=None)
     rows = pd.read_csv(outcome.path, dtype=str, keep_default_na=False)
     assert rows[["request_id", "why", "challenger_sentiment"]].values.tolist()[:2] == [
-        ["r:0", "disagreement", "negative"],
-        ["r:2", "uncertain", ""],
+        ["r#0", "disagreement", "negative"],
+        ["r#2", "uncertain", ""],
     ]
     assert outcome.by_reason == {"disagreement": 1, "uncertain": 2}
 
@@ -60,15 +60,15 @@ def test_a_label_given_by_request_id_finds_its_text_in_the_queue_and_keeps_its_p
     cycle_queue.write_queue(ws, "c1", verdict=None)
     ws.incoming.mkdir(parents=True)
     (ws.incoming / "labels.csv").write_text(
-        "request_id,Sentiment,annotator,labelled_at\nreq:0,negative,ann@example.com,2026-12-06T10:00:00Z\n"
-        "req:1,positive,,\n"
+        "request_id,Sentiment,annotator,labelled_at\nreq#0,negative,ann@example.com,2026-12-06T10:00:00Z\n"
+        "req#1,positive,,\n"
     )
     report = feedback.ingest_workspace(ws)
     assert (report.rows_added, report.quarantined) == (2, {})
     store = feedback.read_store(ws.feedback_store)
     assert store[["Review", "Sentiment", "request_id", "annotator"]].values.tolist() == [
-        ["the seat broke", "negative", "req:0", "ann@example.com"],
-        ["fine flight", "positive", "req:1", ""],
+        ["the seat broke", "negative", "req#0", "ann@example.com"],
+        ["fine flight", "positive", "req#1", ""],
     ]
 
 
@@ -103,3 +103,14 @@ def test_a_budget_of_zero_asks_nothing_but_moves_on(tmp_path, budget):
     serve(ws, ["unsure"], [0.5], "r")
     assert cycle_queue.write_queue(ws, "c1", verdict=None).path is None
     assert not ws.to_label.exists()
+
+
+def test_a_label_for_a_request_id_queued_with_two_texts_is_quarantined_not_guessed(tmp_path):
+    ws = workspace(tmp_path)
+    ws.to_label.mkdir(parents=True)
+    (ws.to_label / "c1.csv").write_text("request_id,Review\nreused,monday's text\n")
+    (ws.to_label / "c2.csv").write_text("request_id,Review\nreused,tuesday's text\n")
+    ws.incoming.mkdir(parents=True)
+    (ws.incoming / "labels.csv").write_text("request_id,Sentiment\nreused,negative\n")
+    report = feedback.ingest_workspace(ws)
+    assert report.rows_added == 0 and "queued with different texts ('reused')" in report.quarantined["labels.csv"]

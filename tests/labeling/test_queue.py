@@ -20,9 +20,9 @@ def served(n: int, text: str, confidence: float, sentiment: str = "positive", re
     }
 
 
-def shadow(request_id: str, sentiment: str, confidence: float) -> dict:
-    return {"request_id": request_id, "challenger_version": "4", "challenger_sentiment": sentiment,
-            "challenger_confidence": confidence}  # fmt: skip
+def shadow(record: dict, sentiment: str, confidence: float) -> dict:
+    return {"request_id": record["request_id"], "text": record["text"], "challenger_version": "4",
+            "challenger_sentiment": sentiment, "challenger_confidence": confidence}  # fmt: skip
 
 
 def test_near_duplicates_count_once_by_their_most_uncertain_and_asked_texts_are_left_out():
@@ -41,13 +41,28 @@ def test_near_duplicates_count_once_by_their_most_uncertain_and_asked_texts_are_
 def test_active_fills_the_budget_with_disagreements_then_drift_then_uncertainty():
     records = [served(n, f"text number {word}", 0.55 + n * 0.04) for n, word in enumerate("abcdefghij")]
     records.append(served(10, "the wifi was down", 0.97))  # sure, but typical of the drift
-    shadows = [shadow("r-9", "negative", 0.9), shadow("r-8", "negative", 0.6), shadow("r-7", "positive", 0.9)]
+    shadows = [shadow(records[9], "negative", 0.9), shadow(records[8], "negative", 0.6),
+               shadow(records[7], "positive", 0.9)]  # fmt: skip
     chosen = queue.choose_active(queue.candidates_from(records, shadows, set()), budget=5, drift_ngrams=["wifi"])
     whys = [(c.candidate.request_id, c.why) for c in chosen]
     # 40% of 5 = 2 disagreements (the most confident first; r-7 agrees), 20% = 1 for the drift, the rest uncertain
     assert whys == [("r-9", "disagreement"), ("r-8", "disagreement"), ("r-10", "drift: wifi"),
                     ("r-0", "uncertain"), ("r-1", "uncertain")]  # fmt: skip
     assert chosen[0].score == pytest.approx(0.9) and chosen[3].score == pytest.approx(0.9)
+
+
+def test_a_reused_request_id_is_left_out_and_a_shadow_answer_joins_only_the_same_text():
+    records = [served(1, "first text", 0.5, request_id="same"), served(2, "second text", 0.5, request_id="same"),
+               served(3, "third text", 0.6, request_id="r-3")]  # fmt: skip
+    other_text = {**shadow(records[2], "negative", 0.9), "text": "not the text served as r-3"}
+    (found,) = queue.candidates_from(records, [other_text], set())
+    assert found.request_id == "r-3" and not found.disputed
+
+
+def test_a_text_near_duplicating_one_asked_before_is_not_asked_again():
+    records = [served(1, "Flight 99 late again @united http://t.co/a", 0.5), served(2, "a new complaint", 0.5)]
+    found = queue.candidates_from(records, [], asked={"Flight 12 late again @delta http://t.co/b"})
+    assert [c.text for c in found] == ["a new complaint"]
 
 
 def test_a_drift_ngram_matches_whole_words_only_and_a_short_pool_is_taken_whole():

@@ -79,4 +79,4 @@ def test_each_text_carries_its_requests_id_numbered_within_a_batch(tmp_path):
     log.record(["first", "second"], ["positive", "negative"], [0.9, 0.6], "1", request_id="req-2")
     log.record(["no id"], ["positive"], [0.9], "1")
     ids = [(r["text"], r.get("request_id")) for r in read_served(tmp_path)]
-    assert ids == [("alone", "req-1"), ("first", "req-2:0"), ("second", "req-2:1"), ("no id", None)]
+    assert ids == [("alone", "req-1"), ("first", "req-2#0"), ("second", "req-2#1"), ("no id", None)]

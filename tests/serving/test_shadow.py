@@ -136,10 +136,10 @@ def test_each_scored_text_is_one_shadow_line_with_the_contracts_fields(tmp_path)
     lines = list(read_shadow(tmp_path / "shadow"))
     assert [p.name.startswith("shadow-") for p in (tmp_path / "shadow").iterdir()] == [True]
     assert all(set(SHADOW_FIELDS) | {"time"} <= set(line) for line in lines)
-    assert [line["request_id"] for line in lines] == ["abc:0", "abc:1", "abc:2"]
+    assert [line["request_id"] for line in lines] == ["abc#0", "abc#1", "abc#2"]
     assert lines[1] == {
         "time": lines[1]["time"],
-        "request_id": "abc:1",
+        "request_id": "abc#1",
         "text": "text 1",
         "champion_version": "1",
         "champion_sentiment": "positive",

@@ -233,7 +233,7 @@ def test_served_texts_are_logged_for_the_drift_checks(served_workspace):
     assert {r["model_version"] for r in records} == {"1"}
     # a label can name its text: the caller's request id, numbered within a batch (a generated one otherwise)
     assert records[0]["request_id"] == "ask-1"
-    assert records[1]["request_id"].endswith(":0") and records[2]["request_id"] == records[1]["request_id"][:-1] + "1"
+    assert records[1]["request_id"].endswith("#0") and records[2]["request_id"] == records[1]["request_id"][:-1] + "1"
 
 
 def test_csv_safe_neutralises_formula_cells_in_the_csv_answer(served_workspace):

@@ -148,7 +148,9 @@ def test_a_challenger_that_fails_to_load_leaves_serving_alone_until_one_loads(tm
     now = health(server)
     assert now["status"] == "ok" and not [key for key in now if key.startswith("shadow")]
     page = server.request("GET", "/status")[1].decode()
-    assert "No challenger is shadow-scored: loading @challenger failed:" in page and "no such weights" in page
+    assert (
+        "No challenger is shadow-scored: loading @challenger (version 2) failed:" in page and "no such weights" in page
+    )
     assert register_faulty_challenger(workspace, small_model, {}) == "3"  # a sound one: shadowing starts
     wait_for_challenger(server, "3")
     assert_the_champion_answered(hammer(server, texts), texts)
