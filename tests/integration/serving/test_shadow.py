@@ -184,9 +184,9 @@ def test_each_shadow_scored_text_is_one_log_line_with_both_answers(shadowed):
     for status, body, _, request_id in singles:  # the champion's answer each caller got, as it was logged
         assert status == 200 and by_id[request_id]["champion_sentiment"] == body["sentiment"]
         assert by_id[request_id]["champion_confidence"] == pytest.approx(body["confidence"], abs=1e-6)
-    assert [by_id[f"batch-1:{n}"]["text"] for n in range(40)] == texts[60:]
+    assert [by_id[f"batch-1#{n}"]["text"] for n in range(40)] == texts[60:]
     challenger = registry.load_served_model(NAME, version="2").predictor.predict(texts[60:]).labels
-    assert [by_id[f"batch-1:{n}"]["challenger_sentiment"] for n in range(40)] == challenger
+    assert [by_id[f"batch-1#{n}"]["challenger_sentiment"] for n in range(40)] == challenger
 
 
 def test_metrics_and_the_status_page_show_the_agreement_the_log_holds(shadowed):
