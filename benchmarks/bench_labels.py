@@ -98,6 +98,9 @@ def replay_command(arm: Arm, workspace: Path, url: str, args: argparse.Namespace
         "--cycles", str(args.days), "--hours-per-cycle", "24", "--serve", url,
         "--final-holdout", str(args.final_holdout), "--label-policy", arm.policy, "--label-budget", str(arm.budget),
         "-p", "seed", str(arm.seed), "-p", "min_new_rows", str(3 * arm.budget), "-p", "feedback_weight", "2",
+        # the default paths are relative to a workspace beside ../shared, which an arm's folder is not
+        "-p", "sst2_test_path", str(SHARED / "sst2" / "test.tsv"),
+        "-p", "airline_test_path", str(SHARED / "airline" / "Tweets.csv"),
     ]
     # fmt: on
 
