@@ -65,20 +65,19 @@ def write_queue(ws: Workspace, cycle: str, verdict: dict | None) -> QueueOutcome
 def _served_after(folder: Path, after: str) -> list[dict]:
     """The newest :data:`CANDIDATE_LIMIT` served records logged after ``after`` (an ISO time; "" = all)."""
     # the log writes every time in one ISO format, so text order is time order
-    return latest_served(folder, CANDIDATE_LIMIT, _day_of(after), keep=lambda r: r["time"] > after)
+    return latest_served(folder, CANDIDATE_LIMIT, _moment(after), keep=lambda r: r["time"] > after)
 
 
 def _shadow_since(folder: Path, after: str) -> Iterator[dict]:
     """The challenger's answers from :data:`SHADOW_LOOK_BACK` before ``after`` on: the worker writes them
     later than the served log, so an answer to a text served just before the mark may be dated after it."""
-    if not after:
-        return read_shadow(folder)
-    since = datetime.fromisoformat(after) - SHADOW_LOOK_BACK
-    return read_shadow(folder, since)
+    mark = _moment(after)
+    return read_shadow(folder, mark - SHADOW_LOOK_BACK if mark else None)
 
 
-def _day_of(moment: str) -> datetime | None:
-    return datetime.fromisoformat(moment) if moment else None
+def _moment(text: str) -> datetime | None:
+    """An ISO time from the queue's state as a datetime; None for "" (no queue written yet)."""
+    return datetime.fromisoformat(text) if text else None
 
 
 def _asked_before(ws: Workspace) -> set[str]:
