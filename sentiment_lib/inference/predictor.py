@@ -71,18 +71,25 @@ class TorchBackend:
         return out.logits.float().numpy()
 
 
+def graph_file(model_dir: Path, path: Path, what: str, remedy: str) -> Path:
+    """``path`` if the graph a back-end needs is there.
+
+    Raises:
+        ModelError: it is not, with ``remedy``.
+    """
+    if not path.is_file():
+        raise ModelError(f"{model_dir} has no {what} ({path.relative_to(model_dir)}): {remedy}")
+    return path
+
+
 class OnnxBackend:
     """ONNX Runtime on the int8 model exported beside the weights at registration."""
 
     def __init__(self, model_dir: Path, threads: int):
         import onnxruntime as ort
 
-        path = model_files.int8_path(model_dir)
-        if not path.is_file():
-            raise ModelError(
-                f"{model_dir} has no int8 ONNX model ({model_files.ONNX_DIR}/{model_files.INT8_FILE}): "
-                "register it again, or serve it with SENTIMENT_BACKEND=torch"
-            )
+        path = graph_file(model_dir, model_files.int8_path(model_dir), "int8 ONNX model",
+                          "register it again, or serve it with SENTIMENT_BACKEND=torch")  # fmt: skip
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -104,12 +111,8 @@ class OpenVinoBackend:
             raise ModelError(
                 "the openvino back-end needs the openvino package: pip install 'sentiment-lib[openvino]'"
             ) from None
-        path = model_files.fp32_onnx_path(model_dir)
-        if not path.is_file():
-            raise ModelError(
-                f"{model_dir} has no fp32 ONNX graph ({model_files.ONNX_DIR}/{model_files.FP32_FILE}; versions "
-                "registered before it was kept lack it): register it again, or serve it with onnx-int8"
-            )
+        path = graph_file(model_dir, model_files.fp32_onnx_path(model_dir), "fp32 ONNX graph", "versions registered "
+                          "before it was kept lack it: register it again, or serve it with onnx-int8")  # fmt: skip
         core = openvino.Core()
         options = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
         self.model = core.compile_model(core.read_model(str(path)), "CPU", options)

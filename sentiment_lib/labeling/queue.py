@@ -34,6 +34,7 @@ import pandas as pd
 from sentiment_lib.data.schema import TEXT_COLUMN
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.io import read_csv_strict
+from sentiment_lib.monitoring.checks.shadow import sureness
 
 QUEUE_COLUMNS = [
     "request_id",
@@ -82,8 +83,8 @@ class Candidate:
 
     @property
     def dispute_strength(self) -> float:
-        """How confident the less confident of two disagreeing models is."""
-        return min(self.confidence, self.challenger_confidence) if self.disputed else 0.0
+        """How sure two disagreeing models are (0 when they agree)."""
+        return sureness(self.confidence, self.challenger_confidence) if self.disputed else 0.0
 
 
 @dataclass(frozen=True)

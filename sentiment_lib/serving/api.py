@@ -121,6 +121,15 @@ def create_app(
     return app
 
 
+def close_app(app: Flask) -> None:
+    """Stop what :func:`create_app` started: the champion's watcher and shadow scoring (whose worker finishes the
+    batch it is scoring, so its shadow lines are written)."""
+    found = app.extensions["sentiment"]
+    found["holder"].stop()
+    if found["shadow"] is not None:
+        found["shadow"].close()
+
+
 def openapi_document(config: ServeConfig | None = None) -> dict:
     """The OpenAPI document an app with ``config`` (default: the environment's) serves, built without a model
     or a workspace: the routes' declarations and the limits are all it needs."""

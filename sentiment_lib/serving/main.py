@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import resource
+import signal
 import socket
 import sys
 from typing import TYPE_CHECKING
@@ -128,13 +129,18 @@ def allow_open_files(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+def stop_serving(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: waitress lets the requests in progress finish, then :func:`serve` stops the watchers."""
+    raise SystemExit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     return serve(parse_args(argv))
 
 
 def serve(args: argparse.Namespace) -> int:
     """Serve until stopped (SIGTERM, Ctrl-C); the options are :func:`add_arguments`'."""
-    from sentiment_lib.serving.api import create_app  # Flask and the model: only when serving
+    from sentiment_lib.serving.api import close_app, create_app  # Flask and the model: only when serving
     from sentiment_lib.settings import ServeConfig
 
     load_dotenv(os.path.join(args.workspace, ENV_FILE), override=False)
@@ -160,10 +166,14 @@ def serve(args: argparse.Namespace) -> int:
 
     logging.getLogger("app").info("Serving on http://%s:%d (threads=%d)", args.host, args.port, config.threads)
     options = waitress_options(config)
-    if args.socket_fd is not None:  # a worker of --workers: the parent's socket, already listening
-        waitress.serve(app, sockets=[socket.socket(fileno=args.socket_fd)], **options)
-    else:
-        waitress.serve(app, host=args.host, port=args.port, **options)
+    signal.signal(signal.SIGTERM, stop_serving)
+    try:
+        if args.socket_fd is not None:  # a worker of --workers: the parent's socket, already listening
+            waitress.serve(app, sockets=[socket.socket(fileno=args.socket_fd)], **options)
+        else:
+            waitress.serve(app, host=args.host, port=args.port, **options)
+    finally:
+        close_app(app)
     return 0
 
 

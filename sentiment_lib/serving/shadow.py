@@ -14,8 +14,6 @@ None of it can delay or fail an answer.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import os
 import queue
@@ -27,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sentiment_lib.errors import RegistryUnavailableError
+from sentiment_lib.monitoring.checks.shadow import Agreement, ShadowTally
 from sentiment_lib.serving.model_holder import LoadedModel, ModelHolder, load_version, warm_up
 from sentiment_lib.serving.served_log import ServedLog, text_ids
 from sentiment_lib.settings import CHALLENGER
@@ -142,43 +141,6 @@ class ShadowItem:
 
 
 @dataclass(frozen=True)
-class Disagreement:
-    text: str
-    champion_sentiment: str
-    champion_confidence: float
-    challenger_sentiment: str
-    challenger_confidence: float
-
-    @property
-    def sureness(self) -> float:
-        """How sure both answers are: the lesser confidence (a disagreement both are sure of ranks first)."""
-        return min(self.champion_confidence, self.challenger_confidence)
-
-
-@dataclass
-class PairTally:
-    """What one challenger answered beside one champion in this process."""
-
-    champion_version: str
-    challenger_version: str
-    scored: int = 0
-    agreed: int = 0
-    # a min-heap of (sureness, tie-breaker, disagreement): the least sure of those kept goes first
-    _kept: list[tuple[float, int, Disagreement]] = field(default_factory=list)
-
-    def add(self, disagreement: Disagreement, order: int) -> None:
-        entry = (disagreement.sureness, order, disagreement)
-        if len(self._kept) < DISAGREEMENTS_KEPT:
-            heapq.heappush(self._kept, entry)
-        else:
-            heapq.heappushpop(self._kept, entry)
-
-    def disagreements(self) -> list[Disagreement]:
-        """The most confident disagreements, the surest first."""
-        return [entry[2] for entry in sorted(self._kept, key=lambda e: (-e[0], e[1]))]
-
-
-@dataclass(frozen=True)
 class ShadowState:
     """A snapshot for ``/health`` and the status page."""
 
@@ -189,9 +151,8 @@ class ShadowState:
     dropped: int
     failed: int
     last_error: str
-    scored: int = 0  # the current pair's, in this process
-    agreed: int = 0
-    disagreements: list[Disagreement] = field(default_factory=list)
+    agreement: Agreement | None = None  # the current pair's, in this process (None: no pair)
+    disagreements: list[dict[str, Any]] = field(default_factory=list)  # the current pair's surest, as logged
 
 
 class ShadowScorer:
@@ -219,8 +180,7 @@ class ShadowScorer:
         self._pending = 0  # texts queued or being scored
         self.dropped = 0
         self.failed = 0
-        self._tallies: dict[tuple[str, str], PairTally] = {}
-        self._order = itertools.count()
+        self._tally = ShadowTally(DISAGREEMENTS_KEPT)
         self._failing: set[str] = set()  # challenger versions whose failure was logged (once each)
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="shadow-scorer", daemon=True)
@@ -268,8 +228,7 @@ class ShadowScorer:
         """What the worker has done so far, and the current challenger's agreement with the champion."""
         challenger, served = self.challenger.current, self.challenger.champion.current
         with self._lock:
-            pair = (served.version, challenger.version) if challenger and served else None
-            tally = self._tallies.get(pair) if pair else None
+            tally = self._tally.pair(served.version, challenger.version) if challenger and served else None
             return ShadowState(
                 share=self.share,
                 challenger_version=challenger.version if challenger else None,
@@ -278,8 +237,7 @@ class ShadowScorer:
                 dropped=self.dropped,
                 failed=self.failed,
                 last_error=self.challenger.last_error,
-                scored=tally.scored if tally else 0,
-                agreed=tally.agreed if tally else 0,
+                agreement=tally.agreement if tally else None,
                 disagreements=tally.disagreements() if tally else [],
             )
 
@@ -305,6 +263,13 @@ class ShadowScorer:
         """End the worker after the batch it is scoring (texts still queued are not scored)."""
         self._stop.set()
 
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the worker and the challenger's watcher, waiting up to ``timeout`` for the batch being scored
+        (its lines are written before the process goes)."""
+        self.stop()
+        self.challenger.stop()
+        self._worker.join(timeout)
+
     def _run(self) -> None:
         lower_priority()
         while not self._stop.is_set():
@@ -321,9 +286,9 @@ class ShadowScorer:
                     self._idle.notify_all()
 
     def _next_batch(self) -> list[ShadowItem]:
-        """The first waiting text (waiting at most a second, to notice :meth:`stop`) and those behind it."""
+        """The first waiting text (waiting at most a quarter second, to notice :meth:`stop`) and those behind it."""
         try:
-            batch = [self._queue.get(timeout=1.0)]
+            batch = [self._queue.get(timeout=0.25)]
         except queue.Empty:
             return []
         while len(batch) < self.max_batch:
@@ -351,23 +316,13 @@ class ShadowScorer:
         ]
         if self.shadow_log is not None:  # the log first: whoever sees a count finds its lines written
             self.shadow_log.append(records)
-        agreed = self._tally(records)
+        agreed = self._count(records)
         if self.observer is not None:
             self.observer.observe_shadow(challenger.version, len(records), agreed)
 
-    def _tally(self, records: list[dict[str, Any]]) -> int:
-        agreed = 0
+    def _count(self, records: list[dict[str, Any]]) -> int:
         with self._lock:
-            for r in records:
-                key = (r["champion_version"], r["challenger_version"])
-                tally = self._tallies.setdefault(key, PairTally(*key))
-                tally.scored += 1
-                if r["champion_sentiment"] == r["challenger_sentiment"]:
-                    tally.agreed += 1
-                    agreed += 1
-                else:
-                    tally.add(_disagreement(r), next(self._order))
-        return agreed
+            return sum(self._tally.add(record) for record in records)
 
     def _count_failure(self, version: str, texts: int, err: Exception) -> None:
         with self._lock:
@@ -394,13 +349,3 @@ def _record(item: ShadowItem, challenger: LoadedModel, label: str, confidence: f
         "challenger_sentiment": label,
         "challenger_confidence": round(confidence, 6),
     }
-
-
-def _disagreement(record: dict[str, Any]) -> Disagreement:
-    return Disagreement(
-        text=record["text"],
-        champion_sentiment=record["champion_sentiment"],
-        champion_confidence=record["champion_confidence"],
-        challenger_sentiment=record["challenger_sentiment"],
-        challenger_confidence=record["challenger_confidence"],
-    )

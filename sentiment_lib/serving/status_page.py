@@ -20,7 +20,6 @@ from sentiment_lib import reports
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.formatting import percent
 from sentiment_lib.labeling import queue
-from sentiment_lib.monitoring.checks.verdicts import wilson_interval
 from sentiment_lib.rendering import render as render_template
 from sentiment_lib.serving.shadow import ShadowState
 from sentiment_lib.tracking import model_card
@@ -92,15 +91,16 @@ def shadow_view(found: ShadowState | None) -> ShadowView | None:
     """``found`` (:meth:`ShadowScorer.state`) for the template; None when shadow scoring is off."""
     if found is None:
         return None
+    agreement = found.agreement
     rate, interval = "-", "-"
-    if found.scored:
-        low, high = wilson_interval(found.agreed, found.scored)
-        rate, interval = percent(found.agreed / found.scored), f"{percent(low)} to {percent(high)}"
+    if agreement is not None and agreement.texts:
+        low, high = agreement.interval
+        rate, interval = percent(agreement.rate), f"{percent(low)} to {percent(high)}"
     rows = [
         {
-            "text": d.text,
-            "champion": f"{d.champion_sentiment} ({d.champion_confidence:.3f})",
-            "challenger": f"{d.challenger_sentiment} ({d.challenger_confidence:.3f})",
+            "text": d["text"],
+            "champion": f"{d['champion_sentiment']} ({float(d['champion_confidence']):.3f})",
+            "challenger": f"{d['challenger_sentiment']} ({float(d['challenger_confidence']):.3f})",
         }
         for d in found.disagreements
     ]
@@ -109,7 +109,7 @@ def shadow_view(found: ShadowState | None) -> ShadowView | None:
         challenger=found.challenger_version or "",
         champion=found.champion_version or "-",
         reason=found.last_error,
-        scored=found.scored,
+        scored=agreement.texts if agreement else 0,
         agreement=rate,
         interval=interval,
         dropped=found.dropped,

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from sentiment_lib.inference.predictor import Predictions
 from sentiment_lib.serving.model_holder import LoadedModel, ModelHolder
@@ -62,8 +63,19 @@ def holders(predictor: FixedPredictor, champion: str = "1", challenger: str = "2
     return holder
 
 
+STARTED: list[ShadowScorer] = []
+
+
+@pytest.fixture(autouse=True)
+def close_scorers():
+    yield
+    while STARTED:
+        STARTED.pop().close()
+
+
 def scorer(predictor: FixedPredictor, queue_size: int = 100, share: float = 1.0, **kwargs) -> ShadowScorer:
-    return ShadowScorer(holders(predictor), share, queue_size, **kwargs)
+    STARTED.append(ShadowScorer(holders(predictor), share, queue_size, **kwargs))
+    return STARTED[-1]
 
 
 def offer(shadow: ShadowScorer, count: int, request_id: str = "req") -> int:
@@ -84,7 +96,7 @@ def test_a_full_queue_drops_and_counts_and_the_worker_scores_the_rest():
     finally:
         predictor.release.set()
     assert shadow.wait_idle(10)
-    assert observer.scored == {"2": 4} and shadow.state().scored == 4
+    assert observer.scored == {"2": 4} and shadow.state().agreement.texts == 4
 
 
 def test_the_request_thread_never_waits_for_a_slow_challenger():
@@ -150,9 +162,9 @@ def test_each_scored_text_is_one_shadow_line_with_the_contracts_fields(tmp_path)
     }
     assert lines[2]["text"] == "x" * 20 and lines[2]["text_chars"] == 30  # cut as the served log cuts
     state = shadow.state()
-    assert (state.scored, state.agreed) == (3, 1)
+    assert (state.agreement.texts, state.agreement.agreed) == (3, 1)
     # both disagreements, the surest first: the lesser confidence is 0.75 for the long text, 0.6 for "text 1"
-    assert [d.text for d in state.disagreements] == ["x" * 30, "text 1"]
+    assert [d["text"] for d in state.disagreements] == ["x" * 30, "text 1"]
 
 
 def test_the_shadow_log_keeps_its_own_files_beside_the_served_log(tmp_path):
@@ -171,4 +183,18 @@ def test_a_shadow_write_that_fails_is_counted_not_raised(tmp_path):
     shadow = scorer(FixedPredictor(), shadow_log=ServedLog(blocker / "shadow", prefix=SHADOW_PREFIX))
     offer(shadow, 2)
     assert shadow.wait_idle(10)
-    assert shadow.health()["shadow_log_failures"] == 1 and shadow.state().scored == 2
+    assert shadow.health()["shadow_log_failures"] == 1 and shadow.state().agreement.texts == 2
+
+
+def test_close_ends_the_worker_after_the_batch_it_is_scoring():
+    predictor = FixedPredictor()
+    predictor.release.clear()
+    shadow = scorer(predictor, max_batch=1)
+    offer(shadow, 1)
+    time.sleep(0.2)  # the worker waits on the challenger
+    closing = threading.Thread(target=shadow.close, kwargs={"timeout": 10})
+    closing.start()
+    predictor.release.set()
+    closing.join(15)
+    assert not closing.is_alive() and predictor.calls == [1]
+    assert "shadow-scorer" not in {t.name for t in threading.enumerate()}

@@ -9,7 +9,8 @@ those both were sure of. The gate (:mod:`sentiment_lib.tracking.gate`) and ``04_
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,33 +79,90 @@ class ShadowSummary:
         )
 
 
-def sureness(record: dict) -> float:
-    """How sure both answers of a shadow record are: the lesser confidence."""
-    return min(float(record["champion_confidence"]), float(record["challenger_confidence"]))
+def sureness(champion_confidence: float, challenger_confidence: float) -> float:
+    """How sure two disagreeing answers are: the lesser confidence (a disagreement both are sure of says one
+    model is confidently wrong, the first one worth reading or labelling)."""
+    return min(float(champion_confidence), float(challenger_confidence))
 
 
 def agrees(record: dict) -> bool:
     return record["champion_sentiment"] == record["challenger_sentiment"]
 
 
+@dataclass
+class PairTally:
+    """One challenger beside one champion: texts, agreements, and the ``limit`` disagreements both answers were
+    surest of (only those are held in memory)."""
+
+    champion_version: str
+    challenger_version: str
+    limit: int = DISAGREEMENTS_SHOWN
+    texts: int = 0
+    agreed: int = 0
+    # a min-heap of (sureness, -order, record): the least sure goes first; on a tie, the earlier text stays
+    _surest: list[tuple[float, int, dict]] = field(default_factory=list)
+
+    def add(self, record: dict, order: int) -> bool:
+        """Count one shadow record (``order``: its place in the stream); True if both answers agree."""
+        self.texts += 1
+        if agrees(record):
+            self.agreed += 1
+            return True
+        if self.limit:
+            entry = (sureness(record["champion_confidence"], record["challenger_confidence"]), -order, record)
+            (heapq.heappush if len(self._surest) < self.limit else heapq.heappushpop)(self._surest, entry)
+        return False
+
+    @property
+    def agreement(self) -> Agreement:
+        return Agreement(self.champion_version, self.challenger_version, self.texts, self.agreed)
+
+    def disagreements(self) -> list[dict]:
+        """The disagreements kept, the surest first."""
+        return [entry[2] for entry in _surest_first(self._surest)]
+
+
+@dataclass
+class ShadowTally:
+    """:class:`PairTally` per (champion, challenger) pair, in order of first appearance."""
+
+    limit: int = DISAGREEMENTS_SHOWN
+    pairs: dict[tuple[str, str], PairTally] = field(default_factory=dict)
+    _order: Iterator[int] = field(default_factory=itertools.count)
+
+    def add(self, record: dict) -> bool:
+        """Count one shadow record; True if both answers agree."""
+        key = (str(record["champion_version"]), str(record["challenger_version"]))
+        if key not in self.pairs:
+            self.pairs[key] = PairTally(*key, limit=self.limit)
+        return self.pairs[key].add(record, next(self._order))
+
+    def pair(self, champion_version: str, challenger_version: str) -> PairTally:
+        return self.pairs.get((champion_version, challenger_version)) or PairTally(
+            champion_version, challenger_version, self.limit
+        )
+
+    def agreements(self) -> list[Agreement]:
+        return [tally.agreement for tally in self.pairs.values()]
+
+    def disagreements(self) -> list[dict]:
+        """The ``limit`` disagreements both answers were surest of, over every pair, the surest first."""
+        entries = _surest_first(entry for tally in self.pairs.values() for entry in tally._surest)
+        return [entry[2] for entry in entries[: self.limit]]
+
+
+def _surest_first(entries: Iterable[tuple[float, int, dict]]) -> list[tuple[float, int, dict]]:
+    return sorted(entries, key=lambda e: (-e[0], -e[1]))
+
+
 def summarise_records(records: Iterable[dict], since: datetime | None = None, limit: int = DISAGREEMENTS_SHOWN
                       ) -> ShadowSummary:  # fmt: skip
     """Agreement per (champion, challenger) pair in order of first appearance, and the ``limit`` disagreements
-    both answers were surest of (only those are held in memory)."""
-    counts: dict[tuple[str, str], list[int]] = {}
-    surest: list[tuple[float, int, dict]] = []
-    for n, record in enumerate(records):
-        pair = (str(record["champion_version"]), str(record["challenger_version"]))
-        tally = counts.setdefault(pair, [0, 0])
-        tally[0] += 1
-        if agrees(record):
-            tally[1] += 1
-        elif limit:
-            entry = (sureness(record), -n, record)  # on a tie, the earlier text stays
-            (heapq.heappush if len(surest) < limit else heapq.heappushpop)(surest, entry)
-    agreements = [Agreement(champion, challenger, texts, agreed) for (champion, challenger), (texts, agreed)
-                  in counts.items()]  # fmt: skip
-    return ShadowSummary(since, agreements, [entry[2] for entry in sorted(surest, key=lambda e: (-e[0], -e[1]))])
+    both answers were surest of."""
+    tally = ShadowTally(limit)
+    for record in records:
+        tally.add(record)
+    return ShadowSummary(since, tally.agreements(), tally.disagreements())
 
 
 def summarise(folder: str | Path, window_days: float | None = WINDOW_DAYS, now: datetime | None = None,
@@ -119,14 +177,10 @@ def agreement_between(folder: str | Path, champion_version: str, challenger_vers
                       since: datetime | None = None) -> Agreement:  # fmt: skip
     """The live agreement of ``challenger_version`` with ``champion_version`` over the whole shadow log (or from
     ``since`` on)."""
-    texts = agreed = 0
+    tally = ShadowTally(limit=0)
     for record in read_shadow(folder, since=since):
-        if str(record["champion_version"]) == champion_version and str(record["challenger_version"]) == (
-            challenger_version
-        ):
-            texts += 1
-            agreed += agrees(record)
-    return Agreement(champion_version, challenger_version, texts, agreed)
+        tally.add(record)
+    return tally.pair(champion_version, challenger_version).agreement
 
 
 def agreement_table(agreements: list[Agreement]) -> pd.DataFrame:

@@ -121,6 +121,8 @@ def test_a_slow_challenger_delays_no_answer_and_its_overflow_is_dropped_and_coun
     now = health(server)
     assert now["shadow_dropped"] > 100 and now["shadow_failed"] == 0 and now["shadow_queue_length"] <= 4
     assert metric(server, "sentiment_shadow_dropped_total", "2") == now["shadow_dropped"]
+    server.stop()  # SIGTERM while the challenger sleeps in a batch: a clean stop all the same
+    assert server.process.returncode == 0, server.log.read_text()[-2000:]
 
 
 def test_a_challenger_that_raises_fails_no_answer_and_each_failure_is_counted(tmp_path, small_model, live_server):
