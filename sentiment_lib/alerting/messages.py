@@ -60,17 +60,36 @@ def retrain_started(version: str, status: str, reasons: Sequence[str], store_row
     return Alert("retrain_started", "Retraining started", body, f"retrain:{cycle}")
 
 
+# what happens next, for the gate's outcomes that are not final (gate.outcome)
+WHAT_FOLLOWS = {
+    "held": " It stays @challenger: the API scores a share of live texts with it, and a later cycle promotes or "
+    "rejects it once the shadow log has enough of them (gate_min_live_texts).",
+}
+
+
 def retrain_finished(challenger: str, champion: str, kind: str, gate: Mapping[str, str], report: Path) -> Alert:
-    """The gate's decision on the challenger (``kind``: promoted or rejected), with its numbers (the
+    """The gate's decision on the challenger (``kind``: promoted, rejected or held), with its numbers (the
     challenger's ``gate.*`` tags without the prefix)."""
-    numbers = "\n".join(f"- {key}: {value}" for key, value in sorted(gate.items()) if key != "version")
     body = (
-        f"Retraining finished. Challenger version {challenger} was {kind}; "
-        f"@champion is version {champion}.\n\nGate decision:\n{numbers}\n\n"
-        f"Report: {report}\n"
+        f"Retraining finished. Challenger version {challenger} was {kind}; @champion is version {champion}."
+        f"{WHAT_FOLLOWS.get(kind, '')}\n\n{gate_numbers(gate)}\n\nReport: {report}\n"
     )
     subject = f"Retraining finished: version {challenger} {kind}"
     return Alert(kind, subject, body, f"{kind}:v{challenger}")
+
+
+def held_judged(challenger: str, champion: str, kind: str, gate: Mapping[str, str]) -> Alert:
+    """A challenger held in the shadow was judged on live traffic (``kind``: promoted or rejected)."""
+    body = (
+        f"Challenger version {challenger}, held in the shadow until it had served enough live texts, was {kind}; "
+        f"@champion is version {champion}.\n\n{gate_numbers(gate)}\n"
+    )
+    return Alert(kind, f"Shadow judged: version {challenger} {kind}", body, f"{kind}:v{challenger}")
+
+
+def gate_numbers(gate: Mapping[str, str]) -> str:
+    lines = (f"- {key}: {value}" for key, value in sorted(gate.items()) if key != "version")
+    return "Gate decision:\n" + "\n".join(lines)
 
 
 def step_failed(err: Exception, step: str, executed_notebook: str | None, champion: str, report: Path) -> Alert:

@@ -74,7 +74,7 @@ def gate_outcome(gate: dict[str, str]) -> str:
         return ""
     if "promote" not in gate:  # the first model, or a step after training failed
         return f"v{gate['version']} trained, no gate decision (see the cycle's report)"
-    kind = "promoted" if gate["promote"] == "true" else "rejected"
+    kind = registry.gate_outcome(gate, prefix="")
     return (
         f"v{gate['version']} {kind}: {gate.get('challenger_accuracy')} vs {gate.get('champion_accuracy')} "
         f"on the {gate.get('judged_on')} (n = {gate.get('n')}, p = {gate.get('p_value')}; "

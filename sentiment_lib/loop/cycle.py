@@ -27,7 +27,7 @@ from sentiment_lib.labeling import cycle_queue
 from sentiment_lib.locking import workspace_lock
 from sentiment_lib.monitoring.checks.staleness import HEALTHY
 from sentiment_lib.settings import CHALLENGER, CHAMPION, settings_for
-from sentiment_lib.tracking import registry, runs
+from sentiment_lib.tracking import gate, registry, runs
 from sentiment_lib.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,7 @@ class Cycle:
         if self.stop_requested():
             summary.actions.append("stop requested: cycle ended after ingestion")
             return
+        self._judge_held_challenger(summary)
         self._run(summary.cycle, ["staleness"])
         verdict = read_json(self.ws.verdict(summary.cycle), None)
         if verdict is None:
@@ -169,6 +170,20 @@ class Cycle:
         self._queue_labels(summary, verdict)
         if summary.status != HEALTHY:
             self._maybe_retrain(summary, state, now)
+
+    def _judge_held_challenger(self, summary: CycleSummary) -> None:
+        """A challenger the gate held for live texts is promoted or rejected once the shadow log has enough; a
+        promotion here comes before the staleness check, which then judges the new champion."""
+        judged = gate.judge_held_challenger(self.ws.registered_model, self.ws.shadow_log, self.settings.gate)
+        if judged is None:
+            return
+        kind = "promoted" if judged.promoted else "rejected"
+        serving = judged.version if judged.promoted else judged.champion_version
+        self._alert(summary, messages.held_judged(judged.version, serving, kind, judged.tags))
+        summary.actions.append(f"version {judged.version}, held in the shadow, {kind}: {judged.reason}")
+        reports.append_event(self.ws.reports, as_text(self.now), kind, judged.version)
+        if judged.promoted:
+            summary.champion = judged.version
 
     def _run(self, cycle: str, steps: list[str] | tuple[str, ...]) -> None:
         declared = set().union(*(notebooks.declared_parameters(step) for step in steps))
@@ -288,9 +303,9 @@ class Cycle:
         name = self.ws.registered_model
         challenger = registry.require_version(name, CHALLENGER)
         champion = registry.require_version(name, CHAMPION)
-        promoted = str(champion.version) == str(challenger.version)
-        kind = "promoted" if promoted else "rejected"
         tags = challenger.tags
+        # the aliases say whether it serves (a policy "always" leaves no gate tags); the tags say why not
+        kind = "promoted" if str(champion.version) == str(challenger.version) else registry.gate_outcome(tags)
         summary.gate = {"version": str(challenger.version)}
         summary.gate.update({key[5:]: value for key, value in tags.items() if key.startswith("gate.")})
         report = self.ws.report(summary.cycle, notebooks.STEPS["evaluate"])

@@ -156,7 +156,11 @@ class Settings(EnvSettings):
     )
     gate_max_identity_drop: float = Field(0.01, ge=0, description="nor this much on an identity invariance group")
     gate_min_live_agreement: float = Field(
-        0.0, ge=0, le=1, description="nor agree with the champion on fewer live (shadow-scored) texts; 0 = off"
+        0.0,
+        ge=0,
+        le=1,
+        description="nor agree with the champion on fewer live (shadow-scored) texts; a challenger better offline "
+        "waits in the shadow until it is judged; 0 = off",
     )
     gate_min_live_texts: int = Field(
         200, ge=1, description="shadow-scored texts needed before the live agreement is judged"

@@ -13,7 +13,9 @@ groups (answers unchanged when a person's race, religion, nationality or sexual 
 tighter allowance, ``max_identity_drop``: a fairer model may not be traded for accuracy. With a live-agreement
 floor (``min_live_agreement`` above 0), a challenger that agreed with the champion on fewer live texts than that
 (its shadow log, :mod:`sentiment_lib.serving.shadow`) is not promoted either: that much change on real traffic
-needs a person's look. Below ``min_live_texts`` shadow-scored texts the floor is not judged, and the reason says so.
+needs a person's look. A challenger that passes everything else before it has served ``min_live_texts`` texts in
+the shadow is **held**: it stays ``@challenger`` (the API shadow-scores it) and :func:`judge_held_challenger`, which
+each loop cycle runs, promotes or rejects it once the shadow log has that many texts of the pair.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from sentiment_lib.data.schema import LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import ModelError
 from sentiment_lib.formatting import percent
 from sentiment_lib.monitoring.checks.shadow import Agreement, agreement_between
-from sentiment_lib.settings import CHAMPION, GateThresholds
+from sentiment_lib.settings import CHALLENGER, CHAMPION, GateThresholds
 from sentiment_lib.tracking import registry
 
 POLICIES = ("gate", "always", "never")
@@ -53,6 +55,8 @@ class GateDecision:
     capability_drops: dict[str, float] = field(default_factory=dict)  # champion minus challenger pass rate
     live_agreement: float | None = None  # with the champion on shadow-scored live texts (None: not read)
     live_texts: int = 0
+    held: bool = False  # passed offline, waits in the shadow for enough live texts (see judge_held_challenger)
+    offline_reason: str = ""  # while held: why it passed offline, the reason a later promotion gives
 
     def tags(self) -> dict[str, str]:
         """The decision as model-version tags."""
@@ -64,6 +68,8 @@ class GateDecision:
             **drops,
             **live,
             "gate.promote": str(self.promote).lower(),
+            "gate.held": str(self.held).lower(),
+            **({"gate.offline_reason": self.offline_reason} if self.held else {}),
             "gate.reason": self.reason,
             "gate.champion_accuracy": f"{self.champion_accuracy:.4f}",
             "gate.challenger_accuracy": f"{self.challenger_accuracy:.4f}",
@@ -147,14 +153,22 @@ def decide_promotion(
     where = f"on the {judged_on}"
     if new - old >= t.margin and p < t.alpha:
         reason = f"challenger better by {new - old:+.4f} {where} (margin {t.margin}), McNemar p = {p:.3g} < {t.alpha}"
-        return decision(True, reason + live_note)
-    if old < t.floor <= new:
+    elif old < t.floor <= new:
         reason = f"champion {old:.4f} below the floor {t.floor} {where}, challenger {new:.4f} above it"
-        return decision(True, reason + live_note)
-    reason = (
-        f"challenger {new:.4f} vs champion {old:.4f} {where}: not better by {t.margin} with p < {t.alpha} (p = {p:.3g})"
-    )
-    return decision(False, reason + live_note)
+    else:
+        reason = (
+            f"challenger {new:.4f} vs champion {old:.4f} {where}: not better by {t.margin} with p < {t.alpha} "
+            f"(p = {p:.3g})"
+        )
+        return decision(False, reason + live_note)
+    if live_unjudged(live, t):  # better offline; live traffic has the last word
+        return decision(False, f"{reason}{live_note}: held in the shadow until then", held=True, offline_reason=reason)
+    return decision(True, reason + live_note)
+
+
+def live_unjudged(live: Agreement | None, thresholds: GateThresholds) -> bool:
+    """The floor is on and there are too few live texts to judge it (``min_live_texts`` is at least 1)."""
+    return thresholds.min_live_agreement > 0 and (live.texts if live else 0) < thresholds.min_live_texts
 
 
 def live_judgement(live: Agreement | None, thresholds: GateThresholds) -> tuple[bool, str]:
@@ -163,8 +177,8 @@ def live_judgement(live: Agreement | None, thresholds: GateThresholds) -> tuple[
     floor, needed = thresholds.min_live_agreement, thresholds.min_live_texts
     if floor <= 0:
         return False, ""
-    texts = live.texts if live else 0
-    if live is None or live.rate is None or texts < needed:
+    if live is None or live.rate is None or live.texts < needed:
+        texts = live.texts if live else 0
         return False, f"; live agreement not judged: {texts} shadow-scored texts, fewer than {needed}"
     if live.rate < floor:
         reason = f"challenger agrees with the champion on {live.describe()} of live traffic, below the floor"
@@ -255,4 +269,59 @@ def apply_policy(
     if decision.promote:
         registry.promote(registered_name, version, f"gate: {decision.reason}")
         return f"Version {version} is now @{CHAMPION}: {decision.reason}."
+    if decision.held:
+        return (
+            f"Version {version} held as @{CHALLENGER}; @{CHAMPION} stays version {champion.version}: {decision.reason}."
+        )
     return f"Version {version} rejected; @{CHAMPION} stays version {champion.version}: {decision.reason}."
+
+
+@dataclass(frozen=True)
+class HeldJudgement:
+    """What :func:`judge_held_challenger` decided about a held challenger."""
+
+    version: str
+    champion_version: str  # the one serving when it was judged
+    promoted: bool
+    reason: str
+    tags: dict[str, str]  # the challenger's gate.* tags after the judgement
+
+
+def judge_held_challenger(registered_name: str, shadow_log: Path, thresholds: GateThresholds = DEFAULT_THRESHOLDS
+                          ) -> HeldJudgement | None:  # fmt: skip
+    """Promote or reject the ``@challenger`` the gate held for live texts, once the shadow log has
+    ``thresholds.min_live_texts`` of them beside the champion it was judged against; None while there is no held
+    challenger or too few texts. A challenger held against a champion that no longer serves is rejected (its
+    offline numbers were against another model): ``runner.py evaluate`` judges it again."""
+    challenger = registry.version_for_alias(registered_name, CHALLENGER)
+    champion = registry.version_for_alias(registered_name, CHAMPION)
+    if challenger is None or champion is None or challenger.tags.get("gate.held") != "true":
+        return None
+    version, serving = str(challenger.version), str(champion.version)
+    if version == serving:
+        return None
+    judged_against = challenger.tags.get("gate.champion_version", "")
+    if judged_against != serving:
+        reason = (f"held against champion version {judged_against}, which no longer serves: evaluate it again "
+                  f"against version {serving} (runner.py evaluate)")  # fmt: skip
+        return _settle_held(registered_name, version, serving, False, reason, {})
+    live = agreement_between(shadow_log, serving, version)
+    if live_unjudged(live, thresholds):
+        return None
+    blocks, note = live_judgement(live, thresholds)
+    offline = challenger.tags.get("gate.offline_reason", "passed the gate offline")
+    live_tags = {"gate.live_texts": str(live.texts)}
+    if live.rate is not None:
+        live_tags["gate.live_agreement"] = f"{live.rate:.4f}"
+    return _settle_held(registered_name, version, serving, not blocks, note if blocks else offline + note, live_tags)
+
+
+def _settle_held(registered_name: str, version: str, champion: str, promote: bool, reason: str,
+                 live_tags: dict[str, str]) -> HeldJudgement:  # fmt: skip
+    tags = {**live_tags, "gate.held": "false", "gate.promote": str(promote).lower(), "gate.reason": reason}
+    registry.tag_version(registered_name, version, tags)
+    registry.tag_version(registered_name, champion, {f"challenged_by.{version}": reason})
+    if promote:
+        registry.promote(registered_name, version, f"gate, after the shadow: {reason}")
+    found = registry.require_version(registered_name, CHALLENGER).tags
+    return HeldJudgement(version, champion, promote, reason, {k: v for k, v in found.items() if k.startswith("gate.")})

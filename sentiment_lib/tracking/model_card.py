@@ -158,7 +158,7 @@ def _gate(tags: dict[str, str]) -> dict[str, str] | None:
         "challenger_accuracy": _percent(tags.get("gate.challenger_accuracy")),
         "champion_accuracy": _percent(tags.get("gate.champion_accuracy")),
         "p_value": tags.get("gate.p_value", "?"),
-        "decision": "promoted" if tags.get("gate.promote") == "true" else "rejected",
+        "decision": registry.gate_outcome(tags),
         "reason": tags["gate.reason"],
     }
 

@@ -6,6 +6,7 @@ import logging
 import shutil
 import tempfile
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -261,6 +262,14 @@ def download_model_files(uri: str, destination: str | Path) -> Path:
     if "model_dir" not in artifacts:
         raise ModelError(f"{uri} has no model_dir artifact: it was not logged by this project")
     return local / artifacts["model_dir"]["path"]
+
+
+def gate_outcome(tags: Mapping[str, str], prefix: str = "gate.") -> str:
+    """``promoted``, ``held`` (better offline, waiting in the shadow for live texts: ``gate.judge_held_challenger``)
+    or ``rejected``, from a version's gate tags (``prefix`` "" for tags read without it)."""
+    if tags.get(f"{prefix}promote") == "true":
+        return "promoted"
+    return "held" if tags.get(f"{prefix}held") == "true" else "rejected"
 
 
 def baseline_accuracy(version: Any) -> float:

@@ -132,13 +132,18 @@ def test_a_challenger_below_the_live_agreement_floor_is_not_promoted_however_acc
     assert "at or above the floor 90.0%" in agreeing.reason
 
 
-def test_the_live_floor_is_not_judged_below_its_minimum_of_texts_nor_when_off():
+def test_a_better_challenger_with_too_few_live_texts_is_held_and_a_worse_one_rejected_outright():
     better = answers(800, 10, 40, 150)
     few = Agreement("1", "2", texts=150, agreed=75)  # 50%, but from too few texts to judge
-    decision = gate.decide_promotion(*better, thresholds=GateThresholds(min_live_agreement=0.9), live=few)
-    assert decision.promote
-    assert decision.reason.endswith("; live agreement not judged: 150 shadow-scored texts, fewer than 200")
+    held = gate.decide_promotion(*better, thresholds=GateThresholds(min_live_agreement=0.9), live=few)
+    assert not held.promote and held.held
+    assert held.reason.endswith("; live agreement not judged: 150 shadow-scored texts, fewer than 200: held in the "
+                                "shadow until then")  # fmt: skip
+    assert held.tags()["gate.held"] == "true" and held.tags()["gate.offline_reason"] == held.offline_reason
+    assert held.offline_reason.startswith("challenger better by +0.0300 on the gate set")
     unread = gate.decide_promotion(*better, thresholds=GateThresholds(min_live_agreement=0.9), live=None)
-    assert unread.promote and "not judged: 0 shadow-scored texts" in unread.reason
+    assert unread.held and "not judged: 0 shadow-scored texts" in unread.reason
+    worse = gate.decide_promotion(*answers(700, 100, 20, 180), thresholds=GateThresholds(min_live_agreement=0.9))
+    assert not worse.promote and not worse.held and "gate.offline_reason" not in worse.tags()
     off = gate.decide_promotion(*better, live=Agreement("1", "2", 1000, 10))  # the default floor, 0, is off
-    assert off.promote and "live agreement" not in off.reason
+    assert off.promote and not off.held and "live agreement" not in off.reason and off.tags()["gate.held"] == "false"
