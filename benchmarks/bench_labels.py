@@ -13,8 +13,9 @@ stream's labels (see ``runner.py replay --label-policy``). A retrain is allowed 
 so every arm retrains on the same days; the seed sets the retrains' training seed and the random draws.
 
 The table gives, per arm and seed, the labels used and the accuracy of the champion at the end on the stream's
-final slice (tweets no model saw) and on the SST-2 test set, against the champion the arms started from; then
-the mean and range over seeds. The all-labels run of ``make replay-adapt`` is read from the repository's
+final slice (tweets no model saw) and on the SST-2 test set, against the champion the arms started from, and the
+final-slice gain of the newest version the arm trained (what its labels taught, whether or not the gate promoted
+it); then the mean and range over seeds. The all-labels run of ``make replay-adapt`` is read from the repository's
 ``reports/replay/final.json`` when there is one, for reference. An arm already finished is read, not run again,
 so a stopped run continues where it was.
 """
@@ -27,13 +28,16 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from common import REPO, SHARED, machine_summary, print_table
 
-from sentiment_lib.io import read_json
+from sentiment_lib.experiments import adaptation
+from sentiment_lib.io import read_json, write_json_atomic
+from sentiment_lib.loop.replay import load_stream
 from sentiment_lib.serving.process import free_port, launch_app, wait_or_kill, wait_until_healthy
+from sentiment_lib.settings import settings_for
 from sentiment_lib.tracking import registry, runs
 from sentiment_lib.workspace import Workspace
 
@@ -110,7 +114,7 @@ def run_arm(arm: Arm, args: argparse.Namespace) -> dict:
     workspace = WORK / arm.name
     final = workspace / "reports" / "replay" / "final.json"
     if final.is_file():
-        return json.loads(final.read_text())
+        return with_newest(workspace, json.loads(final.read_text()), args)
     if not workspace.exists():
         copy_demo_workspace(workspace)
     port = free_port()
@@ -124,24 +128,52 @@ def run_arm(arm: Arm, args: argparse.Namespace) -> dict:
         finally:
             api.terminate()
             wait_or_kill(api)
-    return json.loads(final.read_text())
+    return with_newest(workspace, json.loads(final.read_text()), args)
+
+
+def gain(result: dict, model: str = "last", score: str = "holdout_accuracy") -> float:
+    """Points gained by ``model`` (the last champion, or the newest version trained) over the first champion."""
+    return 100 * (result.get(model, result["last"])[score] - result["first"][score])
+
+
+def with_newest(workspace: Path, result: dict, args: argparse.Namespace) -> dict:
+    """``result`` with the newest trained version's scores, added (and kept in final.json) for a replay that
+    finished before the replay wrote them."""
+    if "newest" in result:
+        return result
+    runs.configure_client(workspace)
+    ws = Workspace(workspace, settings_for(args.preset, {"sst2_test_path": str(SHARED / "sst2" / "test.tsv")}))
+    newest = max(registry.version_runs(ws.registered_model), key=int)
+    if newest == result["last"]["version"]:
+        result["newest"] = result["last"]
+    else:
+        holdout = load_stream(SHARED / "airline" / "Tweets.csv").tail(args.final_holdout).reset_index(drop=True)
+        scores, _ = adaptation.final_scores(ws, [newest], holdout)
+        result["newest"] = asdict(scores[0])
+    write_json_atomic(workspace / "reports" / "replay" / "final.json", result)
+    return result
 
 
 def row(label: str, seed: str, result: dict) -> list:
     first, last = result["first"], result["last"]
-    gain = 100 * (last["holdout_accuracy"] - first["holdout_accuracy"])
-    sst2 = 100 * (last["sst2_accuracy"] - first["sst2_accuracy"])
+    newest = result.get("newest", last)
     champions = f"v{first['version']} -> v{last['version']}"
-    return [label, seed, result["labels"], f"{100 * last['holdout_accuracy']:.2f}", f"{gain:+.2f}",
-            f"{100 * last['sst2_accuracy']:.2f}", f"{sst2:+.2f}", champions]  # fmt: skip
+    return [label, seed, result["labels"], f"{100 * last['holdout_accuracy']:.2f}", f"{gain(result):+.2f}",
+            f"{100 * last['sst2_accuracy']:.2f}", f"{gain(result, score='sst2_accuracy'):+.2f}", champions,
+            f"v{newest['version']}: {gain(result, 'newest'):+.2f}"]  # fmt: skip
 
 
 def spread(label: str, results: list[dict]) -> list:
-    gains = [100 * (r["last"]["holdout_accuracy"] - r["first"]["holdout_accuracy"]) for r in results]
-    sst2 = [100 * (r["last"]["sst2_accuracy"] - r["first"]["sst2_accuracy"]) for r in results]
+    gains = [gain(r) for r in results]
+    newest = [gain(r, "newest") for r in results]
+    sst2 = sum(gain(r, score="sst2_accuracy") for r in results) / len(results)
     labels = sum(r["labels"] for r in results) / len(results)
-    return [label, f"mean of {len(results)}", f"{labels:.0f}", "", f"{sum(gains) / len(gains):+.2f} "
-            f"({min(gains):+.2f} to {max(gains):+.2f})", "", f"{sum(sst2) / len(sst2):+.2f}", ""]  # fmt: skip
+    return [label, f"mean of {len(results)}", f"{labels:.0f}", "", f"{mean_and_range(gains)}", "", f"{sst2:+.2f}", "",
+            mean_and_range(newest)]  # fmt: skip
+
+
+def mean_and_range(values: list[float]) -> str:
+    return f"{sum(values) / len(values):+.2f} ({min(values):+.2f} to {max(values):+.2f})"
 
 
 def main() -> None:
@@ -165,7 +197,7 @@ def main() -> None:
     if reference.is_file():
         rows.append(row("all labels (make replay-adapt, reference)", "-", json.loads(reference.read_text())))
     header = ["policy", "seed", "labels used", "final slice %", "gain (points)", "SST-2 %", "SST-2 change",
-              "champion"]  # fmt: skip
+              "champion", "newest trained: gain"]  # fmt: skip
     title = (f"{args.days} simulated days of {args.per_cycle} tweets, final slice {args.final_holdout} tweets; "
              f"{machine_summary()}")  # fmt: skip
     print_table(title, header, rows)

@@ -33,6 +33,7 @@ from sentiment_lib.monitoring.checks.verdicts import check_of
 from sentiment_lib.serving.client import ApiClient
 from sentiment_lib.settings import CHAMPION
 from sentiment_lib.tracking import gate, registry, runs
+from sentiment_lib.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,12 @@ class ServedReplay:
 
     def first_champion(self) -> str:
         return self.replay.first_champion(self.champion())
+
+    def newest_trained(self, first: str) -> str | None:
+        """The newest version registered after ``first`` when it is not the champion (a challenger the gate
+        rejected or held: what the labels taught, gate aside); None otherwise."""
+        newest = max(registry.version_runs(self.ws.registered_model), key=int, default=first)
+        return newest if int(newest) > int(first) and newest != self.champion() else None
 
     def run_one(self) -> DayRecord | None:
         """One simulated day; None when the stream is used up.
@@ -185,14 +192,13 @@ class FinalScore:
     sst2_accuracy: float
 
 
-def final_scores(cycle: Cycle, versions: list[str], holdout: pd.DataFrame) -> tuple[list[FinalScore], float]:
+def final_scores(ws: Workspace, versions: list[str], holdout: pd.DataFrame) -> tuple[list[FinalScore], float]:
     """Each version's accuracy on the stream's final slice and on the SST-2 test set (NaN when its file is
-    absent), and the one-sided McNemar p-value that the last version beats the first on the slice.
+    absent), and the one-sided McNemar p-value that the second version beats the first on the slice (NaN with one).
 
     Raises:
         DataValidationError: the SST-2 test set is malformed.
     """
-    ws = cycle.ws
     sst2 = importers.import_sst2(ws.sst2_test.parent, splits=("test",)).frame if ws.sst2_test.is_file() else None
     scores, correct = [], []
     for version in versions:
@@ -201,7 +207,7 @@ def final_scores(cycle: Cycle, versions: list[str], holdout: pd.DataFrame) -> tu
         on_sst2 = float(_correct(predictor, sst2).mean()) if sst2 is not None else float("nan")
         scores.append(FinalScore(version, float(on_holdout.mean()), on_sst2))
         correct.append(on_holdout)
-    return scores, gate.mcnemar_p_value(correct[0], correct[-1])
+    return scores, gate.mcnemar_p_value(correct[0], correct[1]) if len(correct) > 1 else float("nan")
 
 
 def _correct(predictor: Any, frame: pd.DataFrame) -> np.ndarray:

@@ -39,9 +39,11 @@ def _score_row(score: FinalScore, role: str) -> str:
 
 
 def summary_text(records: list[DayRecord], scores: list[FinalScore], p_value: float, holdout_rows: int) -> str:
-    """The estimate's quality and the before/after comparison, in Markdown."""
+    """The estimate's quality and the before/after comparison, in Markdown (``scores``: the first champion's, the
+    last champion's and, when the newest version trained is not the champion, its own)."""
     quality = estimate_quality(records)
-    first, last = scores[0], scores[-1]
+    first, last = scores[0], scores[1]
+    newest = [_score_row(scores[2], "newest trained, not promoted")] if len(scores) > 2 else []
     return "\n".join(
         [
             f"Label-free estimate over {quality['days']} days: mean absolute error "
@@ -52,6 +54,7 @@ def summary_text(records: list[DayRecord], scores: list[FinalScore], p_value: fl
             "| --- | --- | --- |",
             _score_row(first, "champion when the replay started"),
             _score_row(last, "champion at the end"),
+            *newest,
             f"| change | {100 * (last.holdout_accuracy - first.holdout_accuracy):+.2f} points "
             f"(McNemar p = {p_value:.3g}, {holdout_rows} tweets) | "
             f"{100 * (last.sst2_accuracy - first.sst2_accuracy):+.2f} points |",
@@ -62,8 +65,9 @@ def summary_text(records: list[DayRecord], scores: list[FinalScore], p_value: fl
 def write_final_scores(
     ws: Any, records: list[DayRecord], scores: list[FinalScore], p_value: float, holdout_rows: int
 ) -> None:
-    """The before/after numbers as ``reports/replay/final.json``, for scripts that compare replays."""
-    first, last = scores[0], scores[-1]
+    """The before/after numbers as ``reports/replay/final.json``, for scripts that compare replays; ``newest`` is
+    the newest version trained (the last champion when it is that one, the first when none was trained)."""
+    first, last = scores[0], scores[1]
     write_json_atomic(
         ws.reports / "replay" / "final.json",
         {
@@ -71,6 +75,7 @@ def write_final_scores(
             "labels": sum(r.labels for r in records),
             "first": asdict(first),
             "last": asdict(last),
+            "newest": asdict(scores[2] if len(scores) > 2 else last),
             "p_value": p_value,
             "holdout_rows": holdout_rows,
         },

@@ -70,7 +70,9 @@ def _summary(served: ServedReplay, first: str) -> str:
     adaptation_report.write_summary(served.ws, text)  # kept even if scoring the final slice fails
     holdout = served.replay.holdout
     if len(holdout):
-        scores, p_value = adaptation.final_scores(served.cycle, [first, served.champion()], holdout)
+        newest = served.newest_trained(first)
+        versions = [first, served.champion(), *([newest] if newest else [])]
+        scores, p_value = adaptation.final_scores(served.ws, versions, holdout)
         text += "\n\n" + adaptation_report.summary_text(served.records, scores, p_value, len(holdout))
         adaptation_report.write_final_scores(served.ws, served.records, scores, p_value, len(holdout))
     adaptation_report.write_summary(served.ws, text)

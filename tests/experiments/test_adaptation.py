@@ -123,6 +123,10 @@ def test_the_estimates_quality_over_a_replay():
     text = adaptation_report.summary_text(records, scores, 0.004, 2000)
     assert "mean absolute error 3.0 points" in text and "on 50% of days" in text
     assert "| change | +3.00 points (McNemar p = 0.004, 2000 tweets) | -0.50 points |" in text
+    assert "newest trained" not in text
+    rejected = adaptation.FinalScore("6", 0.95, 0.80)  # trained after v4, not promoted: shown, not the change
+    text = adaptation_report.summary_text(records, [*scores, rejected], 0.004, 2000)
+    assert "| v6 (newest trained, not promoted) | 0.9500 | 0.8000 |" in text and "| change | +3.00 points" in text
 
 
 def test_the_api_client_says_when_nothing_answers():

@@ -319,6 +319,8 @@ def test_a_served_replay_runs_on_the_simulated_clock_with_labels_a_day_late(work
     assert records[0]["estimate"] == pytest.approx(sum(confidences) / len(confidences), abs=1e-5)
     summary = (workspace / "reports" / "replay" / "adaptation.md").read_text()
     assert "champion when the replay started" in summary and "(McNemar p = " in summary and "40 tweets" in summary
+    final = json.loads((workspace / "reports" / "replay" / "final.json").read_text())
+    assert final["first"]["version"] == final["last"]["version"] == final["newest"]["version"] == "1"  # none trained
     acknowledged_then_rebaselined(workspace, env)
 
 
