@@ -7,6 +7,7 @@ import argparse
 from sentiment_lib.cli.options import add_step_options, add_workspace, workspace_of
 from sentiment_lib.data import feedback, importers
 from sentiment_lib.errors import SentimentError
+from sentiment_lib.labeling import queue
 from sentiment_lib.workspace import Workspace
 
 
@@ -69,7 +70,8 @@ def add_ingest(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    report = feedback.ingest_workspace(workspace_of(args))
+    ws = workspace_of(args)
+    report = feedback.ingest_workspace(ws, find_texts=queue.text_finder(ws.to_label))
     added, skipped = report.rows_added, report.duplicates_skipped
     print(f"ingested {len(report.files)} file(s): {added} new rows, {skipped} duplicates skipped")
     for name, reason in report.quarantined.items():

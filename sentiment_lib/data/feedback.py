@@ -1,9 +1,9 @@
 """Ingest newly labelled feedback: ``data/incoming/*.csv`` into one feedback store, nothing ever deleted.
 
-A label for a text the labelling queue asked about (``data/to_label/``, see
-:mod:`sentiment_lib.labeling.queue`) may name the text by its ``request_id`` alone: the text is taken from
-the queue (a file naming an id no queue holds is quarantined, saying which). ``request_id``, ``annotator``
-and ``labelled_at`` are kept in the store when given.
+A label for a text the labelling queue asked about (``data/to_label/``) may name the text by its ``request_id``
+alone: ingestion is given a ``find_texts`` that fills those texts in (the queue's
+:func:`sentiment_lib.labeling.queue.text_finder`), and a file naming an id it cannot resolve is quarantined,
+saying which. ``request_id``, ``annotator`` and ``labelled_at`` are kept in the store when given.
 
 Each file is validated like training data. A good file's new rows (duplicates of stored reviews are
 counted and skipped) are appended to the store with their arrival time and source file, and the file is
@@ -21,6 +21,7 @@ import hashlib
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,11 +40,13 @@ from sentiment_lib.io import (
     write_csv_atomic,
     write_text_atomic,
 )
-from sentiment_lib.labeling.queue import queued_texts, read_queues
 from sentiment_lib.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
+# fills each empty Review of a file's rows by its request_id (the file's name, for errors); raises
+# DataValidationError for a row it cannot resolve
+TextFinder = Callable[[pd.DataFrame, str], pd.DataFrame]
 FEEDBACK_DOMAIN = "feedback"  # the domain of feedback rows in a training set (the store has no domains)
 
 # who labelled a text and when, and which served text it was (a label from the labelling queue)
@@ -70,46 +73,13 @@ def _free_name(folder: Path, name: str) -> Path:
     return target
 
 
-def _validate_file(path: Path, queue_dir: Path | None) -> pd.DataFrame:
+def _validate_file(path: Path, find_texts: TextFinder | None) -> pd.DataFrame:
     rows = read_csv_strict(path)
-    if "request_id" in rows.columns and queue_dir is not None:
-        rows = with_queued_texts(rows, queue_dir, path.name)
+    if "request_id" in rows.columns and find_texts is not None:
+        rows = find_texts(rows, path.name)
     # a one-class file is fine for feedback (a day of complaints)
     clean, _ = validate_reviews(rows, source=path.name, require_both_classes=False)
     return clean
-
-
-def with_queued_texts(rows: pd.DataFrame, queue_dir: Path, source: str) -> pd.DataFrame:
-    """``rows`` with each empty or missing Review taken from the labelling queue by ``request_id``.
-
-    Raises:
-        DataValidationError: a row has neither a Review nor a request id that a queue holds.
-    """
-    rows = rows.copy()
-    if TEXT_COLUMN not in rows.columns:
-        rows[TEXT_COLUMN] = ""
-    missing = rows[TEXT_COLUMN].fillna("").astype(str).str.strip() == ""
-    if not missing.any():
-        return rows
-    known, ambiguous = queued_texts(read_queues(queue_dir))
-    named = rows.loc[missing, "request_id"]
-    unclear = named[named.isin(ambiguous)]
-    if len(unclear):
-        shown = ", ".join(repr(i) for i in unclear.head(5))
-        raise DataValidationError(
-            f"{source}: {len(unclear)} row(s) name a request_id queued with different texts ({shown}); give their "
-            "Review, or label them in the queue file they came from"
-        )
-    texts = named.map(known)
-    unknown = named[texts.isna()]
-    if len(unknown):
-        shown = ", ".join(repr(i) for i in unknown.head(5))
-        raise DataValidationError(
-            f"{source}: {len(unknown)} row(s) have no Review and a request_id no labelling queue in {queue_dir} "
-            f"holds ({shown}); give the Review, or the request_id of a queued text"
-        )
-    rows.loc[missing, TEXT_COLUMN] = texts
-    return rows
 
 
 def quarantine(path: Path, quarantine_dir: Path, reason: str) -> Path:
@@ -160,11 +130,11 @@ def ingest_incoming(
     now: datetime | None = None,
     settle_seconds: float = 0.0,
     report: IngestReport | None = None,
-    queue_dir: str | Path | None = None,
+    find_texts: TextFinder | None = None,
 ) -> IngestReport:
     """Ingest every complete ``*.csv`` in ``incoming_dir``, oldest name first; see the module docstring.
 
-    ``queue_dir`` holds the labelling queue's files, where a label given by request id finds its text.
+    ``find_texts`` fills in the texts of labels given by request id (None: a row needs its Review).
 
     A file that cannot be read for any reason (not a CSV, not UTF-8, a folder, gone mid-read) is quarantined
     with its reason; the others are still ingested. A store that cannot be written raises; a ``report``
@@ -179,7 +149,7 @@ def ingest_incoming(
     # a file's age is measured on the file system's (wall) clock, whatever clock dates the arrivals
     for path in _incoming_files(incoming_dir, settle_seconds, time.time()):
         try:
-            rows = _validate_file(path, Path(queue_dir) if queue_dir is not None else None)
+            rows = _validate_file(path, find_texts)
         except Exception as err:  # whatever makes a file unreadable, it must not stop the others
             reason = str(err) if isinstance(err, DataValidationError) else f"{path.name} cannot be read: {err!r}"
             _quarantine_safely(path, quarantine_dir, reason, report)
@@ -199,11 +169,13 @@ def ingest_incoming(
     return report
 
 
-def ingest_workspace(ws: Workspace, report: IngestReport | None = None, now: datetime | None = None) -> IngestReport:
+def ingest_workspace(
+    ws: Workspace, report: IngestReport | None = None, now: datetime | None = None, find_texts: TextFinder | None = None
+) -> IngestReport:
     """:func:`ingest_incoming` over the workspace's folders and settings; ``now`` dates the arrivals."""
     settle = ws.settings.incoming_settle_seconds
     folders = (ws.incoming, ws.feedback_store, ws.archive, ws.quarantine)
-    return ingest_incoming(*folders, settle_seconds=settle, report=report, now=now, queue_dir=ws.to_label)
+    return ingest_incoming(*folders, settle_seconds=settle, report=report, now=now, find_texts=find_texts)
 
 
 def _quarantine_safely(path: Path, quarantine_dir: Path, reason: str, report: IngestReport) -> None:

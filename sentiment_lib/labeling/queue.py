@@ -25,8 +25,9 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -277,3 +278,42 @@ def _queue_file(path: Path) -> pd.DataFrame:
     if missing:
         raise DataValidationError(f"{path} is missing column(s) {missing}; found {list(frame.columns)}")
     return frame.assign(queue=path.name)
+
+
+def text_finder(queue_dir: str | Path) -> Callable[[pd.DataFrame, str], pd.DataFrame]:
+    """What ingestion (:func:`sentiment_lib.data.feedback.ingest_incoming`) calls to fill in the text of a label
+    given by request id: :func:`with_queued_texts` over the queues in ``queue_dir``."""
+    return partial(with_queued_texts, queue_dir=queue_dir)
+
+
+def with_queued_texts(rows: pd.DataFrame, source: str, queue_dir: str | Path) -> pd.DataFrame:
+    """``rows`` with each empty or missing Review taken from the labelling queue by ``request_id``.
+
+    Raises:
+        DataValidationError: a row has neither a Review nor a request id that a queue holds.
+    """
+    rows = rows.copy()
+    if TEXT_COLUMN not in rows.columns:
+        rows[TEXT_COLUMN] = ""
+    missing = rows[TEXT_COLUMN].fillna("").astype(str).str.strip() == ""
+    if not missing.any():
+        return rows
+    known, ambiguous = queued_texts(read_queues(queue_dir))
+    named = rows.loc[missing, "request_id"]
+    unclear = named[named.isin(ambiguous)]
+    if len(unclear):
+        shown = ", ".join(repr(i) for i in unclear.head(5))
+        raise DataValidationError(
+            f"{source}: {len(unclear)} row(s) name a request_id queued with different texts ({shown}); give their "
+            "Review, or label them in the queue file they came from"
+        )
+    texts = named.map(known)
+    unknown = named[texts.isna()]
+    if len(unknown):
+        shown = ", ".join(repr(i) for i in unknown.head(5))
+        raise DataValidationError(
+            f"{source}: {len(unknown)} row(s) have no Review and a request_id no labelling queue in {queue_dir} "
+            f"holds ({shown}); give the Review, or the request_id of a queued text"
+        )
+    rows.loc[missing, TEXT_COLUMN] = texts
+    return rows

@@ -23,7 +23,7 @@ from sentiment_lib.clock import as_text, wall_now
 from sentiment_lib.data import feedback
 from sentiment_lib.errors import DataValidationError, RegistryUnavailableError, SentimentError, StepFailedError
 from sentiment_lib.io import read_json, write_json_atomic
-from sentiment_lib.labeling import cycle_queue
+from sentiment_lib.labeling import cycle_queue, queue
 from sentiment_lib.locking import workspace_lock
 from sentiment_lib.monitoring.checks.staleness import HEALTHY
 from sentiment_lib.settings import CHALLENGER, CHAMPION, settings_for
@@ -203,7 +203,7 @@ class Cycle:
     def _ingest(self, summary: CycleSummary, now: datetime) -> None:
         report = feedback.IngestReport()
         try:
-            feedback.ingest_workspace(self.ws, report, now)
+            feedback.ingest_workspace(self.ws, report, now, queue.text_finder(self.ws.to_label))
         finally:  # files quarantined before a failure are alerted all the same
             self._report_ingestion(summary, report)
 

@@ -23,7 +23,7 @@ import pytest
 
 from sentiment_lib.data import feedback
 from sentiment_lib.data.schema import normalize_text
-from sentiment_lib.labeling import label_studio
+from sentiment_lib.labeling import label_studio, queue
 from sentiment_lib.labeling.label_studio import INCOMING_COLUMNS, LabelStudioError
 from sentiment_lib.serving.process import free_port
 from sentiment_lib.settings import LabelStudioSettings
@@ -213,7 +213,7 @@ def test_the_queue_goes_to_label_studio_and_its_labels_come_back(server, tmp_pat
     assert late.rows == 1 and late.file is not None
     assert pd.read_csv(late.file, dtype=str)["request_id"].tolist() == ["req-late"]
 
-    report = feedback.ingest_workspace(ws)
+    report = feedback.ingest_workspace(ws, find_texts=queue.text_finder(ws.to_label))
     assert report.quarantined == {} and report.rows_added == 3
     store = feedback.read_store(ws.feedback_store).set_index("request_id")
     assert sorted(store.index) == ["req-late", "req-neg", "req-pos"]

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from sentiment_lib.data import feedback
-from sentiment_lib.labeling import cycle_queue
+from sentiment_lib.labeling import cycle_queue, queue
 from sentiment_lib.serving.served_log import SHADOW_PREFIX, ServedLog
 from sentiment_lib.settings import Settings
 from sentiment_lib.workspace import Workspace
@@ -63,7 +63,7 @@ def test_a_label_given_by_request_id_finds_its_text_in_the_queue_and_keeps_its_p
         "request_id,Sentiment,annotator,labelled_at\nreq#0,negative,ann@example.com,2026-12-06T10:00:00Z\n"
         "req#1,positive,,\n"
     )
-    report = feedback.ingest_workspace(ws)
+    report = feedback.ingest_workspace(ws, find_texts=queue.text_finder(ws.to_label))
     assert (report.rows_added, report.quarantined) == (2, {})
     store = feedback.read_store(ws.feedback_store)
     assert store[["Review", "Sentiment", "request_id", "annotator"]].values.tolist() == [
@@ -76,7 +76,7 @@ def test_a_request_id_no_queue_holds_quarantines_the_file_and_says_which(tmp_pat
     ws = workspace(tmp_path)
     ws.incoming.mkdir(parents=True)
     (ws.incoming / "labels.csv").write_text("request_id,Sentiment\nnever-asked,negative\n")
-    report = feedback.ingest_workspace(ws)
+    report = feedback.ingest_workspace(ws, find_texts=queue.text_finder(ws.to_label))
     assert report.rows_added == 0
     assert "no Review and a request_id no labelling queue" in report.quarantined["labels.csv"]
     assert "'never-asked'" in report.quarantined["labels.csv"]
@@ -90,7 +90,7 @@ def test_a_store_written_before_the_provenance_columns_gains_them_and_keeps_its_
     )
     ws.incoming.mkdir(parents=True)
     (ws.incoming / "b.csv").write_text("Review,Sentiment\nnew row,negative\n")
-    assert feedback.ingest_workspace(ws).rows_added == 1
+    assert feedback.ingest_workspace(ws, find_texts=queue.text_finder(ws.to_label)).rows_added == 1
     store = feedback.read_store(ws.feedback_store)
     assert list(store.columns) == feedback.STORE_COLUMNS
     assert store[["Review", "source_file", "request_id"]].values.tolist() == [["old row", "a.csv", ""],
@@ -112,5 +112,5 @@ def test_a_label_for_a_request_id_queued_with_two_texts_is_quarantined_not_guess
     (ws.to_label / "c2.csv").write_text("request_id,Review\nreused,tuesday's text\n")
     ws.incoming.mkdir(parents=True)
     (ws.incoming / "labels.csv").write_text("request_id,Sentiment\nreused,negative\n")
-    report = feedback.ingest_workspace(ws)
+    report = feedback.ingest_workspace(ws, find_texts=queue.text_finder(ws.to_label))
     assert report.rows_added == 0 and "queued with different texts ('reused')" in report.quarantined["labels.csv"]

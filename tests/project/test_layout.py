@@ -98,6 +98,8 @@ FORBIDDEN_IMPORTS = [
     ("sentiment_lib.labeling", "sentiment_lib.loop", ()),
     ("sentiment_lib.labeling", "sentiment_lib.alerting", ()),
     ("sentiment_lib.labeling", "sentiment_lib.experiments", ()),
+    # ingestion is given the queue's text finder: the data layer knows no labelling queue
+    ("sentiment_lib.data", "sentiment_lib.labeling", ()),
 ]
 EXPERIMENTS_USERS = {"sentiment_lib.cli.loop"}  # the command line runs the experiments; nothing else needs them
 
