@@ -141,17 +141,23 @@ def with_newest(workspace: Path, result: dict, args: argparse.Namespace) -> dict
     finished before the replay wrote them."""
     if "newest" in result:
         return result
+    before = newest_in_demo()  # every arm's registry starts as a copy of the demo's
     runs.configure_client(workspace)
     ws = Workspace(workspace, settings_for(args.preset, {"sst2_test_path": str(SHARED / "sst2" / "test.tsv")}))
-    newest = max(registry.version_runs(ws.registered_model), key=int)
-    if newest == result["last"]["version"]:
+    newest = adaptation.newest_after(ws.registered_model, before, result["last"]["version"])
+    if newest is None:
         result["newest"] = result["last"]
     else:
-        holdout = load_stream(SHARED / "airline" / "Tweets.csv").tail(args.final_holdout).reset_index(drop=True)
+        holdout = load_stream(SHARED / "airline" / "Tweets.csv").tail(result["holdout_rows"]).reset_index(drop=True)
         scores, _ = adaptation.final_scores(ws, [newest], holdout)
         result["newest"] = asdict(scores[0])
     write_json_atomic(workspace / "reports" / "replay" / "final.json", result)
     return result
+
+
+def newest_in_demo() -> str:
+    runs.configure_client(REPO)
+    return max(registry.version_runs(Workspace(REPO).registered_model), key=int)
 
 
 def row(label: str, seed: str, result: dict) -> list:

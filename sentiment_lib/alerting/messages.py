@@ -78,13 +78,13 @@ def retrain_finished(challenger: str, champion: str, kind: str, gate: Mapping[st
     return Alert(kind, subject, body, f"{kind}:v{challenger}")
 
 
-def held_judged(challenger: str, champion: str, kind: str, gate: Mapping[str, str]) -> Alert:
-    """A challenger held in the shadow was judged on live traffic (``kind``: promoted or rejected)."""
+def held_judged(challenger: str, champion: str, kind: str, reason: str, gate: Mapping[str, str]) -> Alert:
+    """A challenger held in the shadow was judged (``kind``: promoted or rejected) and why."""
     body = (
-        f"Challenger version {challenger}, held in the shadow until it had served enough live texts, was {kind}; "
+        f"Challenger version {challenger}, held in the shadow by the gate, was {kind}: {reason}.\n"
         f"@champion is version {champion}.\n\n{gate_numbers(gate)}\n"
     )
-    return Alert(kind, f"Shadow judged: version {challenger} {kind}", body, f"{kind}:v{challenger}")
+    return Alert(kind, f"Held challenger version {challenger} {kind}", body, f"{kind}:v{challenger}")
 
 
 def gate_numbers(gate: Mapping[str, str]) -> str:

@@ -106,11 +106,18 @@ class ServedReplay:
     def first_champion(self) -> str:
         return self.replay.first_champion(self.champion())
 
-    def newest_trained(self, first: str) -> str | None:
-        """The newest version registered after ``first`` when it is not the champion (a challenger the gate
-        rejected or held: what the labels taught, gate aside); None otherwise."""
-        newest = max(registry.version_runs(self.ws.registered_model), key=int, default=first)
-        return newest if int(newest) > int(first) and newest != self.champion() else None
+    def newest_before(self) -> str:
+        """The newest version registered when the replay started."""
+        return self.replay.newest_before(self.newest_registered())
+
+    def newest_trained(self, before: str) -> str | None:
+        """The newest version registered after version ``before`` when it is not the champion (a challenger the
+        gate rejected or held: what the labels taught, gate aside); None otherwise."""
+        return newest_after(self.ws.registered_model, before, self.champion())
+
+    def newest_registered(self) -> str:
+        """The newest version registered so far ("0" before any)."""
+        return max(registry.version_runs(self.ws.registered_model), key=int, default="0")
 
     def run_one(self) -> DayRecord | None:
         """One simulated day; None when the stream is used up.
@@ -183,6 +190,12 @@ def estimate_quality(records: list[DayRecord]) -> dict[str, float]:
         return {"days": 0, "mae": float("nan"), "coverage": float("nan")}
     errors = [abs(r.estimate - r.accuracy) for r in judged]
     return {"days": len(judged), "mae": float(np.mean(errors)), "coverage": float(np.mean([r.covered for r in judged]))}
+
+
+def newest_after(registered_name: str, before: str, champion: str) -> str | None:
+    """The newest version registered after version ``before``, unless it is ``champion``; None when there is none."""
+    newest = max(registry.version_runs(registered_name), key=int, default=before)
+    return newest if int(newest) > int(before) and newest != champion else None
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,10 @@ def run_served_replay(
         ServingUnavailableError: nothing answers at ``url``.
     """
     served = ServedReplay(cycle, replay, ApiClient(url), clock)
-    first = served.first_champion()
+    first, before = served.first_champion(), served.newest_before()
     served.client.health()  # no API at all: say so now rather than once per cycle
     run_loop(_one_day(served, on_day), every_seconds, stop, max(cycles, 1))
-    return _summary(served, first)
+    return _summary(served, first, before)
 
 
 def _one_day(served: ServedReplay, on_day: Callable[[DayRecord], None]) -> Callable[[], None]:
@@ -65,12 +65,12 @@ def _one_day(served: ServedReplay, on_day: Callable[[DayRecord], None]) -> Calla
     return one_day
 
 
-def _summary(served: ServedReplay, first: str) -> str:
+def _summary(served: ServedReplay, first: str, before: str) -> str:
     text = adaptation_report.day_table(served.records)
     adaptation_report.write_summary(served.ws, text)  # kept even if scoring the final slice fails
     holdout = served.replay.holdout
     if len(holdout):
-        newest = served.newest_trained(first)
+        newest = served.newest_trained(before)
         versions = [first, served.champion(), *([newest] if newest else [])]
         scores, p_value = adaptation.final_scores(served.ws, versions, holdout)
         text += "\n\n" + adaptation_report.summary_text(served.records, scores, p_value, len(holdout))

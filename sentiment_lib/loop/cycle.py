@@ -27,7 +27,7 @@ from sentiment_lib.labeling import cycle_queue, queue
 from sentiment_lib.locking import workspace_lock
 from sentiment_lib.monitoring.checks.staleness import HEALTHY
 from sentiment_lib.settings import CHALLENGER, CHAMPION, settings_for
-from sentiment_lib.tracking import gate, registry, runs
+from sentiment_lib.tracking import registry, runs, shadow_gate
 from sentiment_lib.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -174,14 +174,16 @@ class Cycle:
     def _judge_held_challenger(self, summary: CycleSummary) -> None:
         """A challenger the gate held for live texts is promoted or rejected once the shadow log has enough; a
         promotion here comes before the staleness check, which then judges the new champion."""
-        judged = gate.judge_held_challenger(self.ws.registered_model, self.ws.shadow_log, self.settings.gate)
+        judged = shadow_gate.judge_held_challenger(self.ws.registered_model, self.ws.shadow_log, self.settings.gate)
         if judged is None:
             return
-        kind = "promoted" if judged.promoted else "rejected"
+        if judged.outcome == shadow_gate.WAITING:
+            summary.actions.append(f"version {judged.version} held in the shadow: {judged.reason}")
+            return
         serving = judged.version if judged.promoted else judged.champion_version
-        self._alert(summary, messages.held_judged(judged.version, serving, kind, judged.tags))
-        summary.actions.append(f"version {judged.version}, held in the shadow, {kind}: {judged.reason}")
-        reports.append_event(self.ws.reports, as_text(self.now), kind, judged.version)
+        self._alert(summary, messages.held_judged(judged.version, serving, judged.outcome, judged.reason, judged.gate))
+        summary.actions.append(f"version {judged.version}, held in the shadow, {judged.outcome}: {judged.reason}")
+        reports.append_event(self.ws.reports, as_text(self.now), judged.outcome, judged.version)
         if judged.promoted:
             summary.champion = judged.version
 

@@ -137,9 +137,16 @@ class Replay:
 
     def first_champion(self, current: str) -> str:
         """The champion the replay started with (recorded the first time it is asked)."""
-        recorded = self._get("#first_champion", "")
+        return self._first("first_champion", current)
+
+    def newest_before(self, current: str) -> str:
+        """The newest version registered when the replay started (recorded the first time it is asked)."""
+        return self._first("newest_before", current)
+
+    def _first(self, key: str, current: str) -> str:
+        recorded = self._get(f"#{key}", "")
         if not recorded:
-            self._set(first_champion=current)
+            self._set(**{key: current})
         return recorded or current
 
     def drop_next(self) -> Path | None:

@@ -98,6 +98,7 @@ def create_app(
     app.extensions["sentiment"] = {
         "config": config,
         "holder": holder,
+        "owns_holder": follows_registry,
         "metrics": metrics,
         "batcher": MicroBatcher(holder, config.predict_timeout_seconds, on_batch=metrics.batch_size.observe)
         if config.micro_batching
@@ -125,7 +126,8 @@ def close_app(app: Flask) -> None:
     """Stop what :func:`create_app` started: the champion's watcher and shadow scoring (whose worker finishes the
     batch it is scoring, so its shadow lines are written)."""
     found = app.extensions["sentiment"]
-    found["holder"].stop()
+    if found["owns_holder"]:  # a holder the caller passed in is the caller's to stop
+        found["holder"].stop()
     if found["shadow"] is not None:
         found["shadow"].close()
 

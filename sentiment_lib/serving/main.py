@@ -173,6 +173,8 @@ def serve(args: argparse.Namespace) -> int:
         else:
             waitress.serve(app, host=args.host, port=args.port, **options)
     finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):  # a second signal must not cut the clean stop short
+            signal.signal(signum, signal.SIG_IGN)
         close_app(app)
     return 0
 

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sentiment_lib.errors import RegistryUnavailableError
-from sentiment_lib.monitoring.checks.shadow import Agreement, ShadowTally
+from sentiment_lib.monitoring.checks.shadow import DISAGREEMENTS_SHOWN, Agreement, ShadowTally
 from sentiment_lib.serving.model_holder import LoadedModel, ModelHolder, load_version, warm_up
 from sentiment_lib.serving.served_log import ServedLog, text_ids
 from sentiment_lib.settings import CHALLENGER
@@ -34,7 +34,6 @@ from sentiment_lib.tracking import registry
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 32  # texts per challenger call at most
-DISAGREEMENTS_KEPT = 5  # the most confident disagreements each pair of versions keeps for the status page
 NICE_INCREMENT = 10  # the challenger's threads yield the CPU to the champion's requests
 
 
@@ -180,7 +179,7 @@ class ShadowScorer:
         self._pending = 0  # texts queued or being scored
         self.dropped = 0
         self.failed = 0
-        self._tally = ShadowTally(DISAGREEMENTS_KEPT)
+        self._tally = ShadowTally(DISAGREEMENTS_SHOWN)
         self._failing: set[str] = set()  # challenger versions whose failure was logged (once each)
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="shadow-scorer", daemon=True)

@@ -14,8 +14,9 @@ tighter allowance, ``max_identity_drop``: a fairer model may not be traded for a
 floor (``min_live_agreement`` above 0), a challenger that agreed with the champion on fewer live texts than that
 (its shadow log, :mod:`sentiment_lib.serving.shadow`) is not promoted either: that much change on real traffic
 needs a person's look. A challenger that passes everything else before it has served ``min_live_texts`` texts in
-the shadow is **held**: it stays ``@challenger`` (the API shadow-scores it) and :func:`judge_held_challenger`, which
-each loop cycle runs, promotes or rejects it once the shadow log has that many texts of the pair.
+the shadow is **held**: it stays ``@challenger`` (the API shadow-scores it), and
+:mod:`sentiment_lib.tracking.shadow_gate`, which each loop cycle runs, promotes or rejects it once the shadow log
+has that many texts of the pair.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ def live_judgement(live: Agreement | None, thresholds: GateThresholds) -> tuple[
     floor, needed = thresholds.min_live_agreement, thresholds.min_live_texts
     if floor <= 0:
         return False, ""
-    if live is None or live.rate is None or live.texts < needed:
+    if live is None or live.rate is None or live_unjudged(live, thresholds):
         texts = live.texts if live else 0
         return False, f"; live agreement not judged: {texts} shadow-scored texts, fewer than {needed}"
     if live.rate < floor:
@@ -264,10 +265,8 @@ def apply_policy(
         else None,
     )
     tags = {**decision.tags(), "gate.champion_version": champion.version, "gate.challenger_version": version}
-    registry.tag_version(registered_name, version, tags)
-    registry.tag_version(registered_name, str(champion.version), {f"challenged_by.{version}": decision.reason})
+    record_decision(registered_name, version, tags, str(champion.version), "gate")
     if decision.promote:
-        registry.promote(registered_name, version, f"gate: {decision.reason}")
         return f"Version {version} is now @{CHAMPION}: {decision.reason}."
     if decision.held:
         return (
@@ -276,52 +275,13 @@ def apply_policy(
     return f"Version {version} rejected; @{CHAMPION} stays version {champion.version}: {decision.reason}."
 
 
-@dataclass(frozen=True)
-class HeldJudgement:
-    """What :func:`judge_held_challenger` decided about a held challenger."""
-
-    version: str
-    champion_version: str  # the one serving when it was judged
-    promoted: bool
-    reason: str
-    tags: dict[str, str]  # the challenger's gate.* tags after the judgement
-
-
-def judge_held_challenger(registered_name: str, shadow_log: Path, thresholds: GateThresholds = DEFAULT_THRESHOLDS
-                          ) -> HeldJudgement | None:  # fmt: skip
-    """Promote or reject the ``@challenger`` the gate held for live texts, once the shadow log has
-    ``thresholds.min_live_texts`` of them beside the champion it was judged against; None while there is no held
-    challenger or too few texts. A challenger held against a champion that no longer serves is rejected (its
-    offline numbers were against another model): ``runner.py evaluate`` judges it again."""
-    challenger = registry.version_for_alias(registered_name, CHALLENGER)
-    champion = registry.version_for_alias(registered_name, CHAMPION)
-    if challenger is None or champion is None or challenger.tags.get("gate.held") != "true":
-        return None
-    version, serving = str(challenger.version), str(champion.version)
-    if version == serving:
-        return None
-    judged_against = challenger.tags.get("gate.champion_version", "")
-    if judged_against != serving:
-        reason = (f"held against champion version {judged_against}, which no longer serves: evaluate it again "
-                  f"against version {serving} (runner.py evaluate)")  # fmt: skip
-        return _settle_held(registered_name, version, serving, False, reason, {})
-    live = agreement_between(shadow_log, serving, version)
-    if live_unjudged(live, thresholds):
-        return None
-    blocks, note = live_judgement(live, thresholds)
-    offline = challenger.tags.get("gate.offline_reason", "passed the gate offline")
-    live_tags = {"gate.live_texts": str(live.texts)}
-    if live.rate is not None:
-        live_tags["gate.live_agreement"] = f"{live.rate:.4f}"
-    return _settle_held(registered_name, version, serving, not blocks, note if blocks else offline + note, live_tags)
-
-
-def _settle_held(registered_name: str, version: str, champion: str, promote: bool, reason: str,
-                 live_tags: dict[str, str]) -> HeldJudgement:  # fmt: skip
-    tags = {**live_tags, "gate.held": "false", "gate.promote": str(promote).lower(), "gate.reason": reason}
+def record_decision(registered_name: str, version: str, tags: dict[str, str], compared_with: str, by: str) -> None:
+    """Tag ``version`` with the decision's ``gate.*`` ``tags`` and the champion it was ``compared_with`` (""
+    for none) with a ``challenged_by`` note; move ``@champion`` when ``gate.promote`` is true (``by`` says who
+    decided, in the promotion's reason)."""
+    reason = tags["gate.reason"]
     registry.tag_version(registered_name, version, tags)
-    registry.tag_version(registered_name, champion, {f"challenged_by.{version}": reason})
-    if promote:
-        registry.promote(registered_name, version, f"gate, after the shadow: {reason}")
-    found = registry.require_version(registered_name, CHALLENGER).tags
-    return HeldJudgement(version, champion, promote, reason, {k: v for k, v in found.items() if k.startswith("gate.")})
+    if compared_with:
+        registry.tag_version(registered_name, compared_with, {f"challenged_by.{version}": reason})
+    if tags.get("gate.promote") == "true":
+        registry.promote(registered_name, version, f"{by}: {reason}")

@@ -88,9 +88,10 @@ def build_card(name: str, version: Any, run: Any | None) -> str:
 def _status(tags: dict[str, str]) -> str:
     if "promotion.reason" in tags:
         return f"promoted to @champion ({tags['promotion.reason']})"
-    if tags.get("gate.promote") == "false":
-        return f"rejected by the gate ({tags.get('gate.reason', 'no reason recorded')})"
-    return "registered, not promoted"
+    if "gate.reason" not in tags:
+        return "registered, not promoted"
+    words = {"rejected": "rejected by the gate", "held": "held in the shadow by the gate", "promoted": "promoted"}
+    return f"{words[registry.gate_outcome(tags)]} ({tags['gate.reason']})"
 
 
 def _percent(value: str | None) -> str:

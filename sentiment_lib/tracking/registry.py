@@ -123,6 +123,16 @@ def version_runs(registered_name: str) -> dict[str, str]:
     return {str(v.version): str(v.run_id) for v in found}
 
 
+def version_tags(registered_name: str, version: str) -> dict[str, str]:
+    return dict(MlflowClient().get_model_version(registered_name, version).tags)
+
+
+def versions_tagged(registered_name: str, key: str, value: str) -> list[str]:
+    """The versions of ``registered_name`` whose tag ``key`` is ``value``."""
+    found = MlflowClient().search_model_versions(f"name = '{registered_name}'")
+    return sorted((str(v.version) for v in found if v.tags.get(key) == value), key=int)
+
+
 def _does_not_exist(err: MlflowException) -> bool:
     # a missing model is RESOURCE_DOES_NOT_EXIST; a missing alias of an existing model, INVALID_PARAMETER_VALUE
     missing_alias = err.error_code == "INVALID_PARAMETER_VALUE" and "alias" in str(err) and "not found" in str(err)
