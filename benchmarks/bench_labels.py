@@ -17,7 +17,7 @@ final slice (tweets no model saw) and on the SST-2 test set, against the champio
 final-slice gain of the newest version the arm trained (what its labels taught, whether or not the gate promoted
 it); then the mean and range over seeds. The all-labels run of ``make replay-adapt`` is read from the repository's
 ``reports/replay/final.json`` when there is one, for reference. An arm already finished is read, not run again,
-so a stopped run continues where it was.
+so a stopped run continues with the arm it stopped in, started again.
 """
 
 from __future__ import annotations
@@ -115,8 +115,10 @@ def run_arm(arm: Arm, args: argparse.Namespace) -> dict:
     final = workspace / "reports" / "replay" / "final.json"
     if final.is_file():
         return with_newest(workspace, json.loads(final.read_text()), args)
-    if not workspace.exists():
-        copy_demo_workspace(workspace)
+    if workspace.exists():  # an arm cut short: its replay cannot take up a day half done, so it starts again
+        print(f"{arm.name}: unfinished, starting it again", flush=True)
+        shutil.rmtree(workspace)
+    copy_demo_workspace(workspace)
     port = free_port()
     with (WORK / f"{arm.name}.api.log").open("ab") as output:
         env = {**os.environ, "SENTIMENT_SERVE_REFRESH_SECONDS": "2"}
