@@ -167,7 +167,8 @@ replay-adapt: install
 		-p min_new_rows 1000 -p feedback_weight 2
 
 # After make demo: each arm (labelling policy and daily budget) and seed replays the same days in a workspace of
-# its own (benchmarks/.work/labels/) with an API of its own; a stopped run reads the arms it finished and starts the one it stopped in again.
+# its own (benchmarks/.work/labels/) with an API of its own; a stopped run reads the arms it finished and starts
+# the one it stopped in again.
 replay-labels: install
 	$(BIN)/python benchmarks/bench_labels.py --days $(ADAPT_DAYS) --per-cycle $(PER_CYCLE) --preset $(PRESET) \
 		--arms $(LABEL_ARMS) --seeds $(LABEL_SEEDS)
