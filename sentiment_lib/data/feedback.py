@@ -30,7 +30,7 @@ import pandas as pd
 
 from sentiment_lib.data import mix
 from sentiment_lib.data.dataset import domains_of, sample_rows, validate_reviews
-from sentiment_lib.data.schema import DOMAIN_COLUMN, LABEL_COLUMN, TEXT_COLUMN
+from sentiment_lib.data.schema import CHOSEN_AS, DOMAIN_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.io import (
     append_csv_records,
@@ -50,7 +50,7 @@ TextFinder = Callable[[pd.DataFrame, str], pd.DataFrame]
 FEEDBACK_DOMAIN = "feedback"  # the domain of feedback rows in a training set (the store has no domains)
 
 # who labelled a text and when, and which served text it was (a label from the labelling queue)
-PROVENANCE_COLUMNS = ["request_id", "annotator", "labelled_at"]
+PROVENANCE_COLUMNS = ["request_id", "annotator", "labelled_at", CHOSEN_AS]
 STORE_COLUMNS = [TEXT_COLUMN, LABEL_COLUMN, "timestamp", "arrived_at", "source_file", *PROVENANCE_COLUMNS]
 # Parts of the feedback written beside the base split: <processed_dir>/feedback_<part>.csv
 FEEDBACK_PARTS = ("train", "validation", "holdout")
@@ -275,6 +275,17 @@ def with_feedback(
     columns = [TEXT_COLUMN, LABEL_COLUMN]
     sample = sample[columns].assign(**{DOMAIN_COLUMN: domains_of(sample)})
     return pd.concat([sample, extra[columns].assign(**{DOMAIN_COLUMN: FEEDBACK_DOMAIN})], ignore_index=True)
+
+
+def sampled_at_random(store: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose texts were not picked for being hard: labels nobody chose (every text of a stream, an
+    annotator's own file) and those the labelling queue drew at random. The queue's other picks are the texts
+    the champion is least sure of or disputed, on which its accuracy reads low: a fair performance check
+    leaves them out (they still train the next model and count in the gate, where both models answer them)."""
+    if CHOSEN_AS not in store.columns:
+        return store
+    why = store[CHOSEN_AS].fillna("").astype(str)
+    return store[(why == "") | (why == "random")]
 
 
 def arrived_after(store: pd.DataFrame, moment: datetime) -> pd.DataFrame:

@@ -16,6 +16,8 @@ LABELS = ("negative", "positive")
 # tweets "airline"; customer reviews carry their own (clothing, hotels, ...). Files written before domains
 # existed read as DEFAULT_DOMAIN.
 DOMAIN_COLUMN = "domain"
+# why the labelling queue asked for a feedback row's label ("" for labels nobody chose: all of a stream, say)
+CHOSEN_AS = "chosen_as"
 DEFAULT_DOMAIN = "other"
 SST2_DOMAIN = "movies"
 AIRLINE_DOMAIN = "airline"

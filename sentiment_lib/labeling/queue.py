@@ -3,6 +3,9 @@
 Labels cost money, so each cycle asks for at most ``label_budget`` of them, chosen among the texts the API
 served since the previous queue. The ``active`` policy fills the budget in this order:
 
+0. **random** (10% of the budget, at least one text): drawn uniformly (seeded) before anything else, so that
+   the performance check has labels that are a fair sample of traffic (the others are the texts the champion
+   is worst at, on which its accuracy reads low; see :func:`sentiment_lib.data.feedback.sampled_at_random`);
 1. **disagreement** (up to 40% of the budget): texts the shadow-scored ``@challenger`` labelled otherwise
    than the champion, the most confident disagreements first (one of the two models is confidently wrong,
    and the label says which, for the gate and for training);
@@ -32,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentiment_lib.data.schema import TEXT_COLUMN
+from sentiment_lib.data.schema import CHOSEN_AS, TEXT_COLUMN
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.io import read_csv_strict
 from sentiment_lib.monitoring.checks.shadow import sureness
@@ -50,6 +53,7 @@ QUEUE_COLUMNS = [
     "challenger_sentiment",
     "challenger_confidence",
 ]
+RANDOM_SHARE = 0.1
 DISPUTE_SHARE = 0.4
 DRIFT_SHARE = 0.2
 POLICIES = ("active", "random")
@@ -152,15 +156,22 @@ def _candidate(record: dict, shadow: dict | None) -> Candidate:
     )
 
 
-def choose_active(candidates: Sequence[Candidate], budget: int, drift_ngrams: Sequence[str]) -> list[Choice]:
-    """Up to ``budget`` candidates by disagreement, then drift coverage, then uncertainty (module docstring)."""
+def choose_active(
+    candidates: Sequence[Candidate], budget: int, drift_ngrams: Sequence[str], seed: int | str = 0
+) -> list[Choice]:
+    """Up to ``budget`` candidates: a random share, then by disagreement, drift coverage and uncertainty (module
+    docstring)."""
     chosen: dict[str, Choice] = {}
 
     def take(choice: Choice) -> None:
         if len(chosen) < budget and choice.candidate.request_id not in chosen:
             chosen[choice.candidate.request_id] = choice
 
-    disputed = sorted((c for c in candidates if c.disputed), key=lambda c: -c.dispute_strength)
+    for choice in choose_random(candidates, math.ceil(budget * RANDOM_SHARE), seed):
+        take(choice)
+
+    disputed = sorted((c for c in candidates if c.disputed and c.request_id not in chosen),
+                      key=lambda c: -c.dispute_strength)  # fmt: skip
     for candidate in disputed[: math.ceil(budget * DISPUTE_SHARE)]:
         take(Choice(candidate, "disagreement", candidate.dispute_strength))
     for choice in _drift_choices(candidates, drift_ngrams, math.ceil(budget * DRIFT_SHARE), set(chosen)):
@@ -202,7 +213,7 @@ def choose(
         ValueError: an unknown policy.
     """
     if policy == "active":
-        return choose_active(candidates, budget, drift_ngrams)
+        return choose_active(candidates, budget, drift_ngrams, seed)
     if policy == "random":
         return choose_random(candidates, budget, seed)
     raise ValueError(f"unknown label policy {policy!r}; known: {', '.join(POLICIES)}")
@@ -242,6 +253,13 @@ def read_queues(folder: str | Path) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=[*QUEUE_COLUMNS, "queue"])
     return pd.concat(frames, ignore_index=True).fillna("")
+
+
+def chosen_as(queues: pd.DataFrame) -> dict[str, str]:
+    """Why each queued request id was asked ("random", "uncertain", "drift: wifi", ...; the first queue's)."""
+    if queues.empty or "why" not in queues.columns:
+        return {}
+    return {str(k): str(v) for k, v in queues.groupby("request_id")["why"].first().items()}
 
 
 def queued_texts(queues: pd.DataFrame) -> tuple[dict[str, str], set[str]]:
@@ -295,10 +313,12 @@ def with_queued_texts(rows: pd.DataFrame, source: str, queue_dir: str | Path) ->
     rows = rows.copy()
     if TEXT_COLUMN not in rows.columns:
         rows[TEXT_COLUMN] = ""
+    queues = read_queues(queue_dir)
+    rows[CHOSEN_AS] = rows["request_id"].astype(str).map(chosen_as(queues)).fillna("")
     missing = rows[TEXT_COLUMN].fillna("").astype(str).str.strip() == ""
     if not missing.any():
         return rows
-    known, ambiguous = queued_texts(read_queues(queue_dir))
+    known, ambiguous = queued_texts(queues)
     named = rows.loc[missing, "request_id"]
     unclear = named[named.isin(ambiguous)]
     if len(unclear):

@@ -24,14 +24,16 @@ def test_each_served_text_is_offered_to_one_queue_and_a_queued_text_is_never_ask
     ws = workspace(tmp_path, label_budget=2)
     serve(ws, ["a sure one", "a coin toss", "rather unsure"], [0.99, 0.5, 0.6], "day1")
     first = cycle_queue.write_queue(ws, "c1", verdict=None)
-    assert (first.chosen, first.considered, first.by_reason) == (2, 3, {"uncertain": 2})
+    # one drawn at random (10% of 2, at least one), the most uncertain of the others
+    assert (first.chosen, first.considered, first.by_reason) == (2, 3, {"random": 1, "uncertain": 1})
     rows = pd.read_csv(first.path, dtype=str, keep_default_na=False)
-    assert rows[["request_id", "Review"]].values.tolist() == [["day1#1", "a coin toss"], ["day1#2", "rather unsure"]]
+    (drawn,) = rows.loc[rows["why"] == "random", "request_id"]
+    assert rows.loc[rows["why"] == "uncertain", "request_id"].tolist() == ["day1#2" if drawn == "day1#1" else "day1#1"]
     assert cycle_queue.write_queue(ws, "c2", verdict=None).path is None  # nothing new was served
     serve(ws, ["a coin toss", "something new"], [0.5, 0.7], "day2")  # the first is queued already
     second = cycle_queue.write_queue(ws, "c3", verdict=None)
     assert (second.chosen, second.considered) == (1, 1)
-    assert "1 of 1 new served texts in c3.csv (1 uncertain)" in second.summary()
+    assert "1 of 1 new served texts in c3.csv (1 random)" in second.summary()
 
 
 def test_the_challengers_answers_in_the_shadow_log_make_disagreements(tmp_path):
@@ -47,11 +49,12 @@ def test_the_challengers_answers_in_the_shadow_log_make_disagreements(tmp_path):
     ])  # fmt: skip
     outcome = cycle_queue.write_queue(ws, "c1", verdict=None)
     rows = pd.read_csv(outcome.path, dtype=str, keep_default_na=False)
-    assert rows[["request_id", "why", "challenger_sentiment"]].values.tolist()[:2] == [
-        ["r#0", "disagreement", "negative"],
-        ["r#2", "uncertain", ""],
-    ]
-    assert outcome.by_reason == {"disagreement": 1, "uncertain": 2}
+    (drawn,) = rows.loc[rows["why"] == "random", "request_id"]
+    by_id = {r["request_id"]: r for r in rows.to_dict("records")}
+    assert set(by_id) == {"r#0", "r#1", "r#2"} and by_id["r#0"]["challenger_sentiment"] == "negative"
+    assert drawn == "r#2"  # the seeded draw (seed 42, cycle c1) leaves the disputed text to the disagreements
+    assert by_id["r#0"]["why"] == "disagreement" and by_id["r#1"]["challenger_sentiment"] == "positive"
+    assert outcome.by_reason == {"random": 1, "disagreement": 1, "uncertain": 1}
 
 
 def test_a_label_given_by_request_id_finds_its_text_in_the_queue_and_keeps_its_provenance(tmp_path):
@@ -70,6 +73,25 @@ def test_a_label_given_by_request_id_finds_its_text_in_the_queue_and_keeps_its_p
         ["the seat broke", "negative", "req#0", "ann@example.com"],
         ["fine flight", "positive", "req#1", ""],
     ]
+
+
+def test_the_store_keeps_why_a_label_was_asked_and_the_performance_check_reads_the_random_share_only(tmp_path):
+    ws = workspace(tmp_path, label_budget=10)
+    serve(ws, [f"served text {word}" for word in "abcdefghij"], [0.5 + n / 25 for n in range(10)], "day")
+    queued = pd.read_csv(cycle_queue.write_queue(ws, "c1", verdict=None).path, dtype=str, keep_default_na=False)
+    ws.incoming.mkdir(parents=True)
+    labels = queued[["request_id"]].assign(Sentiment="negative")
+    labels.to_csv(ws.incoming / "labels.csv", index=False)
+    (ws.incoming / "stream.csv").write_text("Review,Sentiment\na label nobody chose,positive\n")
+    assert feedback.ingest_workspace(ws, find_texts=queue.text_finder(ws.to_label)).rows_added == 11
+    store = feedback.read_store(ws.feedback_store)
+    assert dict(zip(store["request_id"], store["chosen_as"], strict=True)) == {
+        **dict(zip(queued["request_id"], queued["why"], strict=True)),
+        "": "",
+    }
+    fair = feedback.sampled_at_random(store)
+    drawn = set(queued.loc[queued["why"] == "random", "Review"])
+    assert len(drawn) == 1 and set(fair["Review"]) == drawn | {"a label nobody chose"}
 
 
 def test_a_request_id_no_queue_holds_quarantines_the_file_and_says_which(tmp_path):

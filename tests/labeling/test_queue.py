@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from sentiment_lib.labeling import queue
@@ -43,12 +41,17 @@ def test_active_fills_the_budget_with_disagreements_then_drift_then_uncertainty(
     records.append(served(10, "the wifi was down", 0.97))  # sure, but typical of the drift
     shadows = [shadow(records[9], "negative", 0.9), shadow(records[8], "negative", 0.6),
                shadow(records[7], "positive", 0.9)]  # fmt: skip
-    chosen = queue.choose_active(queue.candidates_from(records, shadows, set()), budget=5, drift_ngrams=["wifi"])
-    whys = [(c.candidate.request_id, c.why) for c in chosen]
-    # 40% of 5 = 2 disagreements (the most confident first; r-7 agrees), 20% = 1 for the drift, the rest uncertain
-    assert whys == [("r-9", "disagreement"), ("r-8", "disagreement"), ("r-10", "drift: wifi"),
-                    ("r-0", "uncertain"), ("r-1", "uncertain")]  # fmt: skip
-    assert chosen[0].score == pytest.approx(0.9) and chosen[3].score == pytest.approx(0.9)
+    pool = queue.candidates_from(records, shadows, set())
+    chosen = queue.choose_active(pool, budget=6, drift_ngrams=["wifi"], seed="s")
+    # 10% of 6 = 1 drawn at random first, from the whole pool; then 40% = 3 disagreements at most (the most
+    # confident first; r-7 agrees), 20% = 2 for the drift (one n-gram: 1), the rest uncertain
+    (drawn,) = queue.choose_random(pool, 1, "s")
+    assert (chosen[0].candidate, chosen[0].why) == (drawn.candidate, "random")
+    rest = [(c.candidate.request_id, c.why) for c in chosen[1:]]
+    expected = [("r-9", "disagreement"), ("r-8", "disagreement"), ("r-10", "drift: wifi"), ("r-0", "uncertain"),
+                ("r-1", "uncertain"), ("r-2", "uncertain")]  # fmt: skip
+    assert rest == [pick for pick in expected if pick[0] != drawn.candidate.request_id][:5]
+    assert next(c for c in chosen if c.why == "disagreement").score == pytest.approx(0.9)
 
 
 def test_a_reused_request_id_is_left_out_and_a_shadow_answer_joins_only_the_same_text():
@@ -68,7 +71,8 @@ def test_a_text_near_duplicating_one_asked_before_is_not_asked_again():
 def test_a_drift_ngram_matches_whole_words_only_and_a_short_pool_is_taken_whole():
     records = [served(1, "wifiless cabin", 0.6), served(2, "fine", 0.99)]
     chosen = queue.choose_active(queue.candidates_from(records, [], set()), budget=10, drift_ngrams=["wifi"])
-    assert [(c.candidate.text, c.why) for c in chosen] == [("wifiless cabin", "uncertain"), ("fine", "uncertain")]
+    assert [c.why for c in chosen][1:] == ["uncertain"] and chosen[0].why == "random"  # 10% of 10: one at random
+    assert {c.candidate.text for c in chosen} == {"wifiless cabin", "fine"}  # no drift pick: "wifi" is no word here
     assert queue.choose_active(queue.candidates_from(records, [], set()), budget=0, drift_ngrams=[]) == []
 
 
@@ -86,7 +90,7 @@ def test_the_queue_file_has_the_documented_columns_and_reads_back(tmp_path):
     records = [served(1, "unsure, really", 0.51)]
     frame = queue.as_frame(queue.choose_active(queue.candidates_from(records, [], set()), 3, []))
     assert list(frame.columns) == queue.QUEUE_COLUMNS
-    assert frame.iloc[0]["challenger_confidence"] == "" and math.isclose(frame.iloc[0]["score"], 0.98)
+    assert frame.iloc[0]["challenger_confidence"] == "" and frame.iloc[0]["why"] == "random"
     frame.to_csv(tmp_path / "20261206-000000.csv", index=False)
     back = queue.read_queues(tmp_path)
     assert back[["request_id", "Review", "queue"]].values.tolist() == [["r-1", "unsure, really", "20261206-000000.csv"]]

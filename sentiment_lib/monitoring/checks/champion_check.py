@@ -62,7 +62,9 @@ def assess_champion(ws: Workspace, champion: Champion, now: datetime) -> stalene
         baseline=champion.baseline,
         trained_at=champion.trained_at,
         now=now,
-        feedback=feedback.arrived_after(feedback.read_store(ws.feedback_store), champion.trained_at),
+        feedback=feedback.sampled_at_random(
+            feedback.arrived_after(feedback.read_store(ws.feedback_store), champion.trained_at)
+        ),
         served_texts=[r["text"] for r in served],
         served_confidences=np.array([r["confidence"] for r in served]),
         reference_texts=reference,
