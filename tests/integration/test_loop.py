@@ -339,13 +339,16 @@ def test_a_budgeted_replay_labels_only_the_queues_choice_by_request_id(workspace
     assert len(queues) == 3
     asked = pd.concat([pd.read_csv(q, dtype=str, keep_default_na=False) for q in queues])
     assert len(asked) == 30 and asked["Review"].is_unique
-    assert all(why in ("uncertain", "disagreement") or why.startswith("drift: ") for why in asked["why"])
+    assert all(why in ("random", "uncertain", "disagreement") or why.startswith("drift: ") for why in asked["why"])
+    assert list(asked["why"]).count("random") == 3  # a tenth of each queue of 10, drawn first
     day_one = set(load_stream(stream)["Review"].head(40))
     assert set(pd.read_csv(queues[0], dtype=str)["Review"]) <= day_one  # the first queue chose among day 1's texts
     # the labels came back by request id alone, and the store kept who gave them and for which served text
     store = pd.read_csv(workspace / "data" / "feedback" / "feedback.csv", dtype=str, keep_default_na=False)
     assert len(store) == 20 and set(store["annotator"]) == {"replay"}
     assert set(store["request_id"]) == set(asked["request_id"].head(20))
+    why = dict(zip(asked["request_id"], asked["why"], strict=True))
+    assert all(why[rid] == chosen for rid, chosen in zip(store["request_id"], store["chosen_as"], strict=True))
     rows = load_stream(stream)
     truth = dict(zip(rows["Review"].map(normalize_text), rows["Sentiment"], strict=True))
     assert all(truth[text] == label for text, label in zip(store["Review"], store["Sentiment"], strict=True))
