@@ -159,7 +159,7 @@ def with_newest(workspace: Path, result: dict, args: argparse.Namespace) -> dict
 
 def newest_in_demo() -> str:
     runs.configure_client(REPO)
-    return max(registry.version_runs(Workspace(REPO).registered_model), key=int)
+    return registry.newest_version(Workspace(REPO).registered_model)
 
 
 def row(label: str, seed: str, result: dict) -> list:

@@ -117,7 +117,7 @@ class ServedReplay:
 
     def newest_registered(self) -> str:
         """The newest version registered so far ("0" before any)."""
-        return max(registry.version_runs(self.ws.registered_model), key=int, default="0")
+        return registry.newest_version(self.ws.registered_model)
 
     def run_one(self) -> DayRecord | None:
         """One simulated day; None when the stream is used up.
@@ -194,7 +194,7 @@ def estimate_quality(records: list[DayRecord]) -> dict[str, float]:
 
 def newest_after(registered_name: str, before: str, champion: str) -> str | None:
     """The newest version registered after version ``before``, unless it is ``champion``; None when there is none."""
-    newest = max(registry.version_runs(registered_name), key=int, default=before)
+    newest = registry.newest_version(registered_name, default=before)
     return newest if int(newest) > int(before) and newest != champion else None
 
 

@@ -123,6 +123,11 @@ def version_runs(registered_name: str) -> dict[str, str]:
     return {str(v.version): str(v.run_id) for v in found}
 
 
+def newest_version(registered_name: str, default: str = "0") -> str:
+    """The highest version number of ``registered_name`` (``default`` when it has none)."""
+    return max(version_runs(registered_name), key=int, default=default)
+
+
 def version_tags(registered_name: str, version: str) -> dict[str, str]:
     return dict(MlflowClient().get_model_version(registered_name, version).tags)
 
