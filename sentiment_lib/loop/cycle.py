@@ -308,8 +308,7 @@ class Cycle:
         tags = challenger.tags
         # the aliases say whether it serves (a policy "always" leaves no gate tags); the tags say why not
         kind = "promoted" if str(champion.version) == str(challenger.version) else registry.gate_outcome(tags)
-        summary.gate = {"version": str(challenger.version)}
-        summary.gate.update({key[5:]: value for key, value in tags.items() if key.startswith("gate.")})
+        summary.gate = {"version": str(challenger.version), **registry.gate_tags(tags)}
         report = self.ws.report(summary.cycle, notebooks.STEPS["evaluate"])
         finished = messages.retrain_finished(str(challenger.version), str(champion.version), kind, summary.gate, report)
         self._alert(summary, finished)

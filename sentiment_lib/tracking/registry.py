@@ -287,6 +287,11 @@ def gate_outcome(tags: Mapping[str, str], prefix: str = "gate.") -> str:
     return "held" if tags.get(f"{prefix}held") == "true" else "rejected"
 
 
+def gate_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """A version's gate tags without their ``gate.`` prefix (what reports and emails show)."""
+    return {key.removeprefix("gate."): value for key, value in tags.items() if key.startswith("gate.")}
+
+
 def baseline_accuracy(version: Any) -> float:
     """The accuracy a version reached on its held-out test split at evaluation (its ``test_accuracy`` tag).
 

@@ -97,6 +97,5 @@ def _settle(registered_name: str, version: str, serving: str, live_tags: dict[st
     tags = {**live_tags, HELD_TAG: "false", "gate.promote": str(promote).lower(), "gate.reason": reason}
     gate.record_decision(registered_name, version, tags, serving if compared else "", "gate, after the shadow")
     model_card.publish(registered_name, version)
-    found = registry.version_tags(registered_name, version)
-    return HeldJudgement(version, serving, PROMOTED if promote else REJECTED, reason,
-                         {k.removeprefix("gate."): v for k, v in found.items() if k.startswith("gate.")})  # fmt: skip
+    found = registry.gate_tags(registry.version_tags(registered_name, version))
+    return HeldJudgement(version, serving, PROMOTED if promote else REJECTED, reason, found)
