@@ -18,6 +18,11 @@ text), in this order in the same run; /predict p99 with 16 clients for each says
 shadow changes the champion's latency.
 
     .venv/bin/python benchmarks/bench_api.py --shadow-only --requests 800     # the smallest useful run
+    .venv/bin/python benchmarks/bench_api.py --shadow-only --rounds 6        # off / on differences, with the noise
+
+With ``--rounds N`` the shares run N times, forward and backward in turn, and a last table gives each share's p99
+at 16 clients over the rounds and its difference from the same round's server without shadow scoring, beside
+the spread of that server's own p99 from round to round.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import http.client
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -168,25 +174,31 @@ def wait_for_challenger(port: int) -> None:
         time.sleep(0.5)
 
 
-def shadow_rows(workspace: Path, texts: list[str], total: int) -> list[list]:
-    """/predict with 16 clients, shadow scoring off and on, on one scratch registry; one row per share."""
+def shadow_row(scratch: Path, share: float, texts: list[str], total: int) -> list:
+    """/predict with 16 clients on a server shadowing ``share`` of the texts (0: no challenger loaded)."""
+    port = serve_demo.free_port()
+    server = start_server(scratch, port, (), {"SENTIMENT_SERVE_SHADOW_SHARE": str(share)})
+    try:
+        if share:
+            wait_for_challenger(port)
+        m = measure(port, texts, total)
+        shadow = health(port)
+        done = f"{shadow.get('shadow_dropped', 0)} / {shadow.get('shadow_failed', 0)}" if share else "-"
+        return [f"{share:g}", m["p50"], m["p99"], m["rps"], m["c_p99"], m["errors"], done, rss_mb(server.pid)]
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def shadow_rows(workspace: Path, texts: list[str], total: int, rounds: int) -> list[list]:
+    """One row per round and share, on one scratch registry. The shares run forward in odd rounds and backward
+    in even ones, so a machine that slows down or warms up during the run does not favour one share."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-shadow-") as folder:
         scratch = shadow_registry(workspace, Path(folder), texts[:100])
-        for share in SHADOW_SHARES:
-            port = serve_demo.free_port()
-            server = start_server(scratch, port, (), {"SENTIMENT_SERVE_SHADOW_SHARE": str(share)})
-            try:
-                if share:
-                    wait_for_challenger(port)
-                m = measure(port, texts, total)
-                shadow = health(port)
-                done = f"{shadow.get('shadow_dropped', 0)} / {shadow.get('shadow_failed', 0)}" if share else "-"
-                rows.append([f"{share:g}", m["p50"], m["p99"], m["rps"], m["c_p99"], m["errors"], done,
-                             rss_mb(server.pid)])  # fmt: skip
-            finally:
-                server.terminate()
-                server.wait()
+        for number in range(1, rounds + 1):
+            order = SHADOW_SHARES if number % 2 else tuple(reversed(SHADOW_SHARES))
+            rows += [[number, *shadow_row(scratch, share, texts, total)] for share in order]
     return rows
 
 
@@ -194,10 +206,32 @@ def print_shadow_table(rows: list[list]) -> None:
     print_table(
         "/predict with the same model as @champion and as @challenger, by SENTIMENT_SERVE_SHADOW_SHARE "
         "(0 = off: no challenger loaded)",
-        ["shadow share", "seq p50 ms", "seq p99 ms", f"req/s @{CLIENTS}", f"p99 ms @{CLIENTS}", "errors",
+        ["round", "shadow share", "seq p50 ms", "seq p99 ms", f"req/s @{CLIENTS}", f"p99 ms @{CLIENTS}", "errors",
          "dropped / failed", "RSS MB"],
         rows,
     )  # fmt: skip
+    if len({row[0] for row in rows}) > 1:
+        print_shadow_spread(rows)
+
+
+def print_shadow_spread(rows: list[list]) -> None:
+    """p99 at 16 clients per share over the rounds, and each round's difference from that round's "off": the
+    change shadow scoring makes, against the round-to-round spread of "off" itself (the noise)."""
+    p99 = {(row[0], row[1]): float(row[5]) for row in rows}
+    off = f"{SHADOW_SHARES[0]:g}"
+    rounds = sorted({row[0] for row in rows})
+    table = []
+    for share in (f"{s:g}" for s in SHADOW_SHARES):
+        values = [p99[(r, share)] for r in rounds]
+        diffs = [p99[(r, share)] - p99[(r, off)] for r in rounds]
+        table.append([share, len(rounds), statistics.median(values), f"{min(values):.0f}-{max(values):.0f}",
+                      "-" if share == off else f"{statistics.median(diffs):+.0f}",
+                      "-" if share == off else f"{min(diffs):+.0f} to {max(diffs):+.0f}"])  # fmt: skip
+    print_table(
+        f"p99 ms @{CLIENTS} over the rounds, and its difference from the same round's shadow-off server",
+        ["shadow share", "rounds", "median", "range", "median diff vs off", "diff range"],
+        table,
+    )
 
 
 def main() -> None:
@@ -206,11 +240,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="requests in the concurrent phase")
     parser.add_argument("--shadow", action="store_true", help="also the shadow-scoring table (off, 0.1, 1)")
     parser.add_argument("--shadow-only", action="store_true", help="only the shadow-scoring table")
+    parser.add_argument("--rounds", type=int, default=1, help="shadow table: rounds of every share, alternating")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     texts, _ = sst2_test()
     workspace = Path(args.workspace).resolve()
     if args.shadow_only:
-        print_shadow_table(shadow_rows(workspace, texts, args.requests))
+        print_shadow_table(shadow_rows(workspace, texts, args.requests, args.rounds))
         return
     rows = [[f"predictor alone, calls of {CLIENTS} sentences, no HTTP", "-", "-", predictor_rate(workspace, texts)]]
     rows[0] += ["-"] * 3
@@ -230,7 +267,7 @@ def main() -> None:
         rows,
     )
     if args.shadow:
-        print_shadow_table(shadow_rows(workspace, texts, args.requests))
+        print_shadow_table(shadow_rows(workspace, texts, args.requests, args.rounds))
 
 
 if __name__ == "__main__":
