@@ -14,8 +14,8 @@ rate is lifted for the run: the 16 clients all come from 127.0.0.1, and 20 reque
 A second table measures shadow scoring (``--shadow``; ``--shadow-only`` runs that table alone): the champion's
 files are registered twice in a scratch registry, as version 1 (``@champion``) and version 2 (``@challenger``),
 and the default server runs with ``SENTIMENT_SERVE_SHADOW_SHARE`` 0 (off), 0.1 (the default) and 1 (every
-text), in this order in the same run; /predict p99 with 16 clients for each says whether the challenger in the
-shadow changes the champion's latency.
+text) in turn, in the same run; /predict p99 with 16 clients for each says whether the challenger in the shadow
+changes the champion's latency.
 
     .venv/bin/python benchmarks/bench_api.py --shadow-only --requests 800     # the smallest useful run
     .venv/bin/python benchmarks/bench_api.py --shadow-only --rounds 6        # off / on differences, with the noise
@@ -244,6 +244,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.rounds > 1 and not (args.shadow or args.shadow_only):
+        parser.error("--rounds is for the shadow table: add --shadow or --shadow-only")
     texts, _ = sst2_test()
     workspace = Path(args.workspace).resolve()
     if args.shadow_only:

@@ -3,7 +3,8 @@
 A label for a text the labelling queue asked about (``data/to_label/``) may name the text by its ``request_id``
 alone: ingestion is given a ``find_texts`` that fills those texts in (the queue's
 :func:`sentiment_lib.labeling.queue.text_finder`), and a file naming an id it cannot resolve is quarantined,
-saying which. ``request_id``, ``annotator`` and ``labelled_at`` are kept in the store when given.
+saying which. ``request_id``, ``annotator`` and ``labelled_at`` are kept in the store when given, and
+``chosen_as``, why the queue asked for the label ("" for a label it did not ask for).
 
 Each file is validated like training data. A good file's new rows (duplicates of stored reviews are
 counted and skipped) are appended to the store with their arrival time and source file, and the file is
@@ -30,7 +31,7 @@ import pandas as pd
 
 from sentiment_lib.data import mix
 from sentiment_lib.data.dataset import domains_of, sample_rows, validate_reviews
-from sentiment_lib.data.schema import CHOSEN_AS, DOMAIN_COLUMN, LABEL_COLUMN, TEXT_COLUMN
+from sentiment_lib.data.schema import CHOSEN_AS, DOMAIN_COLUMN, LABEL_COLUMN, TEXT_COLUMN, UNKNOWN_CHOICE
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.io import (
     append_csv_records,
@@ -202,7 +203,7 @@ def _add_new_columns(store_path: Path) -> None:
         header = handle.readline()
     if header.rstrip(b"\r\n") == ",".join(STORE_COLUMNS).encode() or not header.endswith(b"\n"):
         return  # current, or a torn first line that the next append cuts
-    store = read_store(store_path)
+    store = with_chosen_as(read_store(store_path))
     write_csv_atomic(store.reindex(columns=STORE_COLUMNS, fill_value=""), store_path)
     log.info("Feedback store %s: added the column(s) %s", store_path, [c for c in STORE_COLUMNS if c not in store])
 
@@ -282,10 +283,18 @@ def sampled_at_random(store: pd.DataFrame) -> pd.DataFrame:
     annotator's own file) and those the labelling queue drew at random. The queue's other picks are the texts
     the champion is least sure of or disputed, on which its accuracy reads low: a fair performance check
     leaves them out (they still train the next model and count in the gate, where both models answer them)."""
-    if CHOSEN_AS not in store.columns:
-        return store
-    why = store[CHOSEN_AS].fillna("").astype(str)
+    why = with_chosen_as(store)[CHOSEN_AS].fillna("").astype(str)
     return store[(why == "") | (why == "random")]
+
+
+def with_chosen_as(store: pd.DataFrame) -> pd.DataFrame:
+    """``store`` with its ``chosen_as`` column; a store written before the column existed gets "unknown" for
+    the labels given by request id (most likely picks of the queue, whose reason was not kept) and "" for the
+    others, so that old queue picks do not pass for random ones."""
+    if CHOSEN_AS in store.columns:
+        return store
+    by_id = store.get("request_id", pd.Series("", index=store.index)).fillna("").astype(str) != ""
+    return store.assign(**{CHOSEN_AS: by_id.map({True: UNKNOWN_CHOICE, False: ""})})
 
 
 def arrived_after(store: pd.DataFrame, moment: datetime) -> pd.DataFrame:

@@ -18,6 +18,7 @@ LABELS = ("negative", "positive")
 DOMAIN_COLUMN = "domain"
 # why the labelling queue asked for a feedback row's label ("" for labels nobody chose: all of a stream, say)
 CHOSEN_AS = "chosen_as"
+UNKNOWN_CHOICE = "unknown"  # its chosen_as when why it was asked cannot be told (see data.feedback)
 DEFAULT_DOMAIN = "other"
 SST2_DOMAIN = "movies"
 AIRLINE_DOMAIN = "airline"

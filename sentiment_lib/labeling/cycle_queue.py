@@ -53,7 +53,9 @@ def write_queue(ws: Workspace, cycle: str, verdict: dict | None) -> QueueOutcome
     candidates = queue.candidates_from(served, _shadow_since(ws.shadow_log, after), _asked_before(ws))
     seed = f"{settings.seed}-{cycle}"  # a random queue differs from cycle to cycle, and reproduces
     ngrams = top_ngrams(verdict or {})
-    chosen = queue.choose(candidates, settings.label_budget, settings.label_policy, ngrams, seed)
+    chosen = queue.choose(
+        candidates, settings.label_budget, settings.label_policy, ngrams, seed, settings.label_random_share
+    )
     path = ws.to_label / f"{cycle}.csv" if chosen else None
     if path is not None:
         write_csv_atomic(queue.as_frame(chosen), path)

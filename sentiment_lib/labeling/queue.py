@@ -3,9 +3,10 @@
 Labels cost money, so each cycle asks for at most ``label_budget`` of them, chosen among the texts the API
 served since the previous queue. The ``active`` policy fills the budget in this order:
 
-0. **random** (10% of the budget, at least one text): drawn uniformly (seeded) before anything else, so that
-   the performance check has labels that are a fair sample of traffic (the others are the texts the champion
-   is worst at, on which its accuracy reads low; see :func:`sentiment_lib.data.feedback.sampled_at_random`);
+0. **random** (``label_random_share`` of the budget, 20% by default, at least one text unless 0): drawn
+   uniformly (seeded) among the candidates before anything else, so that the performance check has labels that
+   are a fair sample of the distinct texts served (the other picks are the texts the champion is worst at, on
+   which its accuracy reads low; see :func:`sentiment_lib.data.feedback.sampled_at_random`);
 1. **disagreement** (up to 40% of the budget): texts the shadow-scored ``@challenger`` labelled otherwise
    than the champion, the most confident disagreements first (one of the two models is confidently wrong,
    and the label says which, for the gate and for training);
@@ -25,6 +26,7 @@ be left out: ingestion finds the text in the queue; see :mod:`sentiment_lib.data
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import re
@@ -35,10 +37,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentiment_lib.data.schema import CHOSEN_AS, TEXT_COLUMN
+from sentiment_lib.data.schema import CHOSEN_AS, TEXT_COLUMN, UNKNOWN_CHOICE
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.io import read_csv_strict
 from sentiment_lib.monitoring.checks.shadow import sureness
+
+log = logging.getLogger(__name__)
 
 QUEUE_COLUMNS = [
     "request_id",
@@ -53,7 +57,6 @@ QUEUE_COLUMNS = [
     "challenger_sentiment",
     "challenger_confidence",
 ]
-RANDOM_SHARE = 0.1
 DISPUTE_SHARE = 0.4
 DRIFT_SHARE = 0.2
 POLICIES = ("active", "random")
@@ -157,7 +160,11 @@ def _candidate(record: dict, shadow: dict | None) -> Candidate:
 
 
 def choose_active(
-    candidates: Sequence[Candidate], budget: int, drift_ngrams: Sequence[str], seed: int | str = 0
+    candidates: Sequence[Candidate],
+    budget: int,
+    drift_ngrams: Sequence[str],
+    seed: int | str = 0,
+    random_share: float = 0.2,
 ) -> list[Choice]:
     """Up to ``budget`` candidates: a random share, then by disagreement, drift coverage and uncertainty (module
     docstring)."""
@@ -167,7 +174,7 @@ def choose_active(
         if len(chosen) < budget and choice.candidate.request_id not in chosen:
             chosen[choice.candidate.request_id] = choice
 
-    for choice in choose_random(candidates, math.ceil(budget * RANDOM_SHARE), seed):
+    for choice in choose_random(candidates, math.ceil(budget * random_share), seed):
         take(choice)
 
     disputed = sorted((c for c in candidates if c.disputed and c.request_id not in chosen),
@@ -205,15 +212,20 @@ def choose_random(candidates: Sequence[Candidate], budget: int, seed: int | str)
 
 
 def choose(
-    candidates: Sequence[Candidate], budget: int, policy: str, drift_ngrams: Sequence[str], seed: int | str
+    candidates: Sequence[Candidate],
+    budget: int,
+    policy: str,
+    drift_ngrams: Sequence[str],
+    seed: int | str,
+    random_share: float = 0.2,
 ) -> list[Choice]:
-    """The queue's texts under ``policy`` (``active`` or ``random``).
+    """The queue's texts under ``policy`` (``active`` or ``random``; ``random_share``: the active policy's).
 
     Raises:
         ValueError: an unknown policy.
     """
     if policy == "active":
-        return choose_active(candidates, budget, drift_ngrams, seed)
+        return choose_active(candidates, budget, drift_ngrams, seed, random_share)
     if policy == "random":
         return choose_random(candidates, budget, seed)
     raise ValueError(f"unknown label policy {policy!r}; known: {', '.join(POLICIES)}")
@@ -260,6 +272,18 @@ def chosen_as(queues: pd.DataFrame) -> dict[str, str]:
     if queues.empty or "why" not in queues.columns:
         return {}
     return {str(k): str(v) for k, v in queues.groupby("request_id")["why"].first().items()}
+
+
+def why_asked(rows: pd.DataFrame, why: dict[str, str], known: dict[str, str], ambiguous: set[str]) -> pd.Series:
+    """Each label's ``chosen_as``: the queue's reason for its request id; "" for an id no queue holds (a label
+    nobody asked for); "unknown" for an id queued with several texts or given with a text other than the one
+    queued (the label is not for the text the queue chose)."""
+    ids = rows["request_id"].fillna("").astype(str)
+    given = rows[TEXT_COLUMN].fillna("").astype(str).str.strip()
+    queued = ids.map(known).fillna("").astype(str).str.strip()
+    other_text = (given != "") & (queued != "") & (given != queued)
+    result = ids.map(why).fillna("").astype(str)
+    return result.mask(ids.isin(ambiguous) | other_text, UNKNOWN_CHOICE)
 
 
 def queued_texts(queues: pd.DataFrame) -> tuple[dict[str, str], set[str]]:
@@ -313,12 +337,20 @@ def with_queued_texts(rows: pd.DataFrame, source: str, queue_dir: str | Path) ->
     rows = rows.copy()
     if TEXT_COLUMN not in rows.columns:
         rows[TEXT_COLUMN] = ""
-    queues = read_queues(queue_dir)
-    rows[CHOSEN_AS] = rows["request_id"].astype(str).map(chosen_as(queues)).fillna("")
     missing = rows[TEXT_COLUMN].fillna("").astype(str).str.strip() == ""
+    try:
+        queues = read_queues(queue_dir)
+    except (DataValidationError, OSError) as err:
+        if missing.any():
+            raise
+        # every text is given: the labels stand, only why they were asked is lost (a queue file opened and
+        # saved by a spreadsheet, say)
+        log.warning("%s: why its labels were asked cannot be told, a queue file is unreadable: %s", source, err)
+        return rows.assign(**{CHOSEN_AS: UNKNOWN_CHOICE})
+    known, ambiguous = queued_texts(queues)
+    rows[CHOSEN_AS] = why_asked(rows, chosen_as(queues), known, ambiguous)
     if not missing.any():
         return rows
-    known, ambiguous = queued_texts(queues)
     named = rows.loc[missing, "request_id"]
     unclear = named[named.isin(ambiguous)]
     if len(unclear):

@@ -126,7 +126,9 @@ class Settings(EnvSettings):
     incoming_settle_seconds: float = Field(
         0.0, ge=0, description="data/incoming: skip files changed more recently than this (0: rename protocol only)"
     )
-    staleness_window: int = Field(500, gt=0, description="most recent labelled feedback rows judged")
+    staleness_window: int = Field(
+        500, gt=0, description="most recent labelled feedback rows judged (not the queue's picks for being hard)"
+    )
     min_feedback_rows: int = Field(100, ge=0, description="fewer labelled rows than this: accuracy is not judged")
     accuracy_tolerance: float = Field(0.03, ge=0, description="accuracy may fall this far below the baseline")
     max_age_days: float = Field(30.0, ge=0, description="a champion older than this is stale")
@@ -143,6 +145,13 @@ class Settings(EnvSettings):
     )
     label_policy: Literal["active", "random"] = Field(
         "active", description="how the queue chooses: active (unsure, disputed, drifting texts) or random"
+    )
+    label_random_share: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="active policy: share of the budget drawn at random first, the labels the performance check "
+        "reads (with label_budget 100 and min_feedback_rows 100 it judges after 5 cycles); 0 = none",
     )
     # promotion gate: read together as GateThresholds (Settings.gate)
     gate_margin: float = Field(0.005, ge=0, lt=1, description="the challenger must be this much more accurate ...")

@@ -340,7 +340,7 @@ def test_a_budgeted_replay_labels_only_the_queues_choice_by_request_id(workspace
     asked = pd.concat([pd.read_csv(q, dtype=str, keep_default_na=False) for q in queues])
     assert len(asked) == 30 and asked["Review"].is_unique
     assert all(why in ("random", "uncertain", "disagreement") or why.startswith("drift: ") for why in asked["why"])
-    assert list(asked["why"]).count("random") == 3  # a tenth of each queue of 10, drawn first
+    assert list(asked["why"]).count("random") == 6  # a fifth of each queue of 10 (label_random_share), drawn first
     day_one = set(load_stream(stream)["Review"].head(40))
     assert set(pd.read_csv(queues[0], dtype=str)["Review"]) <= day_one  # the first queue chose among day 1's texts
     # the labels came back by request id alone, and the store kept who gave them and for which served text

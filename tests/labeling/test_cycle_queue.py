@@ -24,7 +24,7 @@ def test_each_served_text_is_offered_to_one_queue_and_a_queued_text_is_never_ask
     ws = workspace(tmp_path, label_budget=2)
     serve(ws, ["a sure one", "a coin toss", "rather unsure"], [0.99, 0.5, 0.6], "day1")
     first = cycle_queue.write_queue(ws, "c1", verdict=None)
-    # one drawn at random (10% of 2, at least one), the most uncertain of the others
+    # one drawn at random (20% of 2, at least one), the most uncertain of the others
     assert (first.chosen, first.considered, first.by_reason) == (2, 3, {"random": 1, "uncertain": 1})
     rows = pd.read_csv(first.path, dtype=str, keep_default_na=False)
     (drawn,) = rows.loc[rows["why"] == "random", "request_id"]
@@ -91,7 +91,7 @@ def test_the_store_keeps_why_a_label_was_asked_and_the_performance_check_reads_t
     }
     fair = feedback.sampled_at_random(store)
     drawn = set(queued.loc[queued["why"] == "random", "Review"])
-    assert len(drawn) == 1 and set(fair["Review"]) == drawn | {"a label nobody chose"}
+    assert len(drawn) == 2 and set(fair["Review"]) == drawn | {"a label nobody chose"}  # 20% of 10
 
 
 def test_a_request_id_no_queue_holds_quarantines_the_file_and_says_which(tmp_path):
@@ -117,6 +117,54 @@ def test_a_store_written_before_the_provenance_columns_gains_them_and_keeps_its_
     assert list(store.columns) == feedback.STORE_COLUMNS
     assert store[["Review", "source_file", "request_id"]].values.tolist() == [["old row", "a.csv", ""],
                                                                             ["new row", "b.csv", ""]]  # fmt: skip
+
+
+def test_labels_stored_before_the_queue_kept_why_do_not_pass_for_random_ones(tmp_path):
+    ws = workspace(tmp_path)
+    ws.feedback_store.parent.mkdir(parents=True, exist_ok=True)
+    ws.feedback_store.write_text(
+        "Review,Sentiment,timestamp,arrived_at,source_file,request_id,annotator,labelled_at\n"
+        "asked by id,positive,,2026-01-01,a.csv,r#1,,\nall of a stream,negative,,2026-01-01,b.csv,,,\n"
+    )
+    old = feedback.read_store(ws.feedback_store)
+    assert feedback.sampled_at_random(old)["Review"].tolist() == ["all of a stream"]
+    ws.incoming.mkdir(parents=True)
+    (ws.incoming / "c.csv").write_text("Review,Sentiment\nnew row,negative\n")
+    assert feedback.ingest_workspace(ws, find_texts=queue.text_finder(ws.to_label)).rows_added == 1
+    store = feedback.read_store(ws.feedback_store)
+    assert store["chosen_as"].tolist() == ["unknown", "", ""]
+    assert feedback.sampled_at_random(store)["Review"].tolist() == ["all of a stream", "new row"]
+
+
+def test_an_unreadable_queue_file_loses_only_why_labels_with_their_texts_were_asked(tmp_path):
+    ws = workspace(tmp_path)
+    ws.to_label.mkdir(parents=True)
+    (ws.to_label / "c1.csv").write_bytes("request_id,Review\nr#0,caf\xe9 was cold\n".encode("latin-1"))
+    ws.incoming.mkdir(parents=True)
+    (ws.incoming / "texts.csv").write_text("request_id,Review,Sentiment\nr#0,café was cold,negative\n")
+    (ws.incoming / "ids.csv").write_text("request_id,Sentiment\nr#0,negative\n")
+    report = feedback.ingest_workspace(ws, find_texts=queue.text_finder(ws.to_label))
+    assert report.rows_added == 1 and list(report.quarantined) == ["ids.csv"]  # its text is in the broken file
+    assert "c1.csv" in report.quarantined["ids.csv"]
+    store = feedback.read_store(ws.feedback_store)
+    assert store[["Review", "chosen_as"]].values.tolist() == [["café was cold", "unknown"]]
+
+
+def test_a_label_under_a_queued_id_but_for_another_text_is_not_taken_for_the_queues_pick(tmp_path):
+    ws = workspace(tmp_path, label_budget=1)
+    serve(ws, ["the queued text"], [0.5], "r")
+    (queued,) = pd.read_csv(cycle_queue.write_queue(ws, "c1", verdict=None).path, dtype=str)["request_id"]
+    ws.incoming.mkdir(parents=True)
+    (ws.incoming / "labels.csv").write_text(f"request_id,Review,Sentiment\n{queued},some other text,negative\n")
+    assert feedback.ingest_workspace(ws, find_texts=queue.text_finder(ws.to_label)).rows_added == 1
+    assert feedback.read_store(ws.feedback_store)["chosen_as"].tolist() == ["unknown"]
+
+
+@pytest.mark.parametrize(("share", "expected"), [(0.0, {"uncertain": 4}), (0.5, {"random": 2, "uncertain": 2})])
+def test_the_random_share_of_an_active_queue_is_a_setting(tmp_path, share, expected):
+    ws = workspace(tmp_path, label_budget=4, label_random_share=share)
+    serve(ws, [f"text {word}" for word in "abcdef"], [0.5, 0.6, 0.7, 0.8, 0.9, 0.95], "r")
+    assert cycle_queue.write_queue(ws, "c1", verdict=None).by_reason == expected
 
 
 @pytest.mark.parametrize("budget", [0])

@@ -42,7 +42,7 @@ def test_active_fills_the_budget_with_disagreements_then_drift_then_uncertainty(
     shadows = [shadow(records[9], "negative", 0.9), shadow(records[8], "negative", 0.6),
                shadow(records[7], "positive", 0.9)]  # fmt: skip
     pool = queue.candidates_from(records, shadows, set())
-    chosen = queue.choose_active(pool, budget=6, drift_ngrams=["wifi"], seed="s")
+    chosen = queue.choose_active(pool, budget=6, drift_ngrams=["wifi"], seed="s", random_share=0.1)
     # 10% of 6 = 1 drawn at random first, from the whole pool; then 40% = 3 disagreements at most (the most
     # confident first; r-7 agrees), 20% = 2 for the drift (one n-gram: 1), the rest uncertain
     (drawn,) = queue.choose_random(pool, 1, "s")
@@ -70,8 +70,8 @@ def test_a_text_near_duplicating_one_asked_before_is_not_asked_again():
 
 def test_a_drift_ngram_matches_whole_words_only_and_a_short_pool_is_taken_whole():
     records = [served(1, "wifiless cabin", 0.6), served(2, "fine", 0.99)]
-    chosen = queue.choose_active(queue.candidates_from(records, [], set()), budget=10, drift_ngrams=["wifi"])
-    assert [c.why for c in chosen][1:] == ["uncertain"] and chosen[0].why == "random"  # 10% of 10: one at random
+    chosen = queue.choose_active(queue.candidates_from(records, [], set()), budget=5, drift_ngrams=["wifi"])
+    assert [c.why for c in chosen][1:] == ["uncertain"] and chosen[0].why == "random"  # 20% of 5: one at random
     assert {c.candidate.text for c in chosen} == {"wifiless cabin", "fine"}  # no drift pick: "wifi" is no word here
     assert queue.choose_active(queue.candidates_from(records, [], set()), budget=0, drift_ngrams=[]) == []
 

@@ -1,7 +1,8 @@
 """Judge the serving champion with the evidence the workspace holds, for 04_staleness.
 
 Gathers what :func:`sentiment_lib.monitoring.checks.staleness.assess` needs (the champion and its baseline, labelled
-feedback that arrived after it was trained, what the API served with it, the training texts as the drift
+feedback that arrived after it was trained, less the labelling queue's picks for being hard (see
+:func:`sentiment_lib.data.feedback.sampled_at_random`), what the API served with it, the training texts as the drift
 reference), and records the outcome (verdict file, history, the champion's monitoring run).
 """
 

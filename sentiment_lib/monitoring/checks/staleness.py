@@ -39,7 +39,8 @@ def performance_check(correct: np.ndarray, baseline: float, tolerance: float, mi
     low, high = wilson_interval(hits, n)
     fired = n >= min_rows and high < floor
     detail = (
-        f"accuracy {accuracy:.3f} on {n} recent labelled reviews (95% CI {low:.3f}-{high:.3f}) "
+        f"accuracy {accuracy:.3f} on {n} recent labelled reviews, not chosen for being hard (95% CI "
+        f"{low:.3f}-{high:.3f}) "
         f"against the floor {floor:.3f} (baseline {baseline:.3f} - tolerance {tolerance:.3f})"
     )
     if n < min_rows:
