@@ -88,9 +88,12 @@ def test_random_is_seeded_in_serving_order_and_an_unknown_policy_is_refused():
 
 def test_the_queue_file_has_the_documented_columns_and_reads_back(tmp_path):
     records = [served(1, "unsure, really", 0.51)]
-    frame = queue.as_frame(queue.choose_active(queue.candidates_from(records, [], set()), 3, []))
+    pool = queue.candidates_from(records, [], set())
+    frame = queue.as_frame(queue.choose_active(pool, 3, [], random_share=0))
     assert list(frame.columns) == queue.QUEUE_COLUMNS
-    assert frame.iloc[0]["challenger_confidence"] == "" and frame.iloc[0]["why"] == "random"
+    assert frame.iloc[0]["challenger_confidence"] == "" and frame.iloc[0]["why"] == "uncertain"
+    assert frame.iloc[0]["score"] == 0.98 and frame.iloc[0]["champion_confidence"] == 0.51  # rounded to 4 places
+    assert queue.as_frame(queue.choose_active(pool, 3, []))["why"].tolist() == ["random"]
     frame.to_csv(tmp_path / "20261206-000000.csv", index=False)
     back = queue.read_queues(tmp_path)
     assert back[["request_id", "Review", "queue"]].values.tolist() == [["r-1", "unsure, really", "20261206-000000.csv"]]
