@@ -34,7 +34,7 @@ from sentiment_lib.tracking import registry
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 32  # texts per challenger call at most
-NICE_INCREMENT = 10  # where the idle scheduling class is refused: the challenger's threads yield the CPU
+NICE_INCREMENT = 10  # the challenger's threads yield the CPU to the champion's requests
 
 
 class ShadowObserver(Protocol):
@@ -48,19 +48,11 @@ class ShadowObserver(Protocol):
 
 
 def lower_priority() -> None:
-    """Make the calling thread run only when the CPU would otherwise be idle (Linux ``SCHED_IDLE``), else lower
-    its priority by :data:`NICE_INCREMENT`; threads it starts later (a model's thread pool, created when the
-    model loads) inherit it. A niced thread still takes a share of a busy CPU, and at saturation every share
-    it takes lengthens the champion's queue (p99 at 16 clients on 2 cores rose a third at nice +10); an idle-
-    class one waits, and a full queue drops texts instead. Linux sets both per thread; elsewhere, or when the
+    """Lower the calling thread's CPU priority by :data:`NICE_INCREMENT`; threads it starts later (a model's
+    thread pool, created when the model loads) inherit it. Linux sets it per thread; elsewhere, or when the
     system refuses, nothing changes."""
-    thread = threading.get_native_id()
     try:
-        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
-        return
-    except (OSError, AttributeError) as err:  # AttributeError: a platform without SCHED_IDLE
-        log.info("The challenger is not in the idle scheduling class: %s", err)
-    try:
+        thread = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + NICE_INCREMENT)
     except (OSError, AttributeError) as err:  # AttributeError: a platform without setpriority
         log.info("The challenger runs at normal priority: %s", err)

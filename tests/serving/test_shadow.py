@@ -3,7 +3,6 @@ that raises counted and survived, and the shadow log's lines as the labelling qu
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import Counter
@@ -15,7 +14,7 @@ import pytest
 from sentiment_lib.inference.predictor import Predictions
 from sentiment_lib.serving.model_holder import LoadedModel, ModelHolder
 from sentiment_lib.serving.served_log import SHADOW_FIELDS, SHADOW_PREFIX, ServedLog, read_shadow
-from sentiment_lib.serving.shadow import ChallengerHolder, ShadowScorer, lower_priority
+from sentiment_lib.serving.shadow import ChallengerHolder, ShadowScorer
 
 
 class FixedPredictor:
@@ -199,23 +198,3 @@ def test_close_ends_the_worker_after_the_batch_it_is_scoring():
     closing.join(15)
     assert not closing.is_alive() and predictor.calls == [1]
     assert "shadow-scorer" not in {t.name for t in threading.enumerate()}
-
-
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="no idle scheduling class on this platform")
-def test_the_challengers_threads_run_only_on_idle_cpu_and_the_threads_they_start_too():
-    seen = {}
-
-    def challenger_thread() -> None:
-        lower_priority()
-        pool_thread = threading.Thread(
-            target=lambda: seen.update(pool=os.sched_getscheduler(threading.get_native_id()))
-        )
-        pool_thread.start()
-        pool_thread.join()
-        seen["own"] = os.sched_getscheduler(threading.get_native_id())
-
-    thread = threading.Thread(target=challenger_thread)
-    thread.start()
-    thread.join()
-    assert seen == {"own": os.SCHED_IDLE, "pool": os.SCHED_IDLE}
-    assert os.sched_getscheduler(threading.get_native_id()) != os.SCHED_IDLE  # the serving threads keep theirs
