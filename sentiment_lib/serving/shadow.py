@@ -7,9 +7,10 @@ back-end). A request thread only samples its texts and puts them, without waitin
 queued, asks the challenger, compares its answers with the champion's, writes them to the shadow log (one
 JSON line per text, :func:`~sentiment_lib.serving.served_log.read_shadow` reads them) and counts scored
 texts, agreements and failures for ``/metrics``, ``/health`` and the status page. The challenger's threads
-run at a lower CPU priority, so it takes what the champion leaves; a challenger that is slow only fills the
-queue, one that raises is counted, one that fails to load is logged and shadowing waits until one loads.
-None of it can delay or fail an answer.
+run at a lower CPU priority, so the champion's come first; a challenger that is slow only fills the queue, one
+that raises is counted, one that fails to load is logged and shadowing waits until one loads. None of it can
+fail an answer or make it wait for the challenger; on a saturated CPU a niced thread still takes a share, and
+what that costs the champion's latency is measured in docs/serving.md.
 """
 
 from __future__ import annotations
