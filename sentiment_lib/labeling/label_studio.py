@@ -33,7 +33,7 @@ from sentiment_lib.clock import as_text, wall_now
 from sentiment_lib.data.schema import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from sentiment_lib.errors import SentimentError
 from sentiment_lib.io import read_json, write_csv_atomic, write_json_atomic
-from sentiment_lib.labeling.queue import queued_texts, read_queues
+from sentiment_lib.labeling.queue import queued_ids, read_queues
 from sentiment_lib.settings import LabelStudioSettings
 from sentiment_lib.workspace import Workspace
 
@@ -143,7 +143,7 @@ def read_queue(ws: Workspace) -> tuple[pd.DataFrame, int]:
             "(runner.py once) once the API has served texts."
         )
     queue = queue[queue[REQUEST_ID].str.strip() != ""]
-    _, ambiguous = queued_texts(queue)
+    ambiguous = queued_ids(queue).ambiguous
     if ambiguous:  # ingestion would refuse their labels: an annotator's time is not spent on them
         log.warning("Not pushed: request id(s) queued with different texts: %s", ", ".join(sorted(ambiguous)[:5]))
     queue = queue[~queue[REQUEST_ID].isin(ambiguous)]

@@ -41,6 +41,7 @@ from sentiment_lib.data.schema import CHOSEN_AS, TEXT_COLUMN, UNKNOWN_CHOICE
 from sentiment_lib.errors import DataValidationError
 from sentiment_lib.io import read_csv_strict
 from sentiment_lib.monitoring.checks.shadow import sureness
+from sentiment_lib.settings.pipeline import LABEL_RANDOM_SHARE
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ def choose_active(
     budget: int,
     drift_ngrams: Sequence[str],
     seed: int | str = 0,
-    random_share: float = 0.2,
+    random_share: float = LABEL_RANDOM_SHARE,
 ) -> list[Choice]:
     """Up to ``budget`` candidates: a random share, then by disagreement, drift coverage and uncertainty (module
     docstring)."""
@@ -217,7 +218,7 @@ def choose(
     policy: str,
     drift_ngrams: Sequence[str],
     seed: int | str,
-    random_share: float = 0.2,
+    random_share: float,
 ) -> list[Choice]:
     """The queue's texts under ``policy`` (``active`` or ``random``; ``random_share``: the active policy's).
 
@@ -267,32 +268,42 @@ def read_queues(folder: str | Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).fillna("")
 
 
-def chosen_as(queues: pd.DataFrame) -> dict[str, str]:
-    """Why each queued request id was asked ("random", "uncertain", "drift: wifi", ...; the first queue's)."""
-    if queues.empty or "why" not in queues.columns:
-        return {}
-    return {str(k): str(v) for k, v in queues.groupby("request_id")["why"].first().items()}
+@dataclass(frozen=True)
+class QueuedIds:
+    """What the queues (:func:`read_queues`) say of each request id, from one grouping of their rows."""
+
+    texts: dict[str, str]  # the queued text of each id queued with one text
+    why: dict[str, str]  # why it was asked ("random", "uncertain", "drift: wifi", ...; the first queue's)
+    # ids queued with different texts (a caller that reused an id on another day): a label naming one of those
+    # cannot say which text it is for
+    ambiguous: set[str]
 
 
-def why_asked(rows: pd.DataFrame, why: dict[str, str], known: dict[str, str], ambiguous: set[str]) -> pd.Series:
+def queued_ids(queues: pd.DataFrame) -> QueuedIds:
+    """The texts, reasons and ambiguous ids of ``queues``."""
+    if queues.empty:
+        return QueuedIds({}, {}, set())
+    reasons = queues["why"] if "why" in queues.columns else ""
+    found = (
+        queues.assign(why=reasons)
+        .groupby("request_id")
+        .agg(text=(TEXT_COLUMN, "first"), texts=(TEXT_COLUMN, "nunique"), why=("why", "first"))
+    )
+    ambiguous = {str(i) for i in found.index[found["texts"] > 1]}
+    texts = {str(i): str(t) for i, t in found["text"].items() if str(i) not in ambiguous}
+    return QueuedIds(texts, {str(i): str(w) for i, w in found["why"].items()}, ambiguous)
+
+
+def why_asked(rows: pd.DataFrame, queued: QueuedIds) -> pd.Series:
     """Each label's ``chosen_as``: the queue's reason for its request id; "" for an id no queue holds (a label
     nobody asked for); "unknown" for an id queued with several texts or given with a text other than the one
     queued (the label is not for the text the queue chose)."""
     ids = rows["request_id"].fillna("").astype(str)
     given = rows[TEXT_COLUMN].fillna("").astype(str).str.strip()
-    queued = ids.map(known).fillna("").astype(str).str.strip()
-    other_text = (given != "") & (queued != "") & (given != queued)
-    result = ids.map(why).fillna("").astype(str)
-    return result.mask(ids.isin(ambiguous) | other_text, UNKNOWN_CHOICE)
-
-
-def queued_texts(queues: pd.DataFrame) -> tuple[dict[str, str], set[str]]:
-    """Each request id's queued text (from :func:`read_queues`), and the ids queued with different texts
-    (a caller that reused an id on another day): a label naming one of those cannot say which text it is for."""
-    by_id = queues.groupby("request_id")[TEXT_COLUMN]
-    texts = by_id.first().to_dict()
-    ambiguous = {str(i) for i, n in by_id.nunique().items() if n > 1}
-    return {str(i): str(t) for i, t in texts.items() if str(i) not in ambiguous}, ambiguous
+    texts = ids.map(queued.texts).fillna("").astype(str).str.strip()
+    other_text = (given != "") & (texts != "") & (given != texts)
+    result = ids.map(queued.why).fillna("").astype(str)
+    return result.mask(ids.isin(queued.ambiguous) | other_text, UNKNOWN_CHOICE)
 
 
 def reason_counts(whys: Iterable[str]) -> dict[str, int]:
@@ -347,19 +358,19 @@ def with_queued_texts(rows: pd.DataFrame, source: str, queue_dir: str | Path) ->
         # saved by a spreadsheet, say)
         log.warning("%s: why its labels were asked cannot be told, a queue file is unreadable: %s", source, err)
         return rows.assign(**{CHOSEN_AS: UNKNOWN_CHOICE})
-    known, ambiguous = queued_texts(queues)
-    rows[CHOSEN_AS] = why_asked(rows, chosen_as(queues), known, ambiguous)
+    queued = queued_ids(queues)
+    rows[CHOSEN_AS] = why_asked(rows, queued)
     if not missing.any():
         return rows
     named = rows.loc[missing, "request_id"]
-    unclear = named[named.isin(ambiguous)]
+    unclear = named[named.isin(queued.ambiguous)]
     if len(unclear):
         shown = ", ".join(repr(i) for i in unclear.head(5))
         raise DataValidationError(
             f"{source}: {len(unclear)} row(s) name a request_id queued with different texts ({shown}); give their "
             "Review, or label them in the queue file they came from"
         )
-    texts = named.map(known)
+    texts = named.map(queued.texts)
     unknown = named[texts.isna()]
     if len(unknown):
         shown = ", ".join(repr(i) for i in unknown.head(5))

@@ -24,6 +24,7 @@ PresetName = Literal["smoke", "quick", "fast", "full"]
 Truncation = Literal["head", "head_tail"]
 TRUNCATIONS: tuple[str, ...] = get_args(Truncation)
 REPORT_TARGETS = ("mlflow", "wandb")
+LABEL_RANDOM_SHARE = 0.2  # the active labelling queue's random share, unless label_random_share says
 # Every evaluation set, in the order pages and cards show them: (metric prefix, what it is). The held-out
 # split comes first; the others are scored when their files exist (settings sst2_test_path, airline_test_path).
 EVALUATION_SETS: tuple[tuple[str, str], ...] = (
@@ -147,7 +148,7 @@ class Settings(EnvSettings):
         "active", description="how the queue chooses: active (unsure, disputed, drifting texts) or random"
     )
     label_random_share: float = Field(
-        0.2,
+        LABEL_RANDOM_SHARE,
         ge=0,
         le=1,
         description="active policy: share of the budget drawn at random first, the labels the performance check "

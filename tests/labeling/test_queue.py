@@ -78,12 +78,12 @@ def test_a_drift_ngram_matches_whole_words_only_and_a_short_pool_is_taken_whole(
 
 def test_random_is_seeded_in_serving_order_and_an_unknown_policy_is_refused():
     pool = queue.candidates_from([served(n, f"text {chr(97 + n)}", 0.9) for n in range(20)], [], set())
-    first = queue.choose(pool, 5, "random", [], seed="42-a")
-    assert first == queue.choose(pool, 5, "random", [], seed="42-a") != queue.choose(pool, 5, "random", [], "42-b")
+    first = queue.choose(pool, 5, "random", [], "42-a", 0.2)
+    assert first == queue.choose(pool, 5, "random", [], "42-a", 0.2) != queue.choose(pool, 5, "random", [], "42-b", 0.2)
     ids = [int(c.candidate.request_id[2:]) for c in first]
     assert ids == sorted(ids) and len(ids) == 5 and {c.why for c in first} == {"random"}
     with pytest.raises(ValueError, match="unknown label policy 'greedy'"):
-        queue.choose(pool, 5, "greedy", [], seed=1)
+        queue.choose(pool, 5, "greedy", [], 1, 0.2)
 
 
 def test_the_queue_file_has_the_documented_columns_and_reads_back(tmp_path):
