@@ -116,7 +116,9 @@ def child_env(**extra: str) -> dict[str, str]:
 
     A user's own tracking settings, or ones the test process picked up, must not redirect its runs.
     """
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
+    # a shadow challenger at nice 19, not in the idle class: the other tests keep CI's cores busy, and an idle-class
+    # one could be starved past a test's wait
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "SENTIMENT_SERVE_SHADOW_CPU": "low"}
     for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "WANDB_DIR"):
         env.pop(name, None)
     return {**env, **extra}  # what the test itself asks for, a tracking server for one, is kept

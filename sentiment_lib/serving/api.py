@@ -158,7 +158,7 @@ def _served_log(ws: Workspace, shadow: bool = False) -> ServedLog:
 def _shadow_scorer(config: ServeConfig, ws: Workspace, holder: ModelHolder, metrics: ApiMetrics) -> ShadowScorer:
     """``@challenger`` followed in the background (never delaying start-up) and the worker that scores with it;
     its texts are logged only when served texts are (``log_inputs``)."""
-    challenger = ChallengerHolder(ws.registered_model, holder)
+    challenger = ChallengerHolder(ws.registered_model, holder, ws.root, config.shadow_cpu)
     challenger.start(config.refresh_seconds)
     shadow_log = _served_log(ws, shadow=True) if config.log_inputs else None
     return ShadowScorer(challenger, config.shadow_share, config.shadow_queue_size, shadow_log, metrics)

@@ -65,9 +65,14 @@ def load_version(registered_name: str, version: Any) -> LoadedModel:
         ModelError: the version does not load.
     """
     served = registry.load_served_model(registered_name, version=str(version.version))
+    return loaded_model(version, served.predictor)
+
+
+def loaded_model(version: Any, predictor: Any) -> LoadedModel:
+    """``predictor`` as the registered ``version`` (a ``ModelVersion``): its number, run, date, tags and card."""
     created = datetime.fromtimestamp(version.creation_timestamp / 1000, UTC).isoformat(timespec="seconds")
     tags, card = dict(version.tags), version.description or ""
-    return LoadedModel(served.predictor, str(version.version), version.run_id, created, tags, card)
+    return LoadedModel(predictor, str(version.version), version.run_id, created, tags, card)
 
 
 WARM_UP_WORDS = (1, 8, 32, 96)  # the lengths of the texts a new model is warmed up on, one call each

@@ -1,16 +1,16 @@
 """Shadow scoring: the ``@challenger`` answers a sampled share of live texts too, off the request path.
 
 Every registered version gets ``@challenger``; while it names another version than the champion served,
-:class:`ChallengerHolder` keeps it loaded beside the champion (a second model in the process, on the same
-back-end). A request thread only samples its texts and puts them, without waiting, on a bounded queue
-(:meth:`ShadowScorer.offer`); a full queue drops the text and counts it. One worker thread takes what is
-queued, asks the challenger, compares its answers with the champion's, writes them to the shadow log (one
-JSON line per text, :func:`~sentiment_lib.serving.served_log.read_shadow` reads them) and counts scored
-texts, agreements and failures for ``/metrics``, ``/health`` and the status page. The challenger's threads
-run at a lower CPU priority, so the champion's come first; a challenger that is slow only fills the queue, one
-that raises is counted, one that fails to load is logged and shadowing waits until one loads. None of it can
-fail an answer or make it wait for the challenger; on a saturated CPU a niced thread still takes a share, and
-what that costs the champion's latency is measured in docs/serving.md.
+:class:`ChallengerHolder` runs it beside the champion, in a child process of its own (the same back-end, on CPU
+time the champion leaves: ``shadow_cpu``, see ``challenger_process``). A request thread only samples its texts
+and puts them, without waiting, on a bounded queue (:meth:`ShadowScorer.offer`); a full queue drops the text and
+counts it. One worker thread takes what is queued, hands it to the challenger's process, compares its answers
+with the champion's, writes them to the shadow log (one JSON line per text,
+:func:`~sentiment_lib.serving.served_log.read_shadow` reads them) and counts scored texts, agreements and
+failures for ``/metrics``, ``/health`` and the status page. A challenger that is slow (or starved of CPU) only
+fills the queue; one that raises, or whose process dies, is counted (a dead process is started again at the next
+refresh); one that fails to load is logged and shadowing waits until one loads. None of it can fail an answer
+or make it wait for the challenger; what it costs the champion's latency is measured in docs/serving.md.
 """
 
 from __future__ import annotations
@@ -23,13 +23,16 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from sentiment_lib.errors import RegistryUnavailableError
 from sentiment_lib.monitoring.checks.shadow import DISAGREEMENTS_SHOWN, Agreement, ShadowTally
-from sentiment_lib.serving.model_holder import LoadedModel, ModelHolder, load_version, warm_up
+from sentiment_lib.serving.challenger_process import CLOSE_SECONDS, ChallengerProcess
+from sentiment_lib.serving.model_holder import LoadedModel, ModelHolder, loaded_model
 from sentiment_lib.serving.served_log import ServedLog, text_ids
 from sentiment_lib.settings import CHALLENGER
+from sentiment_lib.settings.serving import ShadowCpu
 from sentiment_lib.tracking import registry
 
 log = logging.getLogger(__name__)
@@ -60,13 +63,23 @@ def lower_priority() -> None:
 
 
 class ChallengerHolder(ModelHolder):
-    """Follows ``@challenger`` while it names another version than ``champion`` serves; otherwise holds none
-    (no second copy of the champion, and the memory of a promoted or withdrawn challenger is given back)."""
+    """Follows ``@challenger`` while it names another version than ``champion`` serves, in a process of its own
+    (:class:`~sentiment_lib.serving.challenger_process.ChallengerProcess`); otherwise runs none (no second copy
+    of the champion, and the process of a promoted or withdrawn challenger ends)."""
 
-    def __init__(self, registered_name: str, champion: ModelHolder, alias: str = CHALLENGER):
+    def __init__(
+        self,
+        registered_name: str,
+        champion: ModelHolder,
+        workspace: str | Path = ".",
+        cpu: ShadowCpu = "idle",
+        alias: str = CHALLENGER,
+    ):
         super().__init__(registered_name, alias)
         self.champion = champion
+        self.workspace, self.cpu = workspace, cpu
         self.last_error = ""
+        self._process: ChallengerProcess | None = None
         self._failed_version = ""  # a version that would not load is tried again only once the alias moves
         self._trying = ""
 
@@ -85,6 +98,8 @@ class ChallengerHolder(ModelHolder):
             log.warning("Shadow scoring: %s", err)
             return False
         except Exception as err:  # a challenger that fails to load must not take anything else down
+            if self._stop.is_set():
+                return False  # the API is closing: the load was given up, not failed
             self.current, self._failed_version = None, self._trying
             self.last_error = f"loading @{self.alias} (version {self._trying}) failed: {err}"
             log.error("%s; shadow scoring is off until @%s names another version", self.last_error, self.alias)
@@ -99,19 +114,39 @@ class ChallengerHolder(ModelHolder):
             if self.current is not None:
                 log.info("Shadow scoring of version %s stops: it is not a challenger beside the champion any more",
                          self.current.version)  # fmt: skip
-            self.current, self.last_error = None, ""
+            self._retire()
+            self.last_error = ""
             return False
         if self.current is not None and self.current.version == str(version.version):
-            return False
+            if self._process is None or self._process.alive:
+                return False
+            log.warning("The challenger's process (version %s) ended (exit code %s); starting another",
+                        self.current.version, self._process.process.exitcode)  # fmt: skip
         if str(version.version) == self._failed_version:  # not every refresh: it would download it again
             return False
         self._trying = str(version.version)
-        self.current = None  # the old challenger goes before the next loads: two models, not three
-        loaded = load_version(self.registered_name, version)
-        warm_up(loaded.predictor)
-        self.current, self.last_error = loaded, ""
-        log.info("Shadow scoring with @%s version %s beside champion %s", self.alias, loaded.version, champion.version)
+        self._retire()  # the old challenger goes before the next loads: two models, not three
+        process = ChallengerProcess.start(self.workspace, self.registered_name, self._trying, self.cpu, self._stop)
+        self._process, self.current, self.last_error = process, loaded_model(version, process), ""
+        log.info("Shadow scoring with @%s version %s beside champion %s (process %d, CPU class %s)", self.alias,
+                 self._trying, champion.version, process.process.pid, self.cpu)  # fmt: skip
         return True
+
+    def _retire(self) -> None:
+        """Stop shadowing with the current challenger and end its process (after the batch it is scoring)."""
+        process, self._process, self.current = self._process, None, None
+        if process is not None:
+            process.close()
+
+    def stop(self) -> None:
+        """Stop following ``@challenger`` and end the challenger's process."""
+        super().stop()
+        loading = self._loading.acquire(timeout=CLOSE_SECONDS)  # a load under way sees the stop and gives up
+        try:
+            self._retire()
+        finally:
+            if loading:
+                self._loading.release()
 
     def start(self, interval_seconds: float) -> threading.Thread:
         """Load the challenger in a daemon thread of lower priority, then refresh every ``interval_seconds`` (0:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -20,6 +20,7 @@ from sentiment_lib.errors import ConfigError
 from sentiment_lib.settings.base import EnvSettings
 from sentiment_lib.settings.pipeline import CHAMPION
 
+ShadowCpu = Literal["idle", "low"]  # how the shadow challenger's process is scheduled (ServeConfig.shadow_cpu)
 MOVED = {"SENTIMENT_SERVE_REGISTERED_MODEL_NAME": "SENTIMENT_REGISTERED_MODEL_NAME"}
 
 
@@ -71,6 +72,12 @@ class ServeConfig(EnvSettings):
     )
     shadow_queue_size: int = Field(
         1000, ge=1, description="texts waiting for the challenger at most; a full queue drops (and counts) the text"
+    )
+    # "idle": Linux's idle scheduling class, CPU time no other thread wants (a saturated server scores little and
+    # drops the rest, counted); "low": nice 19, a small share even of a busy CPU (what the tests use: CI's cores
+    # are busy with other tests)
+    shadow_cpu: ShadowCpu = Field(
+        "idle", description="the challenger's process runs on idle CPU time only ('idle') or at nice 19 ('low')"
     )
     admin_token: str = Field(
         "", validation_alias="ADMIN_TOKEN", repr=False, description="bearer token of /admin/reload; empty: off"

@@ -147,12 +147,17 @@ def test_a_challenger_that_fails_to_load_leaves_serving_alone_until_one_loads(tm
     server = live_server(workspace, {**SHADOW_ENV, "SENTIMENT_SERVE_REFRESH_SECONDS": "0.5"})
     texts = sst2("test")["Review"].head(20).tolist()
     assert_the_champion_answered(hammer(server, texts), texts)
+
+    def status_page() -> str:
+        return server.request("GET", "/status")[1].decode()
+
+    # the challenger loads (and fails) in a process of its own, which takes a few seconds to start
+    failed = "No challenger is shadow-scored: loading @challenger (version 2) failed:"
+    wait_until(lambda: failed in status_page(), 120, 0.5, lambda: f"no load failure shown: {health(server)}")
+    assert "no such weights" in status_page()
+    assert_the_champion_answered(hammer(server, texts), texts)
     now = health(server)
     assert now["status"] == "ok" and not [key for key in now if key.startswith("shadow")]
-    page = server.request("GET", "/status")[1].decode()
-    assert (
-        "No challenger is shadow-scored: loading @challenger (version 2) failed:" in page and "no such weights" in page
-    )
     assert register_faulty_challenger(workspace, small_model, {}) == "3"  # a sound one: shadowing starts
     wait_for_challenger(server, "3")
     assert_the_champion_answered(hammer(server, texts), texts)
