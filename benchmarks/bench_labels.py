@@ -121,7 +121,9 @@ def run_arm(arm: Arm, args: argparse.Namespace) -> dict:
     copy_demo_workspace(workspace)
     port = free_port()
     with (WORK / f"{arm.name}.api.log").open("ab") as output:
-        env = {**os.environ, "SENTIMENT_SERVE_REFRESH_SECONDS": "2"}
+        # the challenger at nice 19, not on idle CPU time only: between a replayed day's requests the loop trains
+        # on every core, and a starved challenger would leave the queue without the disagreements it asks for
+        env = {**os.environ, "SENTIMENT_SERVE_REFRESH_SECONDS": "2", "SENTIMENT_SERVE_SHADOW_CPU": "low"}
         api = launch_app(workspace, port, env=env, output=output)
         try:
             wait_until_healthy(api, f"http://127.0.0.1:{port}", str(WORK / f"{arm.name}.api.log"))
