@@ -20,9 +20,10 @@ changes the champion's latency.
     .venv/bin/python benchmarks/bench_api.py --shadow-only --requests 800     # the smallest useful run
     .venv/bin/python benchmarks/bench_api.py --shadow-only --rounds 6        # off / on differences, with the noise
 
-With ``--rounds N`` the shares run N times, forward and backward in turn, and a last table gives each share's p99
+With ``--rounds N`` the servers run N times, forward and backward in turn, and a last table gives each one's p99
 at 16 clients over the rounds and its difference from the same round's server without shadow scoring, beside
-the spread of that server's own p99 from round to round.
+the spread of that server's own p99 from round to round. ``--shadow-cpu idle,low`` measures the challenger's
+process in each CPU class (``SENTIMENT_SERVE_SHADOW_CPU``; default: idle, what the API runs by default).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ CLIENTS = 16
 WORKER_LOAD_SECONDS = 20
 
 
-SHADOW_SHARES = (0.0, 0.1, 1.0)  # off, the default, every text
+SHADOW_SHARES = (0.1, 1.0)  # the default, every text; each beside the server with shadow scoring off
 SHADOW_LOAD_SECONDS = 300
 SERVERS = [
     ("one model call per request (baseline)", ("--no-micro-batching",)),
@@ -174,31 +175,39 @@ def wait_for_challenger(port: int) -> None:
         time.sleep(0.5)
 
 
-def shadow_row(scratch: Path, share: float, texts: list[str], total: int) -> list:
-    """/predict with 16 clients on a server shadowing ``share`` of the texts (0: no challenger loaded)."""
+def shadow_configs(cpu_classes: list[str]) -> list[tuple[float, str]]:
+    """The servers of one round: shadow scoring off, then each share with each CPU class of the challenger."""
+    return [(0.0, "-"), *[(share, cpu) for cpu in cpu_classes for share in SHADOW_SHARES]]
+
+
+def shadow_row(scratch: Path, share: float, cpu: str, texts: list[str], total: int) -> list:
+    """/predict with 16 clients on a server shadowing ``share`` of the texts (0: no challenger loaded) with a
+    challenger of CPU class ``cpu`` (SENTIMENT_SERVE_SHADOW_CPU)."""
     port = serve_demo.free_port()
-    server = start_server(scratch, port, (), {"SENTIMENT_SERVE_SHADOW_SHARE": str(share)})
+    env = {"SENTIMENT_SERVE_SHADOW_SHARE": str(share), **({"SENTIMENT_SERVE_SHADOW_CPU": cpu} if share else {})}
+    server = start_server(scratch, port, (), env)
     try:
         if share:
             wait_for_challenger(port)
         m = measure(port, texts, total)
         shadow = health(port)
         done = f"{shadow.get('shadow_dropped', 0)} / {shadow.get('shadow_failed', 0)}" if share else "-"
-        return [f"{share:g}", m["p50"], m["p99"], m["rps"], m["c_p99"], m["errors"], done, rss_mb(server.pid)]
+        return [f"{share:g}", cpu, m["p50"], m["p99"], m["rps"], m["c_p99"], m["errors"], done, rss_mb(server.pid)]
     finally:
         server.terminate()
         server.wait()
 
 
-def shadow_rows(workspace: Path, texts: list[str], total: int, rounds: int) -> list[list]:
-    """One row per round and share, on one scratch registry. The shares run forward in odd rounds and backward
-    in even ones, so a machine that slows down or warms up during the run does not favour one share."""
+def shadow_rows(workspace: Path, texts: list[str], total: int, rounds: int, cpu_classes: list[str]) -> list[list]:
+    """One row per round and server, on one scratch registry. The servers run forward in odd rounds and backward
+    in even ones, so a machine that slows down or warms up during the run does not favour one of them."""
     rows = []
+    configs = shadow_configs(cpu_classes)
     with tempfile.TemporaryDirectory(prefix="bench-shadow-") as folder:
         scratch = shadow_registry(workspace, Path(folder), texts[:100])
         for number in range(1, rounds + 1):
-            order = SHADOW_SHARES if number % 2 else tuple(reversed(SHADOW_SHARES))
-            rows += [[number, *shadow_row(scratch, share, texts, total)] for share in order]
+            order = configs if number % 2 else list(reversed(configs))
+            rows += [[number, *shadow_row(scratch, share, cpu, texts, total)] for share, cpu in order]
     return rows
 
 
@@ -206,8 +215,8 @@ def print_shadow_table(rows: list[list]) -> None:
     print_table(
         "/predict with the same model as @champion and as @challenger, by SENTIMENT_SERVE_SHADOW_SHARE "
         "(0 = off: no challenger loaded)",
-        ["round", "shadow share", "seq p50 ms", "seq p99 ms", f"req/s @{CLIENTS}", f"p99 ms @{CLIENTS}", "errors",
-         "dropped / failed", "RSS MB"],
+        ["round", "shadow share", "challenger CPU", "seq p50 ms", "seq p99 ms", f"req/s @{CLIENTS}",
+         f"p99 ms @{CLIENTS}", "errors", "dropped / failed", "RSS MB (server + challenger)"],
         rows,
     )  # fmt: skip
     if len({row[0] for row in rows}) > 1:
@@ -215,23 +224,25 @@ def print_shadow_table(rows: list[list]) -> None:
 
 
 def print_shadow_spread(rows: list[list]) -> None:
-    """p99 at 16 clients per share over the rounds, and each round's difference from that round's "off": the
+    """p99 at 16 clients per server over the rounds, and each round's difference from that round's "off": the
     change shadow scoring makes, against the round-to-round spread of "off" itself (the noise)."""
-    p99 = {(row[0], row[1]): float(row[5]) for row in rows}
-    off = f"{SHADOW_SHARES[0]:g}"
+    p99 = {(row[0], row[1], row[2]): float(row[6]) for row in rows}
     rounds = sorted({row[0] for row in rows})
     table = []
-    for share in (f"{s:g}" for s in SHADOW_SHARES):
-        values = [p99[(r, share)] for r in rounds]
-        diffs = [p99[(r, share)] - p99[(r, off)] for r in rounds]
-        table.append([share, len(rounds), statistics.median(values), f"{min(values):.0f}-{max(values):.0f}",
-                      "-" if share == off else f"{statistics.median(diffs):+.0f}",
-                      "-" if share == off else f"{min(diffs):+.0f} to {max(diffs):+.0f}"])  # fmt: skip
+    for share, cpu in dict.fromkeys((row[1], row[2]) for row in rows):
+        values = [p99[(r, share, cpu)] for r in rounds]
+        diffs = [p99[(r, share, cpu)] - p99[(r, "0", "-")] for r in rounds]
+        above = sum(d > 0 for d in diffs)
+        table.append([share, cpu, len(rounds), statistics.median(values), f"{min(values):.0f}-{max(values):.0f}",
+                      "-" if share == "0" else f"{statistics.median(diffs):+.0f}",
+                      "-" if share == "0" else f"{min(diffs):+.0f} to {max(diffs):+.0f}",
+                      "-" if share == "0" else f"{above} of {len(rounds)}"])  # fmt: skip
     print_table(
         f"p99 ms @{CLIENTS} over the rounds, and its difference from the same round's shadow-off server",
-        ["shadow share", "rounds", "median", "range", "median diff vs off", "diff range"],
+        ["shadow share", "challenger CPU", "rounds", "median", "range", "median diff vs off", "diff range",
+         "rounds above off"],
         table,
-    )
+    )  # fmt: skip
 
 
 def main() -> None:
@@ -241,15 +252,19 @@ def main() -> None:
     parser.add_argument("--shadow", action="store_true", help="also the shadow-scoring table (off, 0.1, 1)")
     parser.add_argument("--shadow-only", action="store_true", help="only the shadow-scoring table")
     parser.add_argument("--rounds", type=int, default=1, help="shadow table: rounds of every share, alternating")
+    parser.add_argument("--shadow-cpu", default="idle", help="shadow table: challenger CPU classes, e.g. idle,low")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     if args.rounds > 1 and not (args.shadow or args.shadow_only):
         parser.error("--rounds is for the shadow table: add --shadow or --shadow-only")
+    cpu_classes = [c.strip() for c in args.shadow_cpu.split(",") if c.strip()]
+    if not cpu_classes or set(cpu_classes) - {"idle", "low"}:
+        parser.error(f"--shadow-cpu: idle, low or both (comma-separated), not {args.shadow_cpu!r}")
     texts, _ = sst2_test()
     workspace = Path(args.workspace).resolve()
     if args.shadow_only:
-        print_shadow_table(shadow_rows(workspace, texts, args.requests, args.rounds))
+        print_shadow_table(shadow_rows(workspace, texts, args.requests, args.rounds, cpu_classes))
         return
     rows = [[f"predictor alone, calls of {CLIENTS} sentences, no HTTP", "-", "-", predictor_rate(workspace, texts)]]
     rows[0] += ["-"] * 3
@@ -269,7 +284,7 @@ def main() -> None:
         rows,
     )
     if args.shadow:
-        print_shadow_table(shadow_rows(workspace, texts, args.requests, args.rounds))
+        print_shadow_table(shadow_rows(workspace, texts, args.requests, args.rounds, cpu_classes))
 
 
 if __name__ == "__main__":

@@ -16,10 +16,13 @@ outlive an API that was killed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -46,17 +49,22 @@ class Failed:
 
 @dataclass(frozen=True)
 class Ready:
-    """The child's first answer: the model is loaded and warmed up."""
+    """The child's first answer: the model is loaded and warmed up, and how its threads are scheduled."""
 
     backend_name: str
+    scheduling: str  # "idle class", "nice 19", or why neither could be set
+
+
+class Stopped(ModelError):
+    """The challenger's process was ended on purpose (the API closing, another challenger): not its failure."""
 
 
 class ChallengerProcess:
     """A spawned child serving one registered version's predictions."""
 
-    def __init__(self, process: Any, connection: Connection, backend_name: str):
+    def __init__(self, process: Any, connection: Connection, ready: Ready):
         self.process = process
-        self.backend_name = backend_name
+        self.backend_name, self.scheduling = ready.backend_name, ready.scheduling
         self._connection = connection
         self._call = threading.Lock()  # one batch at a time on the pipe; close() waits for it
 
@@ -67,7 +75,8 @@ class ChallengerProcess:
         """Start the child, and wait until it has loaded ``version`` (or ``stop`` is set).
 
         Raises:
-            ModelError: the version does not load in the child, the child died, or ``stop`` was set.
+            ModelError: the version does not load in the child, or the child died.
+            Stopped: ``stop`` was set (the child is killed at once: a half-loaded model is worth nothing).
         """
         context = multiprocessing.get_context("spawn")  # fork would copy the API's threads' locks mid-use
         ours, theirs = context.Pipe()
@@ -82,26 +91,31 @@ class ChallengerProcess:
         try:
             ready = _wait_for_answer(ours, process, stop)
         except BaseException:
-            _end(process, ours)
+            _kill(process, ours)
             raise
         if isinstance(ready, Failed):
-            _end(process, ours)
+            _end(process, ours, CLOSE_SECONDS)
             raise ModelError(ready.error)
-        return cls(process, ours, ready.backend_name)
+        return cls(process, ours, ready)
 
     @property
     def alive(self) -> bool:
         return self.process.is_alive()
+
+    def why_ended(self) -> str:
+        """How the child ended (its exit code, or the signal that killed it)."""
+        return _gone(self.process)
 
     def predict(self, texts: Sequence[str]) -> Predictions:
         """The challenger's answers to ``texts``.
 
         Raises:
             ModelError: the challenger raised (its message), or its process is gone.
+            Stopped: :meth:`close` was called.
         """
         with self._call:
             if self._connection.closed:
-                raise ModelError("the challenger's process was stopped")
+                raise Stopped("the challenger's process was stopped")
             try:
                 self._connection.send(list(texts))
             except OSError:  # a broken pipe: the child is gone
@@ -112,13 +126,16 @@ class ChallengerProcess:
         return answer
 
     def close(self, timeout: float = CLOSE_SECONDS) -> None:
-        """End the child after the batch it is scoring (killed if that takes longer than ``timeout``)."""
+        """End the child after the batch it is scoring; within ``timeout`` in all, else it is killed."""
+        deadline = time.monotonic() + timeout
         if not self._call.acquire(timeout=timeout):
             self.process.kill()  # the waiting predict sees it gone and lets go of the pipe
-            self.process.join(timeout)
+            with self._call:
+                self._connection.close()
+            self.process.join(1)
             return
         try:
-            _end(self.process, self._connection, timeout)
+            _end(self.process, self._connection, max(0.0, deadline - time.monotonic()))
         finally:
             self._call.release()
 
@@ -128,13 +145,14 @@ def _wait_for_answer(connection: Connection, process: Any, stop: threading.Event
     not broken).
 
     Raises:
-        ModelError: the child died, or ``stop`` was set.
+        ModelError: the child died.
+        Stopped: ``stop`` was set.
     """
     while not connection.poll(POLL_SECONDS):
         if not process.is_alive():
             break  # anything it sent before dying is still read below
         if stop is not None and stop.is_set():
-            raise ModelError("stopped while the challenger was loading")
+            raise Stopped("stopped while the challenger was loading")
     try:
         return connection.recv()
     except (EOFError, OSError):
@@ -143,16 +161,26 @@ def _wait_for_answer(connection: Connection, process: Any, stop: threading.Event
 
 def _gone(process: Any) -> str:
     process.join(1)
-    return f"the challenger's process ended (exit code {process.exitcode})"
+    code = process.exitcode
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
+        hint = " (the kernel kills the largest process when memory runs out)" if -code == signal.SIGKILL else ""
+        return f"the challenger's process was killed by {name}{hint}"
+    return f"the challenger's process ended (exit code {code})"
 
 
-def _end(process: Any, connection: Connection, timeout: float = CLOSE_SECONDS) -> None:
-    """Close the pipe (the child's cue to exit), wait for the child, kill it if it does not go."""
+def _end(process: Any, connection: Connection, timeout: float) -> None:
+    """Close the pipe (the child's cue to exit), wait up to ``timeout`` for the child, then kill it."""
     connection.close()
     process.join(timeout)
     if process.is_alive():
-        process.kill()
-        process.join(timeout)
+        _kill(process, connection)
+
+
+def _kill(process: Any, connection: Connection) -> None:
+    process.kill()
+    process.join(1)
+    connection.close()
 
 
 def serve_challenger(
@@ -163,16 +191,21 @@ def serve_challenger(
     from sentiment_lib.serving.model_holder import warm_up  # the child's imports: after spawn, not at the API's
     from sentiment_lib.tracking import registry, runs
 
+    # the API stops it by closing the pipe (after the batch it is scoring); Ctrl-C reaches the whole process
+    # group and must not cut that batch short, and a SIGTERM the API ignores while closing must still end it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    volunteer_for_the_oom_killer()
     lower_every_thread("low")  # loading too yields to the champion
     try:
         runs.configure_client(workspace)
         predictor = registry.load_served_model(registered_name, version=version).predictor
         warm_up(predictor)
     except Exception as err:
-        _send(connection, Failed(str(err) or type(err).__name__))
+        _send(connection, Failed(_describe(err)))
         return
-    lower_every_thread(cpu)
-    if not _send(connection, Ready(predictor.backend_name)):
+    scheduling = lower_every_thread(cpu)
+    if not _send(connection, Ready(predictor.backend_name, scheduling)):
         return
     while True:
         try:
@@ -182,7 +215,7 @@ def serve_challenger(
         try:
             answer: Any = predictor.predict(texts)
         except Exception as err:  # the challenger's own failure: told to the API, which counts it
-            answer = Failed(str(err) or type(err).__name__)
+            answer = Failed(_describe(err))
         if not _send(connection, answer):
             return
 
@@ -196,15 +229,29 @@ def _send(connection: Connection, message: Any) -> bool:
     return True
 
 
-def lower_every_thread(cpu: ShadowCpu) -> None:
+def _describe(err: Exception) -> str:
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def volunteer_for_the_oom_killer() -> None:
+    """When memory runs out, the kernel should end this process before the API that serves the champion."""
+    with contextlib.suppress(OSError):  # not Linux, or not allowed: the kernel chooses as it would
+        Path("/proc/self/oom_score_adj").write_text("1000")
+
+
+def lower_every_thread(cpu: ShadowCpu) -> str:
     """Put each thread of this process at nice 19 and (``cpu="idle"``) in the idle scheduling class: the threads
     started at import (numpy's) and while loading (the model's pool) as well; threads started later inherit it.
-    Where the system refuses the idle class, nice 19 stays."""
+    Returns what was applied ("idle class", "nice 19", or why not)."""
     threads = [int(thread) for thread in os.listdir("/proc/self/task")] if os.path.isdir("/proc/self/task") else [0]
+    applied = "idle class" if cpu == "idle" else f"nice {LOWEST_NICE}"
     for thread in threads:
         try:
             os.setpriority(os.PRIO_PROCESS, thread, LOWEST_NICE)
             if cpu == "idle":
                 os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
-        except (OSError, AttributeError) as err:  # a thread that ended meanwhile; a system that refuses (or lacks it)
-            log.info("Thread %d of the challenger keeps its priority: %s", thread, err)
+        except ProcessLookupError:  # a thread that ended meanwhile
+            continue
+        except (OSError, AttributeError) as err:  # refused by the system, or a system without it
+            applied = f"not lowered as asked ({cpu}): {err}"
+    return applied

@@ -20,6 +20,7 @@ import os
 import queue
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from typing import Any, Protocol
 
 from sentiment_lib.errors import RegistryUnavailableError
 from sentiment_lib.monitoring.checks.shadow import DISAGREEMENTS_SHOWN, Agreement, ShadowTally
-from sentiment_lib.serving.challenger_process import CLOSE_SECONDS, ChallengerProcess
+from sentiment_lib.serving.challenger_process import CLOSE_SECONDS, ChallengerProcess, Stopped
 from sentiment_lib.serving.model_holder import LoadedModel, ModelHolder, loaded_model
 from sentiment_lib.serving.served_log import ServedLog, text_ids
 from sentiment_lib.settings import CHALLENGER
@@ -38,6 +39,7 @@ from sentiment_lib.tracking import registry
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 32  # texts per challenger call at most
+MAX_RESTARTS = 3  # of a challenger's process that died, before its version counts as failed
 NICE_INCREMENT = 10  # the challenger's threads yield the CPU to the champion's requests
 
 
@@ -82,6 +84,7 @@ class ChallengerHolder(ModelHolder):
         self._process: ChallengerProcess | None = None
         self._failed_version = ""  # a version that would not load is tried again only once the alias moves
         self._trying = ""
+        self._restarts = 0  # of the current version's process, after it died
 
     def refresh(self) -> bool:
         """Load the challenger if it changed; return True if a new one was loaded.
@@ -120,30 +123,58 @@ class ChallengerHolder(ModelHolder):
         if self.current is not None and self.current.version == str(version.version):
             if self._process is None or self._process.alive:
                 return False
-            log.warning("The challenger's process (version %s) ended (exit code %s); starting another",
-                        self.current.version, self._process.process.exitcode)  # fmt: skip
-        if str(version.version) == self._failed_version:  # not every refresh: it would download it again
+            if not self._may_restart():
+                return False
+        elif str(version.version) == self._failed_version:  # not every refresh: it would download it again
             return False
+        else:
+            self._restarts = 0
         self._trying = str(version.version)
         self._retire()  # the old challenger goes before the next loads: two models, not three
+        if self._stop.is_set():
+            return False
         process = ChallengerProcess.start(self.workspace, self.registered_name, self._trying, self.cpu, self._stop)
-        self._process, self.current, self.last_error = process, loaded_model(version, process), ""
-        log.info("Shadow scoring with @%s version %s beside champion %s (process %d, CPU class %s)", self.alias,
-                 self._trying, champion.version, process.process.pid, self.cpu)  # fmt: skip
+        try:
+            self.current, self.last_error = loaded_model(version, process), ""
+        except BaseException:
+            process.close(0)
+            raise
+        self._process = process
+        log.info("Shadow scoring with @%s version %s beside champion %s (process %d, %s)", self.alias,
+                 self._trying, champion.version, process.process.pid, process.scheduling)  # fmt: skip
         return True
 
-    def _retire(self) -> None:
-        """Stop shadowing with the current challenger and end its process (after the batch it is scoring)."""
+    def _may_restart(self) -> bool:
+        """Whether the current version's dead process is started again: up to :data:`MAX_RESTARTS` times, then
+        the version counts as one that failed (a model killed for its memory at each batch would be loaded
+        forever)."""
+        assert self._process is not None and self.current is not None
+        died = f"version {self.current.version}: {self._process.why_ended()}"
+        if self._restarts >= MAX_RESTARTS:
+            self._failed_version = self.current.version
+            self._retire()
+            self.last_error = f"{died}, after {MAX_RESTARTS} restarts"
+            log.error("%s; shadow scoring is off until @%s names another version", self.last_error, self.alias)
+            return False
+        self._restarts += 1
+        log.warning("%s; starting another (restart %d of %d)", died, self._restarts, MAX_RESTARTS)
+        return True
+
+    def _retire(self, timeout: float = CLOSE_SECONDS) -> None:
+        """Stop shadowing with the current challenger and end its process (after the batch it is scoring, if that
+        ends within ``timeout``)."""
         process, self._process, self.current = self._process, None, None
         if process is not None:
-            process.close()
+            process.close(timeout)
 
-    def stop(self) -> None:
-        """Stop following ``@challenger`` and end the challenger's process."""
+    def stop(self, timeout: float = CLOSE_SECONDS) -> None:
+        """Stop following ``@challenger`` and end the challenger's process, within about ``timeout``."""
+        deadline = time.monotonic() + timeout
         super().stop()
-        loading = self._loading.acquire(timeout=CLOSE_SECONDS)  # a load under way sees the stop and gives up
+        # a load under way sees the stop within a quarter second and kills its half-loaded child
+        loading = self._loading.acquire(timeout=min(timeout, 2.0))
         try:
-            self._retire()
+            self._retire(max(0.0, deadline - time.monotonic()))
         finally:
             if loading:
                 self._loading.release()
@@ -247,14 +278,12 @@ class ShadowScorer:
                 try:
                     self._queue.put_nowait(item)
                 except queue.Full:
-                    self.dropped += 1
                     dropped = True
                 else:
                     self._pending += 1
                     dropped = False
             if dropped:
-                if self.observer is not None:
-                    self.observer.observe_shadow_dropped(challenger.version)
+                self._count_dropped(challenger.version, 1)
             else:
                 queued += 1
         return queued
@@ -299,11 +328,13 @@ class ShadowScorer:
         self._stop.set()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the worker and the challenger's watcher, waiting up to ``timeout`` for the batch being scored
-        (its lines are written before the process goes)."""
+        """Stop the worker, the challenger's watcher and its process, waiting up to about ``timeout`` in all for the
+        batch being scored (its lines are written before the process goes; past that, its texts count as
+        dropped)."""
+        deadline = time.monotonic() + timeout
         self.stop()
-        self.challenger.stop()
-        self._worker.join(timeout)
+        self.challenger.stop(timeout)
+        self._worker.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         lower_priority()
@@ -342,8 +373,11 @@ class ShadowScorer:
             return
         try:
             answers = challenger.predictor.predict([item.text for item in batch])
-        except Exception as err:  # the challenger's own failure: counted, never the champion's business
-            self._count_failure(challenger.version, len(batch), err)
+        except Exception as err:
+            if isinstance(err, Stopped) or self.challenger.current is not challenger or self._stop.is_set():
+                self._count_dropped(challenger.version, len(batch))  # ended on purpose: not its failure
+            else:  # the challenger's own failure: counted, never the champion's business
+                self._count_failure(challenger.version, len(batch), err)
             return
         records = [
             _record(item, challenger, label, float(confidence))
@@ -358,6 +392,13 @@ class ShadowScorer:
     def _count(self, records: list[dict[str, Any]]) -> int:
         with self._lock:
             return sum(self._tally.add(record) for record in records)
+
+    def _count_dropped(self, version: str, texts: int) -> None:
+        with self._lock:
+            self.dropped += texts
+        if self.observer is not None:
+            for _ in range(texts):
+                self.observer.observe_shadow_dropped(version)
 
     def _count_failure(self, version: str, texts: int, err: Exception) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from sentiment_lib.inference.predictor import Predictions
+from sentiment_lib.serving.challenger_process import Stopped
 from sentiment_lib.serving.model_holder import LoadedModel, ModelHolder
 from sentiment_lib.serving.served_log import SHADOW_FIELDS, SHADOW_PREFIX, ServedLog, read_shadow
 from sentiment_lib.serving.shadow import ChallengerHolder, ShadowScorer
@@ -124,6 +125,15 @@ def test_a_challenger_that_raises_is_counted_and_the_worker_goes_on():
     offer(shadow, 3)
     assert shadow.wait_idle(10)
     assert observer.scored == {"2": 3} and shadow.health()["shadow_failed"] == 5
+
+
+def test_a_batch_cut_short_by_stopping_the_challenger_is_dropped_not_failed():
+    predictor, observer = FixedPredictor(), Recorder()
+    predictor.error = Stopped("the challenger's process was stopped")  # closed for a new challenger, or the API
+    shadow = scorer(predictor, observer=observer)
+    assert offer(shadow, 4) == 4
+    assert shadow.wait_idle(10)
+    assert (shadow.dropped, shadow.failed) == (4, 0) and observer.dropped == {"2": 4} and observer.failed == Counter()
 
 
 def test_only_the_sampled_share_is_queued():

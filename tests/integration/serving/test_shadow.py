@@ -110,7 +110,10 @@ def assert_the_champion_answered(answers: list[tuple[int, dict, float, str]], te
 def test_a_slow_challenger_delays_no_answer_and_its_overflow_is_dropped_and_counted(tmp_path, small_model, live_server):
     workspace = new_registry(tmp_path, small_model)
     assert register_faulty_challenger(workspace, small_model, {"sleep_seconds": 2}) == "2"
-    server = live_server(workspace, {**SHADOW_ENV, "SENTIMENT_SERVE_SHADOW_QUEUE_SIZE": "4"})
+    # the default idle class here (the other tests run it at nice 19): it sleeps, so it needs little CPU
+    server = live_server(
+        workspace, {**SHADOW_ENV, "SENTIMENT_SERVE_SHADOW_QUEUE_SIZE": "4", "SENTIMENT_SERVE_SHADOW_CPU": "idle"}
+    )
     wait_for_challenger(server, "2")
     texts = sst2("test")["Review"].head(160).tolist()
     answers = hammer(server, texts)
