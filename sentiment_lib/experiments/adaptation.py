@@ -76,8 +76,10 @@ def gate_outcome(gate: dict[str, str]) -> str:
     if "promote" not in gate:  # the first model, or a step after training failed
         return f"v{gate['version']} trained, no gate decision (see the cycle's report)"
     kind = registry.gate_outcome(gate, prefix="")
+    # better on accuracy and still rejected (a behavioural test, SST-2): the numbers alone would not say why
+    why = f" ({gate['reason']})" if kind != "promoted" and gate.get("reason") else ""
     return (
-        f"v{gate['version']} {kind}: {gate.get('challenger_accuracy')} vs {gate.get('champion_accuracy')} "
+        f"v{gate['version']} {kind}{why}: {gate.get('challenger_accuracy')} vs {gate.get('champion_accuracy')} "
         f"on the {gate.get('judged_on')} (n = {gate.get('n')}, p = {gate.get('p_value')}; "
         f"base test split {-float(gate.get('base_regression', 0)):+.4f})"
     )

@@ -191,3 +191,7 @@ def test_a_replay_day_names_the_gate_decision_from_the_cycle_summary():
         "v3 promoted: 0.91 vs 0.87 on the feedback holdout (n = 597, p = 2e-06; base test split -0.0040)"
     )
     assert adaptation.gate_outcome({**judged, "promote": "false"}).startswith("v3 rejected: ")
+    behaviour = "challenger fails more behavioural tests: contrast -7.5 points (allowed 5)"
+    assert adaptation.gate_outcome({**judged, "promote": "false", "reason": behaviour}).startswith(
+        f"v3 rejected ({behaviour}): 0.91 vs 0.87"
+    )
