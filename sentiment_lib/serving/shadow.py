@@ -323,6 +323,11 @@ class ShadowScorer:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
+    @property
+    def running(self) -> bool:
+        """Whether the worker thread is still alive."""
+        return self._worker.is_alive()
+
     def stop(self) -> None:
         """End the worker after the batch it is scoring (texts still queued are not scored)."""
         self._stop.set()
