@@ -54,9 +54,9 @@ class ShadowObserver(Protocol):
 
 
 def lower_priority() -> None:
-    """Lower the calling thread's CPU priority by :data:`NICE_INCREMENT`; threads it starts later (a model's
-    thread pool, created when the model loads) inherit it. Linux sets it per thread; elsewhere, or when the
-    system refuses, nothing changes."""
+    """Lower the calling thread's CPU priority by :data:`NICE_INCREMENT` (the shadow worker's and the watcher's:
+    the challenger's own process lowers itself further, see ``challenger_process``). Linux sets it per thread;
+    elsewhere, or when the system refuses, nothing changes."""
     try:
         thread = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + NICE_INCREMENT)
