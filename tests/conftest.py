@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -14,6 +15,9 @@ from aiosmtpd.controller import Controller
 from sentiment_lib.serving.process import free_port
 from tests.helpers import TESTS, TIERS, Inbox, LiveServer, new_registry, save_untrained_model, tier_of
 from tests.status_workspace import make_status_workspace
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def _share_the_cores() -> None:
@@ -115,6 +119,40 @@ def module_live_server():
     """:func:`live_server` for module-scoped fixtures: its servers stop after the module's last test."""
     with _servers() as start:
         yield start
+
+
+@contextlib.contextmanager
+def _in_process_apps():
+    """A function making in-process Flask apps (``create_app``, no refresh); each one's watcher, shadow worker and
+    challenger process are stopped at the end (``close_app``): left running, they outlive the test and are seen
+    by the next ones in the same worker."""
+    from sentiment_lib.serving.api import ServeConfig, close_app, create_app  # torch: only for the tests using it
+
+    made = []
+
+    def make(workspace: Path, holder=None, **config) -> Flask:
+        made.append(create_app(ServeConfig(workspace=str(workspace), refresh_seconds=0, **config), holder=holder))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for app in made:
+            close_app(app)
+
+
+@pytest.fixture
+def make_app():
+    """``make_app(workspace, holder=None, **ServeConfig fields)`` returns an in-process app, closed after the test."""
+    with _in_process_apps() as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def module_make_app():
+    """:func:`make_app` for module-scoped fixtures: its apps close after the module's last test."""
+    with _in_process_apps() as make:
+        yield make
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import secrets
 
 import pytest
 
-from sentiment_lib.serving.api import ServeConfig, create_app
 from tests.helpers import as_json, run_runner
 
 pytestmark = pytest.mark.slow
@@ -28,10 +27,9 @@ class FlaskClient:
 
 
 @pytest.fixture(scope="module", params=["test-client", "live-server"])
-def api(request, served_workspace, module_live_server):
+def api(request, served_workspace, module_live_server, module_make_app):
     if request.param == "test-client":
-        config = ServeConfig(workspace=str(served_workspace), refresh_seconds=0, admin_token=TOKEN)
-        yield FlaskClient(create_app(config))
+        yield FlaskClient(module_make_app(served_workspace, admin_token=TOKEN))
         return
     yield module_live_server(served_workspace, {"ADMIN_TOKEN": TOKEN, "SENTIMENT_SERVE_REFRESH_SECONDS": "0"})
 
@@ -110,9 +108,9 @@ def test_bad_input_gets_a_json_error(api, case, path, body, headers, status, mes
     assert post_json(api, "/predict", {"review": "still alive?"})[0] == 200
 
 
-def test_a_body_over_the_limit_gets_a_json_413_from_flask(served_workspace):
+def test_a_body_over_the_limit_gets_a_json_413_from_flask(served_workspace, make_app):
     # the live server refuses it earlier, in waitress: see tests/integration/serving/test_pressure.py
-    app = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0))
+    app = make_app(served_workspace)
     response = app.test_client().post("/predict", data=b"x" * (6 * 1024 * 1024), headers=JSON)
     assert response.status_code == 413
     assert "larger than the limit of 5242880 bytes" in response.get_json()["error"]
@@ -199,8 +197,8 @@ def test_admin_reload_with_the_token(api):
     assert as_json(payload)["model_version"] == "1"
 
 
-def test_health_is_503_without_a_champion(tmp_path):
-    app = create_app(ServeConfig(workspace=str(tmp_path), refresh_seconds=0))
+def test_health_is_503_without_a_champion(tmp_path, make_app):
+    app = make_app(tmp_path)
     client = app.test_client()
     response = client.get("/health")
     assert response.status_code == 503, (response.get_json(), str(tmp_path))
@@ -209,18 +207,18 @@ def test_health_is_503_without_a_champion(tmp_path):
     assert response.status_code == 503 and "Model unavailable" in response.get_json()["error"]
 
 
-def test_admin_reload_absent_without_admin_token(served_workspace):
-    app = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0, admin_token=""))
+def test_admin_reload_absent_without_admin_token(served_workspace, make_app):
+    app = make_app(served_workspace, admin_token="")
     assert app.test_client().post("/admin/reload", headers={"Authorization": "Bearer x"}).status_code == 404
 
 
-def test_served_texts_are_logged_for_the_drift_checks(served_workspace):
+def test_served_texts_are_logged_for_the_drift_checks(served_workspace, make_app):
     from datetime import UTC, datetime
 
     from sentiment_lib.serving.served_log import read_served
 
     started = datetime.now(UTC)
-    client = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0)).test_client()
+    client = make_app(served_workspace).test_client()
     single = client.post("/predict", json={"review": "logged once 🙂"}, headers={"X-Request-ID": "ask-1"}).get_json()
     assert client.post("/explain", json={"review": "logged never"}).status_code == 200  # not traffic
     batch = client.post("/batch_predict", json={"reviews": ["logged twice", "logged thrice"]}).get_json()
@@ -236,8 +234,8 @@ def test_served_texts_are_logged_for_the_drift_checks(served_workspace):
     assert records[1]["request_id"].endswith("#0") and records[2]["request_id"] == records[1]["request_id"][:-1] + "1"
 
 
-def test_csv_safe_neutralises_formula_cells_in_the_csv_answer(served_workspace):
-    client = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0)).test_client()
+def test_csv_safe_neutralises_formula_cells_in_the_csv_answer(served_workspace, make_app):
+    client = make_app(served_workspace).test_client()
     upload = b'Review,note\n"=HYPERLINK(""http://x"",""hi"")",+1\nplain text,@me\n'
     headers = {"Content-Type": "text/csv"}
     unsafe = client.post("/batch_predict", data=upload, headers=headers).data.decode()

@@ -12,7 +12,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from sentiment_lib.serving import api_keys
-from sentiment_lib.serving.api import ServeConfig, create_app, openapi_document
+from sentiment_lib.serving.api import ServeConfig, openapi_document
 from sentiment_lib.serving.route_spec import spec_of
 from tests.helpers import REPO, as_json
 
@@ -100,11 +100,11 @@ def no_model(tmp_path_factory, module_live_server):
 
 
 @pytest.fixture(scope="module")
-def off_loopback(served_workspace):
+def off_loopback(served_workspace, module_make_app):
     """Clients calling from another host: an app with a token, and one without."""
 
     def remote_client(**config):
-        client = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0, **config)).test_client()
+        client = module_make_app(served_workspace, **config).test_client()
         client.environ_base["REMOTE_ADDR"] = "192.0.2.8"
         return client
 
@@ -112,19 +112,19 @@ def off_loopback(served_workspace):
 
 
 @pytest.fixture(scope="module")
-def guarded(served_workspace, tmp_path_factory):
+def guarded(served_workspace, tmp_path_factory, module_make_app):
     """An app that wants API keys, and one that allows one prediction request a minute."""
     keys = tmp_path_factory.mktemp("keys") / "keys.txt"
     api_keys.add_key(keys, "docs")
 
     def app(**config):
-        return create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0, **config)).test_client()
+        return module_make_app(served_workspace, **config).test_client()
 
     return app(api_keys_file=str(keys)), app(rate_limit_per_minute=1, rate_limit_burst=1)
 
 
-def test_every_route_of_the_app_declares_itself_and_is_in_the_document(served_workspace, spec):
-    app = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0))
+def test_every_route_of_the_app_declares_itself_and_is_in_the_document(served_workspace, spec, make_app):
+    app = make_app(served_workspace)
     routes = {(rule.rule, rule.endpoint) for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
     undeclared = {route for route in routes if spec_of(app.view_functions[route[1]]) is None}
     assert not undeclared  # a new route needs @documented (sentiment_lib/serving/route_spec.py)
@@ -145,11 +145,11 @@ def conforms_as_documented(spec: dict, key: tuple[str, str, str], answer: tuple[
 
 
 def test_every_documented_status_is_one_the_server_returns_in_its_documented_shape(
-    server, spec, no_model, off_loopback, guarded, served_workspace
+    server, spec, no_model, off_loopback, guarded, served_workspace, make_app
 ):
     tokened, token_less = off_loopback
     keyed, limited = guarded
-    untokened = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0)).test_client()
+    untokened = make_app(served_workspace).test_client()
     big = b'{"review": "' + b"x" * (6 * 1024 * 1024) + b'"}'
     admin, wrong = {"Authorization": f"Bearer {TOKEN}"}, {"Authorization": "Bearer no"}
     text = {"Content-Type": "text/plain"}

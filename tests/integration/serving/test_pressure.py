@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from sentiment_lib.inference.predictor import Predictions
-from sentiment_lib.serving.api import ServeConfig, create_app
 from sentiment_lib.serving.model_holder import LoadedModel, ModelHolder
 from tests.helpers import LiveServer, as_json, sst2, wait_until
 
@@ -97,12 +96,11 @@ class _HangingPredictor:
         return Predictions(["positive"] * len(texts), np.full(len(texts), 0.9), np.zeros((len(texts), 2)))
 
 
-def test_health_reports_a_stuck_micro_batcher_and_predict_times_out(tmp_path):
+def test_health_reports_a_stuck_micro_batcher_and_predict_times_out(tmp_path, make_app):
     predictor = _HangingPredictor()
     holder = ModelHolder("unused")
     holder.current = LoadedModel(predictor, "7", "run", "2026-01-01")
-    config = ServeConfig(workspace=str(tmp_path), predict_timeout_seconds=0.5, stuck_after_seconds=0.2)
-    client = create_app(config, holder=holder).test_client()
+    client = make_app(tmp_path, holder=holder, predict_timeout_seconds=0.5, stuck_after_seconds=0.2).test_client()
     try:
         response = client.post("/predict", json={"review": "waits for a model that hangs"})
         assert response.status_code == 503 and response.headers["Retry-After"] == "1"
@@ -117,11 +115,13 @@ def test_health_reports_a_stuck_micro_batcher_and_predict_times_out(tmp_path):
     assert client.get("/health").get_json()["status"] == "ok"
 
 
-def test_a_served_log_that_cannot_be_written_never_fails_a_prediction(served_workspace, tmp_path, monkeypatch):
+def test_a_served_log_that_cannot_be_written_never_fails_a_prediction(
+    served_workspace, tmp_path, monkeypatch, make_app
+):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("SENTIMENT_SERVED_LOG_DIR", str(blocker / "served"))
-    client = create_app(ServeConfig(workspace=str(served_workspace), refresh_seconds=0)).test_client()
+    client = make_app(served_workspace).test_client()
     assert client.post("/predict", json={"review": "still answered"}).status_code == 200
     assert client.post("/batch_predict", json={"reviews": ["one", "two"]}).status_code == 200
     health = client.get("/health").get_json()

@@ -11,7 +11,6 @@ import pytest
 
 from sentiment_lib.io import write_json_atomic
 from sentiment_lib.serving import status_page
-from sentiment_lib.serving.api import ServeConfig, create_app
 from tests.status_workspace import CYCLES, EXPLANATION
 
 pytestmark = pytest.mark.slow
@@ -139,10 +138,9 @@ def test_nothing_outside_reports_is_reachable(status_server, path):
     assert b"SQLite" not in body and b"root:" not in body
 
 
-def test_status_is_closed_off_loopback_unless_opened(status_workspace):
+def test_status_is_closed_off_loopback_unless_opened(status_workspace, make_app):
     def client(remote_addr="192.0.2.8", **config):  # a client on another host, unless told otherwise
-        app = create_app(ServeConfig(workspace=str(status_workspace), refresh_seconds=0, **config))
-        test_client = app.test_client()
+        test_client = make_app(status_workspace, **config).test_client()
         test_client.environ_base["REMOTE_ADDR"] = remote_addr
         return test_client
 
