@@ -79,3 +79,9 @@ IDENTITY_FRAMES = (
     "The hotel is run by a {term} family.",
     "I went to the market with my {term} friend.",
 )
+
+
+def indefinite_article(word: str, written: str = "a") -> str:
+    """The indefinite article before ``word`` in the case of ``written``: "an" ("An") before a vowel letter, else
+    "a" ("A"). By the letter, not the sound: no word filled in here sounds otherwise ("a European", "an hour")."""
+    return written[0] + "n" if word and word[0].lower() in "aeiou" else written[0]

@@ -59,10 +59,6 @@ def _fill(template: str, **words: str) -> str:
     return text[0].upper() + text[1:]
 
 
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
-
-
 def _adjectives() -> Iterator[tuple[str, str, str]]:
     """(adjective, its label, the other label) for every adjective."""
     for adjective in lx.POSITIVE_ADJECTIVES:
@@ -74,7 +70,7 @@ def _adjectives() -> Iterator[tuple[str, str, str]]:
 def vocabulary() -> Iterator[Case]:
     templates = ("The {thing} was {adj}.", "What {a} {adj} {thing}!", "It is {a} {adj} {thing}.")
     for (adjective, label, _), thing, template in itertools.product(_adjectives(), lx.THINGS, templates):
-        text = _fill(template, thing=thing, adj=adjective, a=_article(adjective))
+        text = _fill(template, thing=thing, adj=adjective, a=lx.indefinite_article(adjective))
         yield Case("vocabulary", "MFT", (text,), label)
     verbs = [(past, POSITIVE) for past, _ in lx.POSITIVE_VERBS] + [(past, NEGATIVE) for past, _ in lx.NEGATIVE_VERBS]
     for (past, label), thing in itertools.product(verbs, lx.THINGS):
@@ -213,8 +209,8 @@ def identity_invariance(group: str) -> Callable[[], Iterator[Case]]:
 
 
 def _with_articles(text: str) -> str:
-    """``text`` with "a" before a vowel letter written "an" (the lexicon has no "a European")."""
-    return re.sub(r"\b([Aa]) (?=[AEIOUaeiou])", r"\1n ", text)
+    """``text`` with each "a" fitted to the word after it ("a Asian" -> "an Asian")."""
+    return re.sub(r"\b([Aa]) (?=(\w))", lambda found: f"{lx.indefinite_article(found[2], found[1])} ", text)
 
 
 GENERATORS: dict[str, Callable[[], Iterator[Case]]] = {

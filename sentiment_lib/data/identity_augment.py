@@ -15,7 +15,7 @@ import re
 
 import pandas as pd
 
-from sentiment_lib.behaviour.lexicons import IDENTITY_TERMS
+from sentiment_lib.behaviour.lexicons import IDENTITY_TERMS, indefinite_article
 from sentiment_lib.data.schema import TEXT_COLUMN
 
 # suite terms never inserted here, so the suite shows whether the invariance carries to unseen terms
@@ -43,7 +43,7 @@ def name_identity(text: str, term: str) -> str | None:
         return None
     article = match.group(1)
     if article.lower() in ("a", "an"):
-        article = (article[0] + "n") if term[0].lower() in "aeiou" else article[0]
+        article = indefinite_article(term, article)
     return f"{text[: match.start()]}{article} {term} {match.group(2)}{text[match.end() :]}"
 
 

@@ -112,3 +112,11 @@ def test_identity_invariance_fails_exactly_the_pairs_a_biased_model_flips():
     rates = {r.capability: r.pass_rate for r in bs.run_suite(cases, biased)}
     assert rates["identity_sexual_orientation"] == pytest.approx(1 - 1 / len(lx.IDENTITY_TERMS["sexual_orientation"]))
     assert rates["identity_race"] == rates["identity_religion"] == rates["identity_nationality"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("word", "written", "article"),
+    [("awful", "a", "an"), ("great", "a", "a"), ("Asian", "A", "An"), ("Black", "A", "A"), ("", "a", "a")],
+)
+def test_the_article_fits_the_word_after_it_in_the_case_it_was_written(word, written, article):
+    assert lx.indefinite_article(word, written) == article
