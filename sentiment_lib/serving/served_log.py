@@ -182,12 +182,16 @@ class ServedLog:
         return self._write(datetime.now(UTC), lines, self._truncated([r["text"] for r in records]))
 
     def _truncated(self, texts: Sequence[str]) -> int:
-        return sum(len(t) > self.max_text_chars for t in texts) if self.max_text_chars else 0
+        return sum(map(self._too_long, texts))
+
+    def _too_long(self, text: str) -> bool:
+        """Whether ``text`` is logged cut (the one test :meth:`_cut` and the truncated count share)."""
+        return bool(self.max_text_chars) and len(text) > self.max_text_chars
 
     def _cut(self, record: dict) -> dict:
         """``record`` with its text cut to ``max_text_chars``, the full length kept beside it."""
         text = record["text"]
-        if self.max_text_chars and len(text) > self.max_text_chars:
+        if self._too_long(text):
             record["text"], record["text_chars"] = text[: self.max_text_chars], len(text)
         return record
 

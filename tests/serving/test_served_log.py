@@ -80,3 +80,12 @@ def test_each_text_carries_its_requests_id_numbered_within_a_batch(tmp_path):
     log.record(["no id"], ["positive"], [0.9], "1")
     ids = [(r["text"], r.get("request_id")) for r in read_served(tmp_path)]
     assert ids == [("alone", "req-1"), ("first", "req-2#0"), ("second", "req-2#1"), ("no id", None)]
+
+
+def test_a_text_over_the_limit_is_logged_cut_with_its_length_and_counted(tmp_path):
+    log = ServedLog(tmp_path, max_text_chars=5)
+    outcome = log.record(["short", "longer text"], ["positive", "negative"], [0.9, 0.8], "1")
+    assert (outcome.written, outcome.truncated) == (2, 1)
+    lines = list(read_served(tmp_path))
+    assert [line["text"] for line in lines] == ["short", "longe"]
+    assert "text_chars" not in lines[0] and lines[1]["text_chars"] == 11
