@@ -162,15 +162,18 @@ def new_registry(workspace: Path, model_dir: Path, name: str = NAME) -> Path:
 
 
 class LiveServer:
-    """``python app.py`` in its own process on a free loopback port."""
+    """``python app.py`` in its own process on a free port of ``host`` (loopback unless told otherwise)."""
 
-    def __init__(self, workspace: Path, env: dict[str, str], timeout: float = 180, health: int = 200):
+    def __init__(
+        self, workspace: Path, env: dict[str, str], timeout: float = 180, health: int = 200, host: str = "127.0.0.1"
+    ):
         self.port = process.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.log = workspace / "logs" / f"live-server-{self.port}.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("w") as output:
-            self.process = process.launch_app(workspace, self.port, env=child_env(**env), output=output)
+            command = ("--host", host)
+            self.process = process.launch_app(workspace, self.port, command, env=child_env(**env), output=output)
         try:
             process.wait_until_healthy(self.process, self.url, timeout=timeout, where=str(self.log), status=health)
         except Exception as err:  # say why here: a CI log is all there is afterwards

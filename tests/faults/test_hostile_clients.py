@@ -255,23 +255,12 @@ def test_debug_is_refused_off_loopback():
 
 
 @pytest.mark.skipif(own_address() is None, reason="needs a non-loopback address on this machine")
-def test_operator_pages_are_decided_by_the_client_address(served_workspace, tmp_path):
-    address, port = own_address(), process.free_port()
-    base = f"http://{address}:{port}"
-    log = tmp_path / "app.log"
+def test_operator_pages_are_decided_by_the_client_address(served_workspace, live_server):
     token = secrets.token_urlsafe(16)  # made per run: no credential-looking literal in the repository
-    env = child_env(SENTIMENT_SERVE_REFRESH_SECONDS="0", METRICS_TOKEN=token)
-    with log.open("w") as output:
-        app = process.launch_app(served_workspace, port, ("--host", address), env=env, output=output)
-    try:
-        process.wait_until_healthy(app, base, str(log))
-        remote = LiveServer.__new__(LiveServer)
-        remote.url = base
-        for path in ("/", "/model", "/model/card"):  # no ADMIN_TOKEN: closed
-            assert remote.request("GET", path)[0] == 403, path
-        assert remote.request("GET", "/metrics")[0] == 401  # METRICS_TOKEN set, not sent
-        assert remote.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})[0] == 200
-        assert remote.request("POST", "/predict", PREDICT, JSON)[0] == 200
-    finally:
-        app.terminate()
-        process.wait_or_kill(app)
+    env = {"SENTIMENT_SERVE_REFRESH_SECONDS": "0", "METRICS_TOKEN": token}
+    remote = live_server(served_workspace, env, host=own_address())  # called at its own address: not loopback
+    for path in ("/", "/model", "/model/card"):  # no ADMIN_TOKEN: closed
+        assert remote.request("GET", path)[0] == 403, path
+    assert remote.request("GET", "/metrics")[0] == 401  # METRICS_TOKEN set, not sent
+    assert remote.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})[0] == 200
+    assert remote.request("POST", "/predict", PREDICT, JSON)[0] == 200
