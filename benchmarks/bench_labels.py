@@ -71,6 +71,8 @@ def parse_arms(text: str, seeds: list[int]) -> list[Arm]:
         if policy not in ("active", "random") or not budget.isdigit() or int(budget) < 1:
             sys.exit(f"--arms: {item!r} is not POLICY:BUDGET with POLICY active or random and BUDGET >= 1")
         kinds.append((policy, int(budget)))
+    if not kinds or not seeds:
+        sys.exit("--arms and --seeds each need at least one entry")
     # seed by seed: a run stopped early has every arm of its first seeds
     return [Arm(policy, budget, seed) for seed in seeds for policy, budget in kinds]
 
@@ -182,6 +184,19 @@ def spread(label: str, results: list[dict]) -> list:
             mean_and_range(newest)]  # fmt: skip
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``1,2`` -> [1, 2].
+
+    Raises:
+        SystemExit: a seed that is not a whole number.
+    """
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    malformed = [item for item in items if not item.isdigit()]
+    if malformed:
+        sys.exit(f"--seeds: {', '.join(map(repr, malformed))} is not a whole number (e.g. --seeds 1,2)")
+    return [int(item) for item in items]
+
+
 def mean_and_range(values: list[float]) -> str:
     return f"{sum(values) / len(values):+.2f} ({min(values):+.2f} to {max(values):+.2f})"
 
@@ -195,8 +210,7 @@ def main() -> None:
     parser.add_argument("--final-holdout", type=int, default=2000)
     parser.add_argument("--preset", default="quick")
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    arms = parse_arms(args.arms, seeds)
+    arms = parse_arms(args.arms, parse_seeds(args.seeds))
     WORK.mkdir(parents=True, exist_ok=True)
     results = {arm: run_arm(arm, args) for arm in arms}
     rows = [row(f"{arm.policy}, {arm.budget} a day", str(arm.seed), result) for arm, result in results.items()]

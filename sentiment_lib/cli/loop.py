@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sentiment_lib.cli.options import add_step_options, workspace_of
+from sentiment_lib.cli.options import add_step_options, count, minutes, workspace_of
 from sentiment_lib.clock import SimulatedClock, WallClock, as_text, parse_moment, wall_now
 from sentiment_lib.errors import ConfigError
 from sentiment_lib.experiments.adaptation_report import day_line
@@ -56,8 +56,8 @@ def cmd_once(args: argparse.Namespace) -> int:
 def add_loop(commands: argparse._SubParsersAction) -> None:
     sub = commands.add_parser("loop", help="run cycles on a schedule until SIGINT/SIGTERM")
     add_step_options(sub, with_cycle_id=False)
-    sub.add_argument("--every", type=float, help="minutes between cycles (default: the cycle_minutes setting)")
-    sub.add_argument("--max-cycles", type=int, help="stop after this many cycles (default: never)")
+    sub.add_argument("--every", type=minutes, help="minutes between cycles (default: the cycle_minutes setting)")
+    sub.add_argument("--max-cycles", type=count, help="stop after this many cycles (default: never)")
     sub.set_defaults(handler=cmd_loop)
 
 
@@ -84,9 +84,9 @@ def add_replay(commands: argparse._SubParsersAction) -> None:
     sub = commands.add_parser("replay", help="replay a labelled stream into data/incoming/, one batch per cycle")
     add_step_options(sub, with_cycle_id=False)
     sub.add_argument("--source", required=True, help="the airline Tweets.csv, or a CSV with Review,Sentiment")
-    sub.add_argument("--per-cycle", type=int, required=True, help="rows dropped into data/incoming/ per cycle")
-    sub.add_argument("--cycles", type=int, help="stop after this many cycles (default: until the stream ends)")
-    sub.add_argument("--every", type=float, default=0.0, help="minutes between cycles (default: 0, back to back)")
+    sub.add_argument("--per-cycle", type=count, required=True, help="rows dropped into data/incoming/ per cycle")
+    sub.add_argument("--cycles", type=count, help="stop after this many cycles (default: until the stream ends)")
+    sub.add_argument("--every", type=minutes, default=0.0, help="minutes between cycles (default: 0, back to back)")
     sub.add_argument(
         "--hours-per-cycle",
         type=float,
@@ -114,7 +114,9 @@ def add_replay(commands: argparse._SubParsersAction) -> None:
         "--label-budget texts a day, active (unsure, disputed, drifting) or random",
     )
     sub.add_argument(
-        "--label-budget", type=int, help="with --label-policy active|random: labels a cycle (the label_budget setting)"
+        "--label-budget",
+        type=count,
+        help="with --label-policy active|random: labels a cycle (the label_budget setting)",
     )
     sub.set_defaults(handler=cmd_replay)
 
@@ -137,14 +139,12 @@ def _with_label_settings(args: argparse.Namespace) -> argparse.Namespace:
     """``--label-policy active|random`` and ``--label-budget`` as the loop's label_policy and label_budget.
 
     Raises:
-        ConfigError: a budget without a queue policy, or one below 1.
+        ConfigError: a budget without a queue policy.
     """
     if args.label_budget is not None and args.label_policy == "all":
         raise ConfigError("--label-budget needs --label-policy active or random (all labels every served text)")
     if args.label_policy == "all":
         return args
-    if args.label_budget is not None and args.label_budget < 1:
-        raise ConfigError(f"--label-budget must be at least 1, got {args.label_budget}")
     chosen = [("label_policy", args.label_policy)]
     chosen += [("label_budget", str(args.label_budget))] if args.label_budget is not None else []
     return argparse.Namespace(**{**vars(args), "parameter": [*args.parameter, *chosen]})

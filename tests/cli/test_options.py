@@ -1,7 +1,10 @@
-"""What the shared and server options mean: --log-format given before the command stands, ``serve --background``
-starts its server with every option given, and ``import-data`` writes into --workspace."""
+"""What the shared and server options mean: counts and minutes refused below their range, --log-format given
+before the command stands, ``serve --background`` starts its server with every option given, and ``import-data``
+writes into --workspace."""
 
 from __future__ import annotations
+
+import pytest
 
 from sentiment_lib.cli import parse_args
 from sentiment_lib.serving import main as server
@@ -30,3 +33,32 @@ def test_a_background_server_gets_every_server_option_given(tmp_path):
 def test_a_background_server_is_called_on_an_address_it_listens_on():
     assert _reachable("0.0.0.0") == _reachable("::") == "127.0.0.1"
     assert (_reachable("127.0.0.2"), _reachable("::1")) == ("127.0.0.2", "[::1]")
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (["loop", "--max-cycles", "0"], "argument --max-cycles: must be at least 1, got 0"),
+        (["loop", "--every", "-5"], "argument --every: must be 0 or more minutes, got '-5'"),
+        (["loop", "--every", "inf"], "argument --every: must be 0 or more minutes, got 'inf'"),
+        (["loop", "--every", "soon"], "argument --every: expected a number of minutes, got 'soon'"),
+        (["replay", "--source", "s.csv", "--per-cycle", "0"], "argument --per-cycle: must be at least 1, got 0"),
+        (["replay", "--source", "s.csv", "--per-cycle", "2.5"], "expected a whole number of 1 or more, got '2.5'"),
+        (["replay", "--source", "s.csv", "--per-cycle", "5", "--cycles", "-1"], "--cycles: must be at least 1, got -1"),
+        (
+            ["replay", "--source", "s.csv", "--per-cycle", "5", "--label-budget", "0"],
+            "--label-budget: must be at least",
+        ),
+    ],
+)
+def test_a_count_or_a_wait_out_of_range_is_refused_by_the_parser(given, said, capsys):
+    # --max-cycles 0 ran one cycle and --cycles 0 the whole stream, and a negative --every was taken
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(given)
+    assert exit_.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_counts_and_minutes_in_range_are_kept():
+    args = parse_args(["replay", "--source", "s.csv", "--per-cycle", "5", "--cycles", "1", "--every", "0"])
+    assert (args.per_cycle, args.cycles, args.every) == (5, 1, 0.0)
+    assert parse_args(["loop", "--every", "0.5", "--max-cycles", "3"]).every == 0.5
