@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 
+from sentiment_lib.arg_types import count
 from sentiment_lib.cli.options import add_workspace, workspace_of
 from sentiment_lib.errors import DataValidationError, SentimentError
 from sentiment_lib.inference import explain, spark_batch
@@ -43,10 +44,10 @@ def add_batch(commands: argparse._SubParsersAction) -> None:
         "--output_path", "--output-path", required=True, help="CSV to write: input + sentiment, confidence"
     )
     sub.add_argument("--text-column", default="Review", help="column holding the text (default: Review)")
-    sub.add_argument("--batch-size", type=int, default=32, help="texts per model call (default: 32)")
+    sub.add_argument("--batch-size", type=count, default=32, help="texts per model call (default: 32)")
     sub.add_argument(
         "--chunk-rows",
-        type=int,
+        type=count,
         default=DEFAULT_CHUNK_ROWS,
         help=f"rows read and written at a time (default: {DEFAULT_CHUNK_ROWS})",
     )
@@ -80,7 +81,7 @@ def _add_spark_options(sub: argparse.ArgumentParser) -> None:
     spark.add_argument(
         "--output-format", choices=spark_batch.FORMATS, help="default: csv for a path ending .csv, else parquet"
     )
-    spark.add_argument("--partitions", type=int, help="parts to score in parallel (default: the cluster's cores)")
+    spark.add_argument("--partitions", type=count, help="parts to score in parallel (default: the cluster's cores)")
     spark.add_argument(
         "--conf", action="append", type=_key_value, default=[], metavar="KEY=VALUE", help="a Spark setting (repeatable)"
     )

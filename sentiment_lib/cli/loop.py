@@ -8,7 +8,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sentiment_lib.cli.options import add_step_options, count, minutes, workspace_of
+from sentiment_lib.arg_types import count, minutes
+from sentiment_lib.cli.options import add_step_options, workspace_of
 from sentiment_lib.clock import SimulatedClock, WallClock, as_text, parse_moment, wall_now
 from sentiment_lib.errors import ConfigError
 from sentiment_lib.experiments.adaptation_report import day_line

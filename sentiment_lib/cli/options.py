@@ -6,41 +6,10 @@ Also what they mean together: :func:`workspace_of` is the workspace a command wo
 from __future__ import annotations
 
 import argparse
-import math
 
 from sentiment_lib import notebooks
 from sentiment_lib.settings import PRESETS, settings_for
 from sentiment_lib.workspace import Workspace, default_root
-
-
-def count(text: str) -> int:
-    """An argparse type: a whole number of 1 or more (cycles, rows, labels).
-
-    Raises:
-        argparse.ArgumentTypeError: anything else (argparse says so with the option's name and exits with 2).
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def minutes(text: str) -> float:
-    """An argparse type: a finite number of minutes, 0 or more.
-
-    Raises:
-        argparse.ArgumentTypeError: anything else.
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of minutes, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more minutes, got {text!r}")
-    return value
 
 
 def add_workspace(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from sentiment_lib import reports
+from sentiment_lib.arg_types import count, port
 from sentiment_lib.cli.options import add_wait, add_workspace, workspace_of
 from sentiment_lib.clock import as_text, wall_now
 from sentiment_lib.errors import ConfigError
@@ -42,8 +43,8 @@ def add_tracking_server(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--folder", default=tracking.DEFAULT_FOLDER, help="holds its SQLite store and artifacts")
     sub.add_argument("--backend-store-uri", help="a database URL instead, e.g. postgresql://user@host/mlflow")
     sub.add_argument("--host", default=tracking.DEFAULT_HOST, help="address to bind (default: 127.0.0.1 only)")
-    sub.add_argument("--port", type=int, default=tracking.DEFAULT_PORT)
-    sub.add_argument("--workers", type=int, default=2, help="server processes (default: 2)")
+    sub.add_argument("--port", type=port, default=tracking.DEFAULT_PORT)
+    sub.add_argument("--workers", type=count, default=2, help="server processes (default: 2)")
     sub.set_defaults(handler=cmd_tracking_server)
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from dotenv import load_dotenv
 
 from sentiment_lib import logs
+from sentiment_lib.arg_types import count, port
 from sentiment_lib.serving.access import is_loopback
 from sentiment_lib.settings import apply_offline_defaults
 from sentiment_lib.workspace import ENV_FILE, default_root
@@ -34,14 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser, log_format_default: str = "te
     ``--log-format`` too, and a subcommand's default would overwrite the value given there.
     """
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
-    parser.add_argument("--threads", type=int, help="waitress worker threads (default: 16, SENTIMENT_SERVE_THREADS)")
+    parser.add_argument("--port", type=port, default=5000, help="port (default: 5000)")
+    parser.add_argument("--threads", type=count, help="waitress worker threads (default: 16, SENTIMENT_SERVE_THREADS)")
     parser.add_argument(
         "--workspace", default=default_root(), help="folder holding mlflow.db (default: $SENTIMENT_WORKSPACE or .)"
     )
     parser.add_argument("--refresh-seconds", type=float, help="how often to check @champion (default: 10)")
     parser.add_argument("--no-micro-batching", action="store_true", help="answer each /predict on its own")
-    parser.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default: 1)")
+    parser.add_argument("--workers", type=count, default=1, help="server processes sharing the port (default: 1)")
     parser.add_argument(
         "--public-status",
         action="store_true",
@@ -56,8 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser, log_format_default: str = "te
 
 def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse combinations that cannot work or are unsafe (exits with the parser's usage message)."""
-    if args.workers < 1:
-        parser.error(f"--workers must be at least 1, got {args.workers}")
     if args.debug and args.workers > 1:
         parser.error("--debug runs one development server; drop --workers")
     if args.debug and not is_loopback(args.host):
@@ -135,7 +134,15 @@ def stop_serving(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return serve(parse_args(argv))
+    """``app.py``: serve, or say why not (a setting out of range: exit 2, as ``runner.py`` does) without a
+    traceback."""
+    from sentiment_lib.errors import SentimentError
+
+    try:
+        return serve(parse_args(argv))
+    except SentimentError as err:
+        print(f"app.py: {err}", file=sys.stderr)
+        return 2
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -62,3 +62,26 @@ def test_counts_and_minutes_in_range_are_kept():
     args = parse_args(["replay", "--source", "s.csv", "--per-cycle", "5", "--cycles", "1", "--every", "0"])
     assert (args.per_cycle, args.cycles, args.every) == (5, 1, 0.0)
     assert parse_args(["loop", "--every", "0.5", "--max-cycles", "3"]).every == 0.5
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (["--port", "70000"], "argument --port: must be a port from 0 to 65535, got 70000"),  # served on 4464
+        (["--port", "http"], "argument --port: expected a port number, got 'http'"),
+        (["--threads", "0"], "argument --threads: must be at least 1, got 0"),
+        (["--workers", "0"], "argument --workers: must be at least 1, got 0"),
+    ],
+)
+def test_a_server_option_out_of_range_is_refused_by_the_parser(given, said, capsys):
+    for parse in (server.parse_args, lambda argv: parse_args(["serve", *argv])):
+        with pytest.raises(SystemExit) as exit_:
+            parse(given)
+        assert exit_.value.code == 2 and said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given", [["--port", "70000"], ["--workers", "0"]])
+def test_the_tracking_server_refuses_a_port_or_worker_count_out_of_range(given, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(["tracking-server", *given])
+    assert exit_.value.code == 2 and f"argument {given[0]}: must be" in capsys.readouterr().err

@@ -254,6 +254,16 @@ def test_debug_is_refused_off_loopback():
     assert finished.returncode == 2 and "--debug serves only on a loopback address" in finished.stderr
 
 
+def test_a_serving_setting_out_of_range_is_refused_in_one_line_without_a_traceback(tmp_path):
+    command = [sys.executable, str(REPO / "app.py"), "--workspace", str(tmp_path), "--refresh-seconds", "-1"]
+    env = child_env(SENTIMENT_SERVE_SHADOW_SHARE="0.1")
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 2 and "Traceback" not in finished.stderr
+    assert "app.py: Invalid serving settings: refresh_seconds: Input should be greater than or equal to 0" in (
+        finished.stderr
+    )
+
+
 @pytest.mark.skipif(own_address() is None, reason="needs a non-loopback address on this machine")
 def test_operator_pages_are_decided_by_the_client_address(served_workspace, live_server):
     token = secrets.token_urlsafe(16)  # made per run: no credential-looking literal in the repository
