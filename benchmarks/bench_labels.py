@@ -33,6 +33,7 @@ from pathlib import Path
 
 from common import REPO, SHARED, machine_summary, print_table
 
+from sentiment_lib.arg_types import count
 from sentiment_lib.experiments import adaptation
 from sentiment_lib.io import read_json, write_json_atomic
 from sentiment_lib.loop.replay import load_stream
@@ -71,8 +72,10 @@ def parse_arms(text: str, seeds: list[int]) -> list[Arm]:
         if policy not in ("active", "random") or not budget.isdigit() or int(budget) < 1:
             sys.exit(f"--arms: {item!r} is not POLICY:BUDGET with POLICY active or random and BUDGET >= 1")
         kinds.append((policy, int(budget)))
-    if not kinds or not seeds:
-        sys.exit("--arms and --seeds each need at least one entry")
+    if not kinds:
+        sys.exit("--arms: no arm given (e.g. --arms active:100,random:200)")
+    if not seeds:
+        sys.exit("--seeds: no seed given (e.g. --seeds 1,2)")
     # seed by seed: a run stopped early has every arm of its first seeds
     return [Arm(policy, budget, seed) for seed in seeds for policy, budget in kinds]
 
@@ -190,11 +193,13 @@ def parse_seeds(text: str) -> list[int]:
     Raises:
         SystemExit: a seed that is not a whole number.
     """
-    items = [part.strip() for part in text.split(",") if part.strip()]
-    malformed = [item for item in items if not item.isdigit()]
-    if malformed:
-        sys.exit(f"--seeds: {', '.join(map(repr, malformed))} is not a whole number (e.g. --seeds 1,2)")
-    return [int(item) for item in items]
+    seeds = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            seeds.append(int(item))
+        except ValueError:
+            sys.exit(f"--seeds: {item!r} is not a whole number (e.g. --seeds 1,2)")
+    return seeds
 
 
 def mean_and_range(values: list[float]) -> str:
@@ -205,9 +210,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arms", default="active:100,random:100,random:200", help="POLICY:BUDGET, comma-separated")
     parser.add_argument("--seeds", default="1,2", help="comma-separated training and sampling seeds")
-    parser.add_argument("--days", type=int, default=12)
-    parser.add_argument("--per-cycle", type=int, default=500)
-    parser.add_argument("--final-holdout", type=int, default=2000)
+    parser.add_argument("--days", type=count, default=12)
+    parser.add_argument("--per-cycle", type=count, default=500)
+    parser.add_argument("--final-holdout", type=count, default=2000)
     parser.add_argument("--preset", default="quick")
     args = parser.parse_args()
     arms = parse_arms(args.arms, parse_seeds(args.seeds))

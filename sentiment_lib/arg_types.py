@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import math
 
+MAX_MINUTES = 525_600
+
 
 def count(text: str) -> int:
     """An argparse type: a whole number of 1 or more (cycles, rows, labels).
@@ -24,7 +26,7 @@ def count(text: str) -> int:
 
 
 def minutes(text: str) -> float:
-    """An argparse type: a finite number of minutes, 0 or more.
+    """An argparse type: a number of minutes from 0 to a year (more would overflow the scheduler's clock).
 
     Raises:
         argparse.ArgumentTypeError: anything else.
@@ -33,13 +35,13 @@ def minutes(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of minutes, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more minutes, got {text!r}")
+    if not math.isfinite(value) or not 0 <= value <= MAX_MINUTES:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_MINUTES} minutes (a year), got {text!r}")
     return value
 
 
 def port(text: str) -> int:
-    """An argparse type: a TCP port, 0 to 65535 (0: one the system picks).
+    """An argparse type: a TCP port, 0 to 65535.
 
     Raises:
         argparse.ArgumentTypeError: anything else.

@@ -12,6 +12,7 @@ import os
 import secrets
 import sys
 
+from sentiment_lib.arg_types import port
 from sentiment_lib.settings.runtime import tools
 from sentiment_lib.workspace import REPO_ROOT
 
@@ -37,7 +38,7 @@ def lab_command(port: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--port", type=port, default=DEFAULT_PORT)
     args = parser.parse_args(argv)
     token = tools().jupyter_token or secrets.token_urlsafe(24)
     print(f"JupyterLab: http://127.0.0.1:{args.port}/lab/tree/notebooks?token={token}  (Ctrl-C stops it)", flush=True)

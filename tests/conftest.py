@@ -108,8 +108,9 @@ def _servers():
 
 @pytest.fixture
 def live_server():
-    """``live_server(workspace, env={...}, health=503, timeout=...)`` starts ``python app.py`` on a free loopback
-    port (:class:`tests.helpers.LiveServer`) and returns it; each one is stopped after the test, passed or not."""
+    """``live_server(workspace, env={...}, health=503, timeout=..., host=...)`` starts ``python app.py`` on a free
+    port of loopback (or ``host``; :class:`tests.helpers.LiveServer`) and returns it; each one is stopped after the
+    test, passed or not."""
     with _servers() as start:
         yield start
 

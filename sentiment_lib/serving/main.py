@@ -134,14 +134,14 @@ def stop_serving(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``app.py``: serve, or say why not (a setting out of range: exit 2, as ``runner.py`` does) without a
-    traceback."""
+    """``app.py`` (and each worker): serve, or log why not (a setting out of range, no registry) in one line and
+    exit 2, as ``runner.py`` does, not with a traceback."""
     from sentiment_lib.errors import SentimentError
 
     try:
         return serve(parse_args(argv))
-    except SentimentError as err:
-        print(f"app.py: {err}", file=sys.stderr)
+    except SentimentError as err:  # serve() has configured the log (format, file) before anything can raise this
+        logging.getLogger("app").error("%s", err)
         return 2
 
 

@@ -39,8 +39,9 @@ def test_a_background_server_is_called_on_an_address_it_listens_on():
     ("given", "said"),
     [
         (["loop", "--max-cycles", "0"], "argument --max-cycles: must be at least 1, got 0"),
-        (["loop", "--every", "-5"], "argument --every: must be 0 or more minutes, got '-5'"),
-        (["loop", "--every", "inf"], "argument --every: must be 0 or more minutes, got 'inf'"),
+        (["loop", "--every", "-5"], "argument --every: must be from 0 to 525600 minutes (a year), got '-5'"),
+        (["loop", "--every", "inf"], "argument --every: must be from 0 to 525600 minutes (a year), got 'inf'"),
+        (["loop", "--every", "1e308"], "argument --every: must be from 0 to 525600 minutes"),  # overflowed later
         (["loop", "--every", "soon"], "argument --every: expected a number of minutes, got 'soon'"),
         (["replay", "--source", "s.csv", "--per-cycle", "0"], "argument --per-cycle: must be at least 1, got 0"),
         (["replay", "--source", "s.csv", "--per-cycle", "2.5"], "expected a whole number of 1 or more, got '2.5'"),

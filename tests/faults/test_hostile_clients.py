@@ -259,9 +259,7 @@ def test_a_serving_setting_out_of_range_is_refused_in_one_line_without_a_traceba
     env = child_env(SENTIMENT_SERVE_SHADOW_SHARE="0.1")
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert finished.returncode == 2 and "Traceback" not in finished.stderr
-    assert "app.py: Invalid serving settings: refresh_seconds: Input should be greater than or equal to 0" in (
-        finished.stderr
-    )
+    assert "Invalid serving settings: refresh_seconds: Input should be greater than or equal to 0" in finished.stderr
 
 
 @pytest.mark.skipif(own_address() is None, reason="needs a non-loopback address on this machine")
