@@ -74,8 +74,6 @@ def parse_arms(text: str, seeds: list[int]) -> list[Arm]:
         kinds.append((policy, int(budget)))
     if not kinds:
         sys.exit("--arms: no arm given (e.g. --arms active:100,random:200)")
-    if not seeds:
-        sys.exit("--seeds: no seed given (e.g. --seeds 1,2)")
     # seed by seed: a run stopped early has every arm of its first seeds
     return [Arm(policy, budget, seed) for seed in seeds for policy, budget in kinds]
 
@@ -191,7 +189,7 @@ def parse_seeds(text: str) -> list[int]:
     """``1,2`` -> [1, 2].
 
     Raises:
-        SystemExit: a seed that is not a whole number.
+        SystemExit: a seed that is not a whole number, or none.
     """
     seeds = []
     for item in filter(None, (part.strip() for part in text.split(","))):
@@ -199,6 +197,8 @@ def parse_seeds(text: str) -> list[int]:
             seeds.append(int(item))
         except ValueError:
             sys.exit(f"--seeds: {item!r} is not a whole number (e.g. --seeds 1,2)")
+    if not seeds:
+        sys.exit("--seeds: no seed given (e.g. --seeds 1,2)")
     return seeds
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,19 +92,29 @@ def status_workspace(served_workspace, tmp_path_factory):
 
 
 @contextlib.contextmanager
-def _servers():
-    """A function starting ``python app.py`` servers; every one it started is stopped at the end, whatever happened."""
-    started: list[LiveServer] = []
+def _made_then_closed(make: Callable, close: Callable):
+    """``make`` wrapped so that every thing it made is closed at the end, whatever happened."""
+    made: list = []
 
-    def start(workspace: Path, env: dict[str, str] | None = None, **options) -> LiveServer:
-        started.append(LiveServer(workspace, env or {}, **options))
-        return started[-1]
+    def tracked(*args, **options):
+        made.append(make(*args, **options))
+        return made[-1]
 
     try:
-        yield start
+        yield tracked
     finally:
-        for server in started:
-            server.stop()  # a no-op for one the test stopped itself
+        for thing in made:
+            close(thing)
+
+
+def _servers():
+    """A function starting ``python app.py`` servers; every one it started is stopped at the end, whatever happened
+    (``stop`` is a no-op for one the test stopped itself)."""
+
+    def start(workspace: Path, env: dict[str, str] | None = None, **options) -> LiveServer:
+        return LiveServer(workspace, env or {}, **options)
+
+    return _made_then_closed(start, LiveServer.stop)
 
 
 @pytest.fixture
@@ -122,24 +133,16 @@ def module_live_server():
         yield start
 
 
-@contextlib.contextmanager
 def _in_process_apps():
     """A function making in-process Flask apps (``create_app``, no refresh); each one's watcher, shadow worker and
     challenger process are stopped at the end (``close_app``): left running, they outlive the test and are seen
     by the next ones in the same worker."""
     from sentiment_lib.serving.api import ServeConfig, close_app, create_app  # torch: only for the tests using it
 
-    made = []
-
     def make(workspace: Path, holder=None, **config) -> Flask:
-        made.append(create_app(ServeConfig(workspace=str(workspace), refresh_seconds=0, **config), holder=holder))
-        return made[-1]
+        return create_app(ServeConfig(workspace=str(workspace), refresh_seconds=0, **config), holder=holder)
 
-    try:
-        yield make
-    finally:
-        for app in made:
-            close_app(app)
+    return _made_then_closed(make, close_app)
 
 
 @pytest.fixture

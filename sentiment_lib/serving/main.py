@@ -20,6 +20,7 @@ from dotenv import load_dotenv
 
 from sentiment_lib import logs
 from sentiment_lib.arg_types import count, port
+from sentiment_lib.errors import SentimentError
 from sentiment_lib.serving.access import is_loopback
 from sentiment_lib.settings import apply_offline_defaults
 from sentiment_lib.workspace import ENV_FILE, default_root
@@ -136,8 +137,6 @@ def stop_serving(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``app.py`` (and each worker): serve, or log why not (a setting out of range, no registry) in one line and
     exit 2, as ``runner.py`` does, not with a traceback."""
-    from sentiment_lib.errors import SentimentError
-
     try:
         return serve(parse_args(argv))
     except SentimentError as err:  # serve() has configured the log (format, file) before anything can raise this
